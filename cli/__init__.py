@@ -1,0 +1,1 @@
+"""The ``tunebot`` command line: one module per subcommand, joined in ``main``."""

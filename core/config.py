@@ -1,0 +1,129 @@
+"""Every setting tunebot reads, in one validated object.
+
+Entry points call :func:`load_settings` once and pass the object down; nothing
+else reads ``os.environ``. Values come from the environment or a ``.env`` file.
+Secrets are ``SecretStr`` so they never print in logs or reprs.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _csv(value: object) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return [str(v).strip() for v in value if str(v).strip()]
+    raise ValueError("expected a comma-separated list")
+
+
+class Settings(BaseSettings):
+    """tunebot's settings. Environment names are given in each field's alias."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # --- validation -------------------------------------------------------
+    default_model: str = Field(
+        default="gpt-4o-mini-2024-07-18",
+        alias="TUNEBOT_DEFAULT_MODEL",
+        description="Target model used for token limits and cost when none is given.",
+    )
+    price_overrides: dict[str, float] = Field(
+        default_factory=dict,
+        alias="TUNEBOT_PRICES",
+        description='Training price per 1M tokens by model id, JSON: {"gpt-4o-mini-2024-07-18": 3.0}.',
+    )
+    max_file_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        alias="TUNEBOT_MAX_FILE_BYTES",
+        description="Largest dataset file accepted (OpenAI's limit is 512 MB).",
+    )
+    hf_tokenizer_path: Path | None = Field(
+        default=None,
+        alias="TUNEBOT_HF_TOKENIZER",
+        description="Local tokenizer folder for counting tokens of open models exactly.",
+    )
+
+    # --- storage ----------------------------------------------------------
+    database_url: str = Field(default="sqlite:///tunebot.db", alias="DATABASE_URL")
+    data_dir: Path = Field(
+        default=Path("tunebot-data"),
+        alias="TUNEBOT_DATA_DIR",
+        description="Where validated (fixed) dataset files are kept until a job uploads them.",
+    )
+
+    # --- Slack ------------------------------------------------------------
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_api_base_url: str = Field(
+        default="https://slack.com/api/", alias="SLACK_API_BASE_URL"
+    )
+    admins: list[str] = Field(default_factory=list, alias="TUNEBOT_ADMINS")
+    allowed_usergroup: str | None = Field(default=None, alias="TUNEBOT_ALLOWED_USERGROUP")
+    monthly_budget_usd: float | None = Field(default=None, alias="TUNEBOT_MONTHLY_BUDGET_USD")
+
+    # --- providers --------------------------------------------------------
+    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    azure_openai_endpoint: str | None = Field(default=None, alias="AZURE_OPENAI_ENDPOINT")
+    azure_openai_api_key: SecretStr | None = Field(default=None, alias="AZURE_OPENAI_API_KEY")
+    openai_api_version: str = Field(default="2025-04-01-preview", alias="OPENAI_API_VERSION")
+    worker_url: str | None = Field(default=None, alias="TUNEBOT_WORKER_URL")
+    worker_api_key: SecretStr | None = Field(default=None, alias="TUNEBOT_WORKER_API_KEY")
+    provider_max_retries: int = Field(default=3, alias="TUNEBOT_PROVIDER_MAX_RETRIES")
+    provider_timeout_seconds: float = Field(default=60.0, alias="TUNEBOT_PROVIDER_TIMEOUT")
+
+    # --- progress ---------------------------------------------------------
+    poll_seconds: float = Field(default=30.0, alias="TUNEBOT_POLL_SECONDS")
+    min_edit_seconds: float = Field(default=20.0, alias="TUNEBOT_MIN_EDIT_SECONDS")
+    edits_per_minute: int = Field(
+        default=40,
+        alias="TUNEBOT_EDITS_PER_MINUTE",
+        description="Workspace-wide chat.update budget; Slack's Tier 3 allows ~50/min.",
+    )
+    poll_concurrency: int = Field(default=32, alias="TUNEBOT_POLL_CONCURRENCY")
+    provider_silence_alert_seconds: float = Field(
+        default=1800.0, alias="TUNEBOT_PROVIDER_SILENCE_ALERT"
+    )
+
+    # --- evaluation -------------------------------------------------------
+    judge_model: str | None = Field(default=None, alias="TUNEBOT_JUDGE_MODEL")
+    eval_max_prompts: int = Field(default=50, alias="TUNEBOT_EVAL_MAX_PROMPTS")
+    eval_concurrency: int = Field(default=4, alias="TUNEBOT_EVAL_CONCURRENCY")
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> list[str]:
+        return _csv(value)
+
+    @field_validator("slack_api_base_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @cached_property
+    def configured_providers(self) -> list[str]:
+        """Providers with enough settings to be used, in the order people see them."""
+        found = []
+        if self.worker_url:
+            found.append("worker")
+        if self.openai_api_key:
+            found.append("openai")
+        if self.azure_openai_endpoint and self.azure_openai_api_key:
+            found.append("azure")
+        return found
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (and ``.env``), with explicit overrides."""
+    return Settings(**overrides)  # type: ignore[arg-type]
