@@ -1,0 +1,365 @@
+"""One training/inference client for OpenAI, Azure OpenAI and the team's worker.
+
+All three speak the same REST protocol (DESIGN.md, "One protocol for every
+training provider"), so :class:`Provider` wraps the official ``openai`` SDK and
+only the client construction differs. The SDK retries 429/5xx and connection
+errors itself (``max_retries``); what is left after that is translated into the
+``core.errors`` tree so callers never see SDK exceptions, and no message ever
+carries a key.
+
+Example::
+
+    providers = build_providers(load_settings())
+    worker = providers["worker"]
+    file_id = worker.upload_file(Path("train.jsonl"))
+    job = worker.create_job(model="Qwen/Qwen2.5-0.5B-Instruct", training_file=file_id)
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import openai
+from openai import AzureOpenAI, OpenAI
+from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
+
+from core.config import Settings
+from core.errors import ProviderError, ProviderRejected, ProviderTimeout
+
+ProviderName = Literal["openai", "azure", "worker"]
+
+# Hyperparameters OpenAI and Azure accept for supervised fine-tuning; the worker
+# also takes the LoRA/QLoRA ones (core.training.config.TrainingParams).
+OPENAI_HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
+
+# Models OpenAI documents as fine-tunable, shown first in pickers.
+FINE_TUNABLE_OPENAI_MODELS = (
+    "gpt-4.1-mini-2025-04-14",
+    "gpt-4.1-nano-2025-04-14",
+    "gpt-4.1-2025-04-14",
+    "gpt-4o-mini-2024-07-18",
+    "gpt-4o-2024-08-06",
+    "gpt-3.5-turbo-0125",
+)
+
+FINE_TUNING_UNAVAILABLE = (
+    "This organisation can no longer start fine-tuning jobs on OpenAI: OpenAI is winding "
+    "down self-serve fine-tuning (no new jobs for anyone after 2027-01-06)."
+)
+FINE_TUNING_UNAVAILABLE_HINT = (
+    "Train on the team's own worker instead: choose “Fine-tune on worker”, or run "
+    "`/finetune start <dataset> --provider worker` "
+    "(set TUNEBOT_WORKER_URL if it is not configured)."
+)
+
+# Keys and bearer tokens that may be echoed in provider error messages.
+_SECRET_PATTERN = re.compile(r"(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+\S+|api[-_ ]?key[=:]\s*\S+)", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResult:
+    """One chat completion, with what an A/B test reports about it."""
+
+    text: str
+    latency_s: float
+    prompt_tokens: int
+    completion_tokens: int
+    model: str
+
+
+def redact(text: str) -> str:
+    """Remove anything that looks like a key from a provider's message."""
+    return _SECRET_PATTERN.sub("[redacted]", text)
+
+
+def _provider_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping) and isinstance(inner.get("message"), str):
+            return redact(inner["message"])
+    return redact(exc.message)
+
+
+def _status_code(exc: openai.APIStatusError) -> str | None:
+    code = exc.code
+    if code is None and isinstance(exc.body, Mapping):
+        inner = exc.body.get("error", exc.body)
+        if isinstance(inner, Mapping):
+            code = inner.get("code")
+    return str(code) if code else None
+
+
+class Provider:
+    """A fine-tuning and chat provider reached through the ``openai`` SDK.
+
+    Parameters:
+        name: ``"openai"``, ``"azure"`` or ``"worker"``; decides which
+            hyperparameters are sent and how permission errors are explained.
+        client: a configured ``OpenAI`` or ``AzureOpenAI`` client.
+    """
+
+    def __init__(self, *, name: ProviderName, client: OpenAI) -> None:
+        self.name: ProviderName = name
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"Provider(name={self.name!r}, base_url={str(self._client.base_url)!r})"
+
+    # --- files and jobs -------------------------------------------------------
+    def upload_file(self, path: Path) -> str:
+        """Upload a JSONL file with ``purpose="fine-tune"`` and return its file id.
+
+        Raises:
+            ProviderRejected: the provider refused the file (format, size, key).
+            ProviderTimeout: no answer after the SDK's retries.
+        """
+        with self._errors("upload the dataset"), path.open("rb") as handle:
+            return self._client.files.create(file=handle, purpose="fine-tune").id
+
+    def create_job(
+        self,
+        *,
+        model: str,
+        training_file: str,
+        validation_file: str | None = None,
+        suffix: str | None = None,
+        seed: int | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> FineTuningJob:
+        """Create a supervised fine-tuning job.
+
+        Parameters:
+            hyperparameters: ``n_epochs``/``batch_size``/``learning_rate_multiplier``
+                for every provider; the worker also reads the LoRA options.
+                ``None`` values are left out so the provider picks ("auto").
+
+        Raises:
+            ProviderRejected: ``code="fine_tuning_unavailable"`` when OpenAI denies
+                job creation to the organisation; other codes for bad files, unknown
+                models, exhausted quota or bad keys.
+            ProviderTimeout: no answer after the SDK's retries.
+        """
+        allowed = None if self.name == "worker" else OPENAI_HYPERPARAMETERS
+        hp = {
+            key: value
+            for key, value in (hyperparameters or {}).items()
+            if value is not None and (allowed is None or key in allowed)
+        }
+        extra: dict[str, Any] = {}
+        if validation_file:
+            extra["validation_file"] = validation_file
+        if suffix:
+            extra["suffix"] = suffix
+        if seed is not None:
+            extra["seed"] = seed
+        if metadata:
+            extra["metadata"] = dict(metadata)
+        # The SDK's TypedDict lists OpenAI's hyperparameters only; the worker reads more.
+        method: Any = {"type": "supervised", "supervised": {"hyperparameters": hp}}
+        with self._errors("create the fine-tuning job", creating_job=True):
+            return self._client.fine_tuning.jobs.create(
+                model=model,
+                training_file=training_file,
+                method=method,
+                **extra,
+            )
+
+    def retrieve_job(self, job_id: str) -> FineTuningJob:
+        """The job's current state. Raises ProviderRejected/ProviderTimeout."""
+        with self._errors("read the job"):
+            return self._client.fine_tuning.jobs.retrieve(job_id)
+
+    def new_events(self, job_id: str, *, after_event_id: str | None) -> list[FineTuningJobEvent]:
+        """Every event newer than ``after_event_id``, oldest first.
+
+        OpenAI lists events newest first and its ``after`` cursor pages towards
+        older ones, so pages are read from the newest until ``after_event_id``
+        (or the end) is reached. When nothing is new this is one request.
+
+        Raises:
+            ProviderRejected, ProviderTimeout: as for :meth:`retrieve_job`.
+        """
+        newer: list[FineTuningJobEvent] = []
+        cursor: str | None = None
+        with self._errors("read the job's events"):
+            while True:
+                page = self._client.fine_tuning.jobs.list_events(
+                    job_id, limit=100, after=cursor if cursor else openai.omit
+                )
+                for event in page.data:
+                    if event.id == after_event_id:
+                        return newer[::-1]
+                    newer.append(event)
+                if not page.data or not page.has_more:
+                    return newer[::-1]
+                cursor = page.data[-1].id
+
+    def cancel_job(self, job_id: str) -> FineTuningJob:
+        """Ask the provider to cancel. Raises ProviderRejected/ProviderTimeout."""
+        with self._errors("cancel the job"):
+            return self._client.fine_tuning.jobs.cancel(job_id)
+
+    # --- models and inference ------------------------------------------------
+    def list_models(self) -> list[str]:
+        """Model ids the provider can fine-tune or serve, fine-tunable ones first."""
+        with self._errors("list models"):
+            ids = sorted({model.id for model in self._client.models.list()})
+        known = [m for m in FINE_TUNABLE_OPENAI_MODELS if m in ids]
+        return known + [m for m in ids if m not in known]
+
+    def chat(
+        self,
+        *,
+        model: str,
+        messages: list[dict[str, Any]],
+        max_tokens: int = 512,
+        temperature: float = 0.7,
+        seed: int | None = None,
+    ) -> ChatResult:
+        """One chat completion, timed. Raises ProviderRejected/ProviderTimeout."""
+        extra: dict[str, Any] = {} if seed is None else {"seed": seed}
+        started = time.perf_counter()
+        with self._errors("get a chat completion"):
+            response = self._client.chat.completions.create(
+                model=model,
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=max_tokens,
+                temperature=temperature,
+                **extra,
+            )
+        latency = time.perf_counter() - started
+        usage = response.usage
+        text = response.choices[0].message.content if response.choices else None
+        return ChatResult(
+            text=text or "",
+            latency_s=latency,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            model=response.model,
+        )
+
+    # --- error translation ----------------------------------------------------
+    @contextmanager
+    def _errors(self, action: str, *, creating_job: bool = False) -> Iterator[None]:
+        try:
+            yield
+        except openai.APIStatusError as exc:
+            raise self._translate_status(exc, action, creating_job=creating_job) from None
+        except openai.APIConnectionError as exc:
+            timeout = isinstance(exc, openai.APITimeoutError)
+            raise ProviderTimeout(
+                f"Could not {action} on {self.name}: "
+                + ("it did not answer in time." if timeout else "the connection failed."),
+                provider=self.name,
+                code="timeout" if timeout else "connection_error",
+                hint="Check that the provider is reachable and try again in a few minutes.",
+            ) from None
+
+    def _translate_status(
+        self, exc: openai.APIStatusError, action: str, *, creating_job: bool
+    ) -> ProviderError:
+        code = _status_code(exc)
+        detail = _provider_message(exc)
+        where = f"Could not {action} on {self.name}"
+        rejected = _rejection_factory(self.name)
+        if isinstance(exc, openai.PermissionDeniedError) and creating_job and self.name != "worker":
+            return rejected(
+                FINE_TUNING_UNAVAILABLE, "fine_tuning_unavailable", FINE_TUNING_UNAVAILABLE_HINT
+            )
+        if isinstance(exc, openai.AuthenticationError):
+            return rejected(
+                f"{where}: the API key was not accepted.",
+                "invalid_api_key",
+                "Check the key configured for this provider.",
+            )
+        if isinstance(exc, openai.PermissionDeniedError):
+            return rejected(
+                f"{where}: permission denied ({detail}).",
+                code or "permission_denied",
+                "Ask an admin of the provider account for access.",
+            )
+        if isinstance(exc, openai.RateLimitError):
+            if code == "insufficient_quota":
+                return rejected(
+                    f"{where}: the account has run out of quota.",
+                    code,
+                    "Add credit or raise the quota on the provider account, then retry.",
+                )
+            return ProviderTimeout(
+                f"{where}: still rate-limited after retries.",
+                provider=self.name,
+                code=code or "rate_limited",
+                hint="Try again in a few minutes.",
+            )
+        if isinstance(exc, openai.InternalServerError):
+            return ProviderTimeout(
+                f"{where}: the provider failed ({exc.status_code}) after retries.",
+                provider=self.name,
+                code=code or "server_error",
+                hint="Try again in a few minutes.",
+            )
+        if isinstance(exc, openai.NotFoundError):
+            return rejected(
+                f"{where}: not found ({detail}).",
+                code or "not_found",
+                "Check the model or job id; `/finetune models` lists the models.",
+            )
+        return rejected(
+            f"{where}: {detail}",
+            code or f"http_{exc.status_code}",
+            "Fix the request (dataset, model, options) and try again.",
+        )
+
+
+def _rejection_factory(provider: str) -> Callable[[str, str, str], ProviderRejected]:
+    def make(message: str, code: str, hint: str) -> ProviderRejected:
+        return ProviderRejected(message, provider=provider, code=code, hint=hint)
+
+    return make
+
+
+def _worker_base_url(url: str) -> str:
+    url = url.rstrip("/")
+    return url if url.endswith("/v1") else url + "/v1"
+
+
+def build_providers(settings: Settings) -> dict[str, Provider]:
+    """One :class:`Provider` per configured provider, keyed by name.
+
+    A provider is configured when its URL/key settings are present
+    (``Settings.configured_providers``); the others are left out so the bot
+    only offers what works.
+    """
+    common: dict[str, Any] = {
+        "max_retries": settings.provider_max_retries,
+        "timeout": settings.provider_timeout_seconds,
+    }
+    providers: dict[str, Provider] = {}
+    if settings.worker_url:
+        key = settings.worker_api_key.get_secret_value() if settings.worker_api_key else "none"
+        client = OpenAI(api_key=key, base_url=_worker_base_url(settings.worker_url), **common)
+        providers["worker"] = Provider(name="worker", client=client)
+    if settings.openai_api_key:
+        client = OpenAI(
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url or None,
+            **common,
+        )
+        providers["openai"] = Provider(name="openai", client=client)
+    if settings.azure_openai_endpoint and settings.azure_openai_api_key:
+        client = AzureOpenAI(
+            azure_endpoint=settings.azure_openai_endpoint,
+            api_key=settings.azure_openai_api_key.get_secret_value(),
+            api_version=settings.openai_api_version,
+            **common,
+        )
+        providers["azure"] = Provider(name="azure", client=client)
+    return providers
