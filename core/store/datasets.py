@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import Column, Text
-from sqlmodel import Field, SQLModel
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, SQLModel, col, select
+
+from core.store.engine import session_scope
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Now, timezone-aware in UTC: sqlmodel's datetime columns refuse naive values
+    and return aware UTC ones, so comparisons stay aware on both sides."""
+    return datetime.now(UTC)
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -47,3 +54,65 @@ class Dataset(SQLModel, table=True):
     training_path: str | None = Field(default=None, max_length=1024)
     validation_path: str | None = Field(default=None, max_length=1024)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+def new_short_id(prefix: str) -> str:
+    """A short random id people can type (``ds-3f9a1c``); collisions hit the unique index."""
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+def record_event(engine: Engine, *, event_id: str) -> bool:
+    """Remember a Slack event id; False when it was already recorded (a retry or a twin)."""
+    try:
+        with session_scope(engine) as session:
+            session.add(ProcessedEvent(event_id=event_id))
+    except IntegrityError:
+        return False
+    return True
+
+
+def add_dataset(engine: Engine, dataset: Dataset) -> Dataset:
+    """Insert a dataset row, retrying the short id on the (rare) collision."""
+    for _ in range(5):
+        try:
+            with session_scope(engine) as session:
+                session.add(dataset)
+            return dataset
+        except IntegrityError:
+            dataset.id = None
+            dataset.short_id = new_short_id("ds")
+    raise RuntimeError("could not allocate a unique dataset short id")
+
+
+def get_dataset(engine: Engine, dataset_id: int) -> Dataset | None:
+    with session_scope(engine) as session:
+        return session.get(Dataset, dataset_id)
+
+
+def find_dataset(engine: Engine, *, ref: str, channel_id: str | None = None) -> Dataset | None:
+    """The dataset a person means by ``ref``: its short id, or the Slack file id
+    (the newest validation of that file, preferring ``channel_id`` when given)."""
+    with session_scope(engine) as session:
+        found = session.exec(select(Dataset).where(Dataset.short_id == ref.lower())).first()
+        if found is not None:
+            return found
+        query = select(Dataset).where(Dataset.slack_file_id == ref.upper())
+        if channel_id:
+            in_channel = session.exec(
+                query.where(Dataset.channel_id == channel_id).order_by(col(Dataset.id).desc())
+            ).first()
+            if in_channel is not None:
+                return in_channel
+        return session.exec(query.order_by(col(Dataset.id).desc())).first()
+
+
+def recent_datasets(engine: Engine, *, channel_id: str, limit: int = 10) -> list[Dataset]:
+    """The newest datasets dropped in a channel, newest first."""
+    with session_scope(engine) as session:
+        query = (
+            select(Dataset)
+            .where(Dataset.channel_id == channel_id)
+            .order_by(col(Dataset.id).desc())
+            .limit(limit)
+        )
+        return list(session.exec(query))

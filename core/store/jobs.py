@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, Text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Column, Text, func
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, SQLModel, col, select
 
 from core.store.datasets import utcnow
+from core.store.engine import session_scope
 
 ACTIVE_STATUSES = ("validating_files", "queued", "running", "pending")
 FINAL_STATUSES = ("succeeded", "failed", "cancelled")
@@ -46,3 +52,104 @@ class TrainingJob(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+
+
+def insert_job(engine: Engine, job: TrainingJob) -> bool:
+    """Insert a job row; False when its ``request_id`` or ``active_key`` is taken.
+
+    This is the "exactly one job per request" gate: the row goes in *before*
+    any provider call, so a double click or a twin request loses here.
+    """
+    try:
+        with session_scope(engine) as session:
+            session.add(job)
+    except IntegrityError:
+        return False
+    return True
+
+
+def job_by_request(engine: Engine, *, request_id: str) -> TrainingJob | None:
+    with session_scope(engine) as session:
+        query = select(TrainingJob).where(TrainingJob.request_id == request_id)
+        return session.exec(query).first()
+
+
+def job_by_active_key(engine: Engine, *, active_key: str) -> TrainingJob | None:
+    with session_scope(engine) as session:
+        query = select(TrainingJob).where(TrainingJob.active_key == active_key)
+        return session.exec(query).first()
+
+
+def get_job(engine: Engine, job_id: int) -> TrainingJob | None:
+    with session_scope(engine) as session:
+        return session.get(TrainingJob, job_id)
+
+
+def find_job(engine: Engine, *, ref: str) -> TrainingJob | None:
+    """A job by its short id (``job-1a2b3c``) or the provider's job id (``ftjob-...``)."""
+    with session_scope(engine) as session:
+        query = select(TrainingJob).where(
+            (TrainingJob.short_id == ref.lower()) | (TrainingJob.provider_job_id == ref)
+        )
+        return session.exec(query.order_by(col(TrainingJob.id).desc())).first()
+
+
+def update_job(engine: Engine, job_id: int, **changes: Any) -> TrainingJob:
+    """Set columns on a job; a final status also frees ``active_key`` and sets ``finished_at``.
+
+    Raises:
+        KeyError: no job with this id.
+    """
+    with session_scope(engine) as session:
+        job = session.get(TrainingJob, job_id)
+        if job is None:
+            raise KeyError(job_id)
+        for name, value in changes.items():
+            setattr(job, name, value)
+        if job.status in FINAL_STATUSES:
+            job.active_key = None
+            job.finished_at = job.finished_at or utcnow()
+        job.updated_at = utcnow()
+        session.add(job)
+        return job
+
+
+def fail_job(engine: Engine, job_id: int, *, error: Mapping[str, Any]) -> TrainingJob:
+    """Mark a job failed before or during start (``error`` is shown to people)."""
+    return update_job(engine, job_id, status="failed", error_json=json.dumps(dict(error)))
+
+
+def recent_jobs(
+    engine: Engine, *, channel_id: str | None = None, limit: int = 10
+) -> list[TrainingJob]:
+    """The newest jobs (in a channel when given), newest first."""
+    with session_scope(engine) as session:
+        query = select(TrainingJob)
+        if channel_id:
+            query = query.where(TrainingJob.channel_id == channel_id)
+        return list(session.exec(query.order_by(col(TrainingJob.id).desc()).limit(limit)))
+
+
+def active_jobs(engine: Engine) -> list[TrainingJob]:
+    """Jobs a provider is working on (they have a provider job id and no final status)."""
+    with session_scope(engine) as session:
+        query = select(TrainingJob).where(
+            col(TrainingJob.status).in_(ACTIVE_STATUSES),
+            col(TrainingJob.provider_job_id).is_not(None),
+        )
+        return list(session.exec(query.order_by(col(TrainingJob.id))))
+
+
+def month_spend_usd(engine: Engine, *, now: datetime | None = None) -> float:
+    """Estimated cost of this calendar month's (UTC) jobs that reached a provider.
+
+    Jobs that failed before the provider accepted them cost nothing and are left out.
+    """
+    now = now or utcnow()
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    with session_scope(engine) as session:
+        query = select(func.coalesce(func.sum(TrainingJob.estimated_cost_usd), 0.0)).where(
+            TrainingJob.created_at >= start,
+            (col(TrainingJob.provider_job_id).is_not(None)) | (TrainingJob.status == "starting"),
+        )
+        return float(session.exec(query).one() or 0.0)
