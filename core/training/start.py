@@ -1,0 +1,346 @@
+"""Starting a fine-tuning job: options, spend cap, exactly-once, upload and create.
+
+Two steps, so the caller can show progress between them and the scheduler
+never sees a job without its progress message:
+
+1. :func:`claim_job` checks the options and the monthly spend cap, then
+   inserts the ``TrainingJob`` row. The row's unique ``request_id`` (the Slack
+   action/view id) and ``active_key`` (dataset + options while active) make a
+   double click, a retried interaction or two people pressing at once one job:
+   the loser gets :class:`DuplicateRequest` or :class:`JobAlreadyActive`.
+2. :func:`launch_job` uploads the dataset (split for validation when asked)
+   and creates the provider job, then records the provider's ids. A provider
+   error marks the row failed (freeing the active key) and is re-raised.
+
+Who may start jobs is the caller's business (Slack user groups live in the bot).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from core.config import Settings
+from core.errors import ConfigError, ProviderError, TrainingError
+from core.providers import Provider
+from core.store.datasets import Dataset, get_dataset, new_short_id
+from core.store.jobs import (
+    TrainingJob,
+    fail_job,
+    insert_job,
+    job_by_active_key,
+    job_by_request,
+    month_spend_usd,
+    update_job,
+)
+from core.tokens import default_epochs, resolve_model
+from core.training.config import TrainingParams
+from core.validation.report import Report
+
+_SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+MAX_VALIDATION_SPLIT = 0.5
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What a person chose for a job; ``None`` means "let the provider pick"."""
+
+    provider: str
+    base_model: str
+    n_epochs: int | None = None
+    suffix: str | None = None
+    validation_split: float | None = None
+    lora_r: int | None = None
+    load_in_4bit: bool | None = None
+    seed: int = 0
+
+    def check(self) -> None:
+        """Raise TrainingError, with a hint, for values no provider would accept."""
+        if not self.base_model.strip():
+            raise TrainingError("No base model chosen.", hint="Pick one from `/finetune models`.")
+        if self.suffix is not None and not _SUFFIX.match(self.suffix):
+            raise TrainingError(
+                f"Suffix {self.suffix!r} is not allowed.",
+                hint="Use up to 40 letters, digits, '-' or '_'.",
+            )
+        if (
+            self.validation_split is not None
+            and not 0 < self.validation_split <= MAX_VALIDATION_SPLIT
+        ):
+            raise TrainingError(
+                f"Validation split {self.validation_split:g} is out of range.",
+                hint=f"Use a fraction above 0 and at most {MAX_VALIDATION_SPLIT:g}, e.g. 0.1.",
+            )
+        if self.provider != "worker" and (self.lora_r is not None or self.load_in_4bit is not None):
+            raise TrainingError(
+                "LoRA rank and 4-bit loading only apply to the worker.",
+                hint="Leave them out, or use `--provider worker`.",
+            )
+        if self.n_epochs is not None and self.provider != "worker" and not 1 <= self.n_epochs <= 25:
+            raise TrainingError(f"{self.n_epochs} epochs is out of range.", hint="Use 1 to 25.")
+        # The worker's own dataclass is the authority on its ranges.
+        if self.provider == "worker":
+            TrainingParams.from_hyperparameters(self.hyperparameters(), seed=self.seed)
+
+    def hyperparameters(self) -> dict[str, int | bool]:
+        """Only what was chosen; the provider fills in "auto" for the rest."""
+        values: dict[str, int | bool | None] = {"n_epochs": self.n_epochs}
+        if self.provider == "worker":
+            values["lora_r"] = self.lora_r
+            values["lora_alpha"] = 2 * self.lora_r if self.lora_r else None
+            values["load_in_4bit"] = self.load_in_4bit
+        return {key: value for key, value in values.items() if value is not None}
+
+    def key(self) -> str:
+        """A short stable hash of the options (part of the active-job key)."""
+        text = json.dumps(asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """One request to start a job (a modal submission or a ``/finetune start``).
+
+    ``request_id`` is Slack's id of the interaction (view id, trigger id): a
+    retried delivery of the same interaction carries the same id.
+    """
+
+    request_id: str
+    dataset_id: int
+    options: JobOptions
+    user_id: str
+    team_id: str | None = None
+
+
+class DuplicateRequest(TrainingError):
+    """This very request already made a job (a retry or double delivery)."""
+
+    def __init__(self, job: TrainingJob) -> None:
+        super().__init__(f"This request already started job {job.short_id}.")
+        self.job = job
+
+
+class JobAlreadyActive(TrainingError):
+    """The same dataset is already training with the same options."""
+
+    def __init__(self, job: TrainingJob) -> None:
+        super().__init__(
+            f"Job {job.short_id} is already training this dataset with these options.",
+            hint=f"Follow it in its thread, or cancel it with `/finetune cancel {job.short_id}`.",
+        )
+        self.job = job
+
+
+class BudgetExceeded(TrainingError):
+    """The job would take this month's estimated spend over the cap."""
+
+
+def estimate_job_cost(report: Report, options: JobOptions, *, settings: Settings) -> float | None:
+    """Estimated USD for the job: 0 on the worker (own GPUs), ``None`` when unknown.
+
+    Billed tokens per epoch come from the validation report; a validation split
+    removes its share from training.
+    """
+    if options.provider == "worker":
+        return 0.0
+    try:
+        spec = resolve_model(options.base_model, price_overrides=settings.price_overrides)
+    except ConfigError:
+        return None
+    if spec.price_per_1m is None or report.examples <= 0:
+        return None
+    epochs = options.n_epochs or default_epochs(report.examples)
+    share = 1.0 - (options.validation_split or 0.0)
+    return report.billed_tokens_per_epoch * share * epochs / 1_000_000 * spec.price_per_1m
+
+
+def check_budget(engine: Engine, *, settings: Settings, cost: float | None) -> None:
+    """Refuse a job that would take this month's spend over ``monthly_budget_usd``.
+
+    Raises:
+        BudgetExceeded: over the cap (the message says by how much), or the cost
+            cannot be estimated while a cap is set.
+    """
+    cap = settings.monthly_budget_usd
+    if cap is None:
+        return
+    if cost is None:
+        raise BudgetExceeded(
+            "The cost of this job cannot be estimated, and a monthly budget is set.",
+            hint="Set the model's price in TUNEBOT_PRICES, or pick a model with a known price.",
+        )
+    spent = month_spend_usd(engine)
+    if spent + cost > cap:
+        over = spent + cost - cap
+        raise BudgetExceeded(
+            f"This job (about ${cost:,.2f}) would take this month's estimated spend to "
+            f"${spent + cost:,.2f}, ${over:,.2f} over the ${cap:,.2f} monthly budget.",
+            hint="Use fewer epochs, a smaller dataset or the worker, or ask an admin to raise "
+            "TUNEBOT_MONTHLY_BUDGET_USD.",
+        )
+
+
+def claim_job(
+    engine: Engine, request: StartRequest, *, settings: Settings, providers: dict[str, Provider]
+) -> TrainingJob:
+    """Check the request and insert its job row (status ``"starting"``).
+
+    Raises:
+        TrainingError: unknown dataset, dataset not ready, provider not configured,
+            bad options.
+        BudgetExceeded: over the monthly spend cap.
+        DuplicateRequest: this request already made a job.
+        JobAlreadyActive: the same dataset and options are already training.
+    """
+    options = request.options
+    dataset = get_dataset(engine, request.dataset_id)
+    if dataset is None:
+        raise TrainingError("That dataset is not known.", hint="Drop the file again.")
+    if options.provider not in providers:
+        configured = ", ".join(providers) or "none"
+        raise TrainingError(
+            f"Provider {options.provider!r} is not configured (configured: {configured}).",
+            hint="Pick a configured provider, or ask an admin to configure it.",
+        )
+    if dataset.verdict == "not_ready":
+        raise TrainingError(
+            f"Dataset {dataset.short_id} has errors and cannot be trained on.",
+            hint="Fix the errors listed in its report and drop the file again.",
+        )
+    options.check()
+    report = Report.model_validate_json(dataset.report_json)
+    cost = estimate_job_cost(report, options, settings=settings)
+    check_budget(engine, settings=settings, cost=cost)
+    job = _new_row(dataset, request, cost=cost, trained=report.trained_tokens)
+    if insert_job(engine, job):
+        return job
+    existing = job_by_request(engine, request_id=request.request_id)
+    if existing is not None:
+        raise DuplicateRequest(existing)
+    active = job_by_active_key(engine, active_key=job.active_key or "")
+    if active is not None:
+        raise JobAlreadyActive(active)
+    raise TrainingError("Could not record the job.", hint="Try again.")
+
+
+def _new_row(
+    dataset: Dataset, request: StartRequest, *, cost: float | None, trained: int
+) -> TrainingJob:
+    options = request.options
+    return TrainingJob(
+        short_id=new_short_id("job"),
+        request_id=request.request_id,
+        active_key=f"{dataset.id}:{options.provider}:{options.key()}",
+        dataset_id=dataset.id,
+        provider=options.provider,
+        base_model=options.base_model,
+        status="starting",
+        options_json=json.dumps(asdict(options), sort_keys=True),
+        team_id=request.team_id,
+        channel_id=dataset.channel_id,
+        thread_ts=dataset.thread_ts,
+        started_by=request.user_id,
+        estimated_cost_usd=cost,
+        trained_tokens=trained,
+    )
+
+
+def launch_job(
+    engine: Engine, job: TrainingJob, *, settings: Settings, providers: dict[str, Provider]
+) -> TrainingJob:
+    """Upload the dataset and create the provider job for a claimed row.
+
+    Returns the updated row (provider ids and status filled in).
+
+    Raises:
+        ProviderError: the provider refused or did not answer; the row is failed.
+        TrainingError: the dataset file is gone; the row is failed.
+    """
+    options = JobOptions(**json.loads(job.options_json))
+    try:
+        provider = providers[job.provider]
+        training, validation = _job_files(engine, job, options, settings=settings)
+        training_id = provider.upload_file(training)
+        validation_id = provider.upload_file(validation) if validation else None
+        created = provider.create_job(
+            model=options.base_model,
+            training_file=training_id,
+            validation_file=validation_id,
+            suffix=options.suffix,
+            seed=options.seed,
+            hyperparameters=options.hyperparameters(),
+            metadata={"tunebot_job": job.short_id},
+        )
+    except (ProviderError, TrainingError) as exc:
+        error = {
+            "code": getattr(exc, "code", None) or "start_failed",
+            "message": exc.user_message(),
+        }
+        fail_job(engine, _id(job), error=error)
+        raise
+    return update_job(
+        engine,
+        _id(job),
+        status=created.status,
+        provider_job_id=created.id,
+        training_file_id=training_id,
+        validation_file_id=validation_id,
+    )
+
+
+def _id(job: TrainingJob) -> int:
+    if job.id is None:
+        raise TrainingError("The job row was not saved.")
+    return job.id
+
+
+def _job_files(
+    engine: Engine, job: TrainingJob, options: JobOptions, *, settings: Settings
+) -> tuple[Path, Path | None]:
+    dataset = get_dataset(engine, job.dataset_id or -1)
+    if dataset is None or not dataset.training_path or not Path(dataset.training_path).is_file():
+        raise TrainingError(
+            "The validated dataset file is no longer stored.", hint="Drop the file again."
+        )
+    training = Path(dataset.training_path)
+    if options.validation_split:
+        out_dir = settings.data_dir / "jobs" / job.short_id
+        return split_jsonl(
+            training, fraction=options.validation_split, seed=options.seed, out_dir=out_dir
+        )
+    validation = Path(dataset.validation_path) if dataset.validation_path else None
+    return training, validation if validation and validation.is_file() else None
+
+
+def split_jsonl(path: Path, *, fraction: float, seed: int, out_dir: Path) -> tuple[Path, Path]:
+    """Split a JSONL file into training and validation files, reproducibly.
+
+    At least one line goes to each side.
+
+    Raises:
+        TrainingError: fewer than two examples.
+    """
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if len(lines) < 2:
+        raise TrainingError(
+            "Too few examples to hold some out for validation.", hint="Leave the split empty."
+        )
+    order = list(range(len(lines)))
+    random.Random(seed).shuffle(order)
+    held = max(1, min(len(lines) - 1, round(len(lines) * fraction)))
+    held_out = set(order[:held])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train, valid = out_dir / "train.jsonl", out_dir / "validation.jsonl"
+    train.write_text(
+        "".join(f"{x}\n" for i, x in enumerate(lines) if i not in held_out), encoding="utf-8"
+    )
+    valid.write_text(
+        "".join(f"{x}\n" for i, x in enumerate(lines) if i in held_out), encoding="utf-8"
+    )
+    return train, valid
