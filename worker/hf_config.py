@@ -1,0 +1,136 @@
+"""The one place that maps :class:`TrainingParams` to TRL, PEFT and bitsandbytes.
+
+Why one function: the trainer, the GPU check and the benchmark's plain-TRL
+baseline must train with exactly the same settings, and the QLoRA recipe
+(NF4, double quantisation, bf16 compute, paged optimiser) should be written
+down once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.training.config import TrainingParams
+
+
+@dataclass(frozen=True)
+class HFConfigs:
+    """Library configs for one job, plus how to load the base model."""
+
+    sft: Any  # trl.SFTConfig
+    lora: Any  # peft.LoraConfig
+    quantization: Any | None  # transformers.BitsAndBytesConfig
+    model_kwargs: dict[str, Any]
+    load_in_4bit: bool
+
+
+def resolve_device(requested: str = "auto") -> str:
+    """ "cuda" when a GPU is visible (or asked for), else "cpu"."""
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
+def uses_4bit(params: TrainingParams, device: str) -> bool:
+    """QLoRA by default on CUDA; on CPU only when asked (DESIGN.md)."""
+    return params.load_in_4bit if params.load_in_4bit is not None else device == "cuda"
+
+
+def quantization_config(device: str) -> Any:
+    """4-bit NF4 with double quantisation; bf16 compute on CUDA, fp32 on CPU."""
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16 if device == "cuda" else torch.float32,
+    )
+
+
+def model_load_kwargs(*, device: str, load_in_4bit: bool) -> dict[str, Any]:
+    """``from_pretrained`` kwargs shared by training and serving (same precision)."""
+    import torch
+
+    kwargs: dict[str, Any] = {
+        "dtype": torch.bfloat16 if device == "cuda" else torch.float32,
+    }
+    if device == "cuda":
+        kwargs["device_map"] = {"": 0}
+    if load_in_4bit:
+        kwargs["quantization_config"] = quantization_config(device)
+    return kwargs
+
+
+def build_hf_configs(
+    params: TrainingParams,
+    *,
+    output_dir: Path,
+    device: str,
+    has_validation: bool = False,
+) -> HFConfigs:
+    """Map ``params`` to ``SFTConfig``, ``LoraConfig`` and the 4-bit config.
+
+    Parameters:
+        params: validated training parameters.
+        output_dir: where the trainer writes ``checkpoint-N`` folders.
+        device: "cuda" or "cpu" (see :func:`resolve_device`).
+        has_validation: evaluate at each checkpoint when a validation file exists.
+    """
+    from peft import LoraConfig
+    from trl import SFTConfig
+
+    cuda = device == "cuda"
+    four_bit = uses_4bit(params, device)
+    per_steps = params.checkpoint_steps > 0
+    strategy = "steps" if per_steps else "epoch"
+    targets: str | list[str] = params.target_modules
+    if targets != "all-linear":
+        targets = [t.strip() for t in targets.split(",") if t.strip()]
+    sft = SFTConfig(
+        output_dir=str(output_dir),
+        num_train_epochs=params.n_epochs,
+        max_steps=params.max_steps or -1,
+        per_device_train_batch_size=params.batch_size,
+        per_device_eval_batch_size=params.batch_size,
+        learning_rate=params.learning_rate,
+        seed=params.seed,
+        data_seed=params.seed,
+        max_length=params.max_seq_length,
+        completion_only_loss=None,  # prompt/completion rows train the completion only
+        logging_steps=1,
+        logging_strategy="steps",
+        save_strategy=strategy,
+        save_steps=params.checkpoint_steps if per_steps else 500,
+        eval_strategy=strategy if has_validation else "no",
+        eval_steps=params.checkpoint_steps if per_steps else None,
+        include_num_input_tokens_seen="non_padding",
+        bf16=cuda,
+        use_cpu=not cuda,
+        gradient_checkpointing=cuda,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if cuda else None,
+        optim="paged_adamw_8bit" if cuda and four_bit else "adamw_torch",
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+    lora = LoraConfig(
+        r=params.lora_r,
+        lora_alpha=params.lora_alpha,
+        lora_dropout=params.lora_dropout,
+        target_modules=targets,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    return HFConfigs(
+        sft=sft,
+        lora=lora,
+        quantization=quantization_config(device) if four_bit else None,
+        model_kwargs=model_load_kwargs(device=device, load_in_4bit=four_bit),
+        load_in_4bit=four_bit,
+    )
