@@ -169,6 +169,10 @@ def _spec_from_row(row: dict[str, Any]) -> ModelSpec:
         aliases=tuple(row.get("aliases", ())),
         new_jobs_until=row.get("new_jobs_until"),
     )
-    if spec.encoding not in SUPPORTED_ENCODINGS or spec.max_tokens <= 0:
-        raise ConfigError(f"core/models.json: bad encoding or max_tokens for {spec.id}.")
+    if (
+        spec.provider not in ("openai", "open")
+        or spec.encoding not in SUPPORTED_ENCODINGS
+        or spec.max_tokens <= 0
+    ):
+        raise ConfigError(f"core/models.json: bad provider, encoding or max_tokens for {spec.id}.")
     return spec

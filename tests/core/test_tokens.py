@@ -238,6 +238,14 @@ def test_special_token_text_and_odd_values_do_not_crash(o200k: tiktoken.Encoding
     )
 
 
+def test_lone_surrogate_from_json_is_counted(o200k: tiktoken.Encoding) -> None:
+    # json.loads('"\\ud800"') yields a lone surrogate, which UTF-8 cannot encode.
+    text = json.loads('"caf\\u00e9 \\ud800"')
+    result = ChatTokenCounter(o200k).count_messages([{"role": "user", "content": text}])
+    # tiktoken replaces it with U+FFFD, as OpenAI's servers would receive it.
+    assert result.total == 3 + 3 + 1 + len(o200k.encode_ordinary("caf\u00e9 \ufffd"))
+
+
 def test_prompt_completion(cl100k: tiktoken.Encoding) -> None:
     counter = ChatTokenCounter(cl100k)
     assert counter.count_prompt_completion("hello", " world") == ExampleTokens(2, 1, False)
