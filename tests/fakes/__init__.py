@@ -1,0 +1,1 @@
+"""Fakes of Slack's Web API and OpenAI's API as real HTTP servers on loopback."""

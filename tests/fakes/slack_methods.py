@@ -1,0 +1,421 @@
+"""The Web API methods the fake Slack implements, one handler per method.
+
+Each handler takes the decoded arguments and returns the success body (``ok``
+is added by the caller) or raises :class:`SlackError` with the error code real
+Slack uses for that case.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tests.fakes.slack_blocks import MAX_TEXT_CHARS, check_view, parse_blocks
+from tests.fakes.slack_errors import SlackError
+from tests.fakes.slack_workspace import Upload, Workspace
+
+__all__ = ["SlackMethods"]
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+_TRIGGER = re.compile(r"^\d+\.\d+\.[0-9a-f]+$")
+
+
+def _bool(value: Any) -> bool:
+    return value in (True, 1, "1", "true", "True")
+
+
+class SlackMethods:
+    """Handlers bound to one workspace.
+
+    Parameters
+    ----------
+    ws:
+        The workspace state.
+    base_url:
+        ``http://127.0.0.1:PORT`` of the fake, for upload URLs and permalinks.
+    trigger_ttl:
+        Seconds a trigger_id stays valid (Slack: 3). Trigger ids made by
+        ``slack_events.make_trigger_id`` carry their issue time in ms.
+    """
+
+    def __init__(
+        self, ws: Workspace, *, base_url: Callable[[], str], trigger_ttl: float | None
+    ) -> None:
+        self.ws = ws
+        self._base_url = base_url
+        self.trigger_ttl = trigger_ttl
+        self.expired_triggers: set[str] = set()
+        self._used_triggers: set[str] = set()
+
+    def table(self) -> dict[str, Handler]:
+        return {
+            "auth.test": self.auth_test,
+            "chat.postMessage": self.chat_post_message,
+            "chat.update": self.chat_update,
+            "chat.postEphemeral": self.chat_post_ephemeral,
+            "chat.getPermalink": self.chat_get_permalink,
+            "reactions.add": self.reactions_add,
+            "reactions.remove": self.reactions_remove,
+            "files.info": self.files_info,
+            "files.getUploadURLExternal": self.files_get_upload_url,
+            "files.completeUploadExternal": self.files_complete_upload,
+            "views.open": self.views_open,
+            "views.update": self.views_update,
+            "views.publish": self.views_publish,
+            "users.info": self.users_info,
+            "usergroups.users.list": self.usergroups_users_list,
+            "conversations.info": self.conversations_info,
+            "conversations.replies": self.conversations_replies,
+        }
+
+    # ---- auth / users ----------------------------------------------------
+    def auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        ws = self.ws
+        return {
+            "url": f"{self._base_url()}/",
+            "team": "Tunebot Test",
+            "user": "tunebot",
+            "team_id": ws.team_id,
+            "user_id": ws.bot_user_id,
+            "bot_id": ws.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"user": copy.deepcopy(self.ws.user(args["user"]))}
+
+    def usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        group = args["usergroup"]
+        with self.ws.lock:
+            if group not in self.ws.usergroups:
+                raise SlackError("no_such_subteam")
+            return {"users": list(self.ws.usergroups[group])}
+
+    # ---- messages --------------------------------------------------------
+    def _content(self, args: dict[str, Any]) -> tuple[str | None, list[Any] | None]:
+        text = args.get("text")
+        blocks = parse_blocks(args["blocks"]) if args.get("blocks") not in (None, "") else None
+        attachments = args.get("attachments")
+        if not text and not blocks and not attachments:
+            raise SlackError("no_text")
+        if text is not None and len(str(text)) > MAX_TEXT_CHARS:
+            raise SlackError("msg_too_long")
+        return (None if text is None else str(text)), blocks
+
+    def chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.ws.channel(str(args["channel"]))
+        text, blocks = self._content(args)
+        thread_ts = args.get("thread_ts") or None
+        message = self.ws.bot_message(text, args, blocks)
+        try:
+            stored = self.ws.post(channel, message, thread_ts=thread_ts)
+        except SlackError:
+            # Slack answers a reply to an unknown parent with this code.
+            raise SlackError("thread_not_found") from None
+        if thread_ts and _bool(args.get("reply_broadcast")):
+            stored["subtype"] = "thread_broadcast"
+        return {"channel": channel.id, "ts": stored["ts"], "message": copy.deepcopy(stored)}
+
+    def chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        ws = self.ws
+        channel = ws.channel(str(args["channel"]))
+        with ws.lock:
+            message = ws.message(channel, str(args["ts"]))
+            if message.get("bot_id") != ws.bot_id:
+                raise SlackError("cant_update_message")
+            text = args.get("text")
+            blocks = parse_blocks(args["blocks"]) if args.get("blocks") not in (None, "") else None
+            if text is None and blocks is None and not args.get("attachments"):
+                raise SlackError("no_text")
+            if text is not None and len(str(text)) > MAX_TEXT_CHARS:
+                raise SlackError("msg_too_long")
+            ws.edits.setdefault((channel.id, message["ts"]), []).append(copy.deepcopy(message))
+            if text is not None:
+                message["text"] = str(text)
+            if blocks is not None:
+                message["blocks"] = blocks
+            message["edited"] = {"user": ws.bot_user_id, "ts": ws.new_ts()}
+            return {
+                "channel": channel.id,
+                "ts": message["ts"],
+                "text": message["text"],
+                "message": copy.deepcopy(message),
+            }
+
+    def chat_post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        ws = self.ws
+        channel = ws.channel(str(args["channel"]))
+        user = str(args["user"])
+        ws.user(user)
+        if channel.members is not None and user not in channel.members:
+            raise SlackError("user_not_in_channel")
+        text, blocks = self._content(args)
+        with ws.lock:
+            ts = ws.new_ts()
+            ws.ephemerals.append(
+                {
+                    "channel": channel.id,
+                    "user": user,
+                    "text": text or "",
+                    "blocks": blocks,
+                    "thread_ts": args.get("thread_ts"),
+                    "ts": ts,
+                    "via": "chat.postEphemeral",
+                }
+            )
+        return {"message_ts": ts}
+
+    def chat_get_permalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.ws.channel(str(args["channel"]), need_member=False)
+        ts = str(args["message_ts"])
+        with self.ws.lock:
+            self.ws.message(channel, ts)
+        return {
+            "channel": channel.id,
+            "permalink": f"{self._base_url()}/archives/{channel.id}/p{ts.replace('.', '')}",
+        }
+
+    # ---- reactions -------------------------------------------------------
+    def _reaction_target(self, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        name = str(args["name"])
+        if not re.fullmatch(r"[a-z0-9_+\-']+(::skin-tone-[2-6])?", name):
+            raise SlackError("invalid_name")
+        if not args.get("channel") or not args.get("timestamp"):
+            raise SlackError("no_item_specified")
+        channel = self.ws.channel(str(args["channel"]))
+        return self.ws.message(channel, str(args["timestamp"])), name
+
+    def reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        with self.ws.lock:
+            message, name = self._reaction_target(args)
+            reactions = message.setdefault("reactions", [])
+            entry = next((r for r in reactions if r["name"] == name), None)
+            if entry is None:
+                entry = {"name": name, "users": [], "count": 0}
+                reactions.append(entry)
+            if self.ws.bot_user_id in entry["users"]:
+                raise SlackError("already_reacted")
+            entry["users"].append(self.ws.bot_user_id)
+            entry["count"] += 1
+        return {}
+
+    def reactions_remove(self, args: dict[str, Any]) -> dict[str, Any]:
+        with self.ws.lock:
+            message, name = self._reaction_target(args)
+            reactions = message.get("reactions", [])
+            entry = next((r for r in reactions if r["name"] == name), None)
+            if entry is None or self.ws.bot_user_id not in entry["users"]:
+                raise SlackError("no_reaction")
+            entry["users"].remove(self.ws.bot_user_id)
+            entry["count"] -= 1
+            if not entry["count"]:
+                reactions.remove(entry)
+        return {}
+
+    # ---- files -----------------------------------------------------------
+    def files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        with self.ws.lock:
+            info = self.ws.files.get(str(args["file"]))
+            if info is None:
+                raise SlackError("file_not_found")
+            return {
+                "file": copy.deepcopy(info),
+                "comments": [],
+                "response_metadata": {"next_cursor": ""},
+            }
+
+    def files_get_upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            length = int(args["length"])
+        except (TypeError, ValueError):
+            raise SlackError("invalid_arguments", "[ERROR] length must be an integer") from None
+        if length <= 0:
+            raise SlackError("invalid_arguments", "[ERROR] length must be greater than 0")
+        file_id = self.ws.new_id("F")
+        token = secrets.token_urlsafe(12)
+        with self.ws.lock:
+            self.ws.uploads[token] = Upload(
+                file_id, str(args["filename"]), length, token, alt_txt=args.get("alt_txt")
+            )
+        return {"upload_url": f"{self._base_url()}/upload/v1/{token}", "file_id": file_id}
+
+    def files_complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
+        items = args["files"]
+        if isinstance(items, str):
+            try:
+                items = json.loads(items)
+            except json.JSONDecodeError:
+                raise SlackError(
+                    "invalid_arguments", "[ERROR] files must be a JSON array"
+                ) from None
+        if (
+            not isinstance(items, list)
+            or not items
+            or not all(isinstance(i, dict) and "id" in i for i in items)
+        ):
+            raise SlackError(
+                "invalid_arguments", "[ERROR] files must be a non-empty array of {id, title}"
+            )
+        ws = self.ws
+        channel = ws.channel(str(args["channel_id"])) if args.get("channel_id") else None
+        thread_ts = args.get("thread_ts") or None
+        with ws.lock:
+            uploads = {u.file_id: u for u in ws.uploads.values()}
+            chosen = []
+            for item in items:
+                upload = uploads.get(item["id"])
+                if upload is None:
+                    raise SlackError("file_not_found")
+                if upload.content is None:
+                    raise SlackError("file_upload_not_completed")
+                if upload.completed:
+                    raise SlackError("file_already_completed")
+                chosen.append((upload, item.get("title")))
+            if channel is not None and thread_ts is not None:
+                ws.message(channel, thread_ts)
+            return {
+                "files": [
+                    self._complete_one(u, title, channel, thread_ts, args) for u, title in chosen
+                ]
+            }
+
+    def _complete_one(
+        self,
+        upload: Upload,
+        title: str | None,
+        channel: Any,
+        thread_ts: str | None,
+        args: dict[str, Any],
+    ) -> dict[str, Any]:
+        ws = self.ws
+        upload.completed = True
+        upload.title = title or upload.filename
+        upload.initial_comment = args.get("initial_comment")
+        info = ws.register_file(
+            file_id=upload.file_id,
+            name=upload.filename,
+            content=upload.content or b"",
+            user=ws.bot_user_id,
+            base_url=self._base_url(),
+            title=upload.title,
+        )
+        if channel is not None:
+            upload.channel, upload.thread_ts = channel.id, thread_ts
+            message = ws.bot_message(upload.initial_comment or "", {}, None)
+            message.update(
+                {"subtype": "file_share", "files": [copy.deepcopy(info)], "upload": True}
+            )
+            stored = ws.post(channel, message, thread_ts=thread_ts)
+            ws.share_file(upload.file_id, channel, stored["ts"], thread_ts=stored.get("thread_ts"))
+        return {"id": upload.file_id, "title": upload.title}
+
+    # ---- views -----------------------------------------------------------
+    def _check_trigger(self, trigger_id: str) -> None:
+        if not _TRIGGER.match(trigger_id):
+            raise SlackError("invalid_trigger_id")
+        issued_ms = int(trigger_id.split(".", 1)[0])
+        too_old = (
+            self.trigger_ttl is not None
+            and issued_ms > 10**12
+            and time.time() * 1000 - issued_ms > self.trigger_ttl * 1000
+        )
+        if trigger_id in self.expired_triggers or too_old:
+            raise SlackError("expired_trigger_id")
+        if trigger_id in self._used_triggers:
+            raise SlackError("exchanged_trigger_id")
+        self._used_triggers.add(trigger_id)
+
+    def _stored_view(
+        self, view: dict[str, Any], *, view_id: str, root: str | None
+    ) -> dict[str, Any]:
+        ws = self.ws
+        return {
+            **copy.deepcopy(view),
+            "id": view_id,
+            "team_id": ws.team_id,
+            "state": {"values": {}},
+            "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "external_id": view.get("external_id", ""),
+            "root_view_id": root or view_id,
+            "previous_view_id": None,
+            "app_id": ws.app_id,
+            "app_installed_team_id": ws.team_id,
+            "bot_id": ws.bot_id,
+            "clear_on_close": False,
+            "notify_on_close": False,
+        }
+
+    def views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = check_view(args["view"])
+        with self.ws.lock:
+            self._check_trigger(str(args["trigger_id"]))
+            view_id = self.ws.new_id("V")
+            self.ws.views[view_id] = self._stored_view(view, view_id=view_id, root=None)
+            return {"view": copy.deepcopy(self.ws.views[view_id])}
+
+    def views_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("view_id") and not args.get("external_id"):
+            raise SlackError(
+                "invalid_arguments", "[ERROR] missing required field: view_id or external_id"
+            )
+        view = check_view(args["view"])
+        with self.ws.lock:
+            old = self.ws.views.get(str(args.get("view_id")))
+            if old is None:
+                old = next(
+                    (
+                        v
+                        for v in self.ws.views.values()
+                        if args.get("external_id") and v["external_id"] == args["external_id"]
+                    ),
+                    None,
+                )
+            if old is None:
+                raise SlackError("not_found")
+            if args.get("hash") and args["hash"] != old["hash"]:
+                raise SlackError("hash_conflict")
+            new = self._stored_view(view, view_id=old["id"], root=old["root_view_id"])
+            self.ws.views[old["id"]] = new
+            return {"view": copy.deepcopy(new)}
+
+    def views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = check_view(args["view"])
+        if view["type"] != "home":
+            raise SlackError("invalid_arguments", "[ERROR] must be home [json-pointer:/view/type]")
+        user = str(args["user_id"])
+        with self.ws.lock:
+            self.ws.user(user)
+            old = self.ws.home_views.get(user)
+            if old is not None and args.get("hash") and args["hash"] != old["hash"]:
+                raise SlackError("hash_conflict")
+            view_id = old["id"] if old else self.ws.new_id("V")
+            self.ws.home_views[user] = self._stored_view(view, view_id=view_id, root=None)
+            return {"view": copy.deepcopy(self.ws.home_views[user])}
+
+    # ---- conversations ---------------------------------------------------
+    def conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.ws.channel(str(args["channel"]), need_member=False)
+        return {"channel": channel.info()}
+
+    def conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.ws.channel(str(args["channel"]))
+        try:
+            thread = self.ws.thread(channel, str(args["ts"]))
+        except SlackError:
+            raise SlackError("thread_not_found") from None
+        limit = max(1, min(int(args.get("limit") or 1000), 1000))
+        start = int(args.get("cursor") or 0)
+        page = thread[start : start + limit]
+        more = start + limit < len(thread)
+        return {
+            "messages": copy.deepcopy(page),
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
