@@ -81,6 +81,17 @@ class Settings(BaseSettings):
     worker_url: str | None = Field(default=None, alias="TUNEBOT_WORKER_URL")
     worker_api_key: SecretStr | None = Field(default=None, alias="TUNEBOT_WORKER_API_KEY")
     provider_max_retries: int = Field(default=3, alias="TUNEBOT_PROVIDER_MAX_RETRIES")
+    # QLoRA worker (`tunebot worker`); its key is worker_api_key above.
+    worker_cancel_grace_seconds: float = Field(
+        default=30.0,
+        alias="TUNEBOT_WORKER_CANCEL_GRACE",
+        description="Seconds a cancelled training process gets to checkpoint before SIGKILL.",
+    )
+    worker_loaded_models: int = Field(
+        default=2,
+        alias="TUNEBOT_WORKER_LOADED_MODELS",
+        description="Models the worker keeps loaded for chat completions (LRU).",
+    )
     provider_timeout_seconds: float = Field(default=60.0, alias="TUNEBOT_PROVIDER_TIMEOUT")
 
     # --- progress ---------------------------------------------------------
@@ -94,6 +105,12 @@ class Settings(BaseSettings):
     poll_concurrency: int = Field(default=32, alias="TUNEBOT_POLL_CONCURRENCY")
     provider_silence_alert_seconds: float = Field(
         default=1800.0, alias="TUNEBOT_PROVIDER_SILENCE_ALERT"
+    )
+    replica_id: str | None = Field(
+        default=None,
+        alias="TUNEBOT_REPLICA_ID",
+        description="Name of this bot replica for job claims (default: the host name); "
+        "a restarted replica with the same name resumes its jobs at once.",
     )
 
     # --- evaluation -------------------------------------------------------

@@ -1,0 +1,230 @@
+"""What the progress scheduler knows about each job, kept in SQL so a restart resumes.
+
+Three tables:
+
+* ``metric_point``: one row per (job, step) from the provider's metrics events;
+  the unique key makes re-reading an event page harmless.
+* ``job_message``: every thread message the scheduler posts (milestones, the
+  result, the loss curve), recorded in two phases: an *intent* row before the
+  Slack call and the message ts after it. A crash between the two leaves an
+  intent that the next run reconciles against the thread instead of guessing.
+* ``job_poll_state``: per-job polling bookkeeping (newest event id, backoff,
+  last provider answer, last edit and its rendered hash, the claim lease that
+  keeps one replica per job).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Column, Text, UniqueConstraint, or_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from core.store.datasets import utcnow
+from core.store.jobs import ACTIVE_STATUSES, TrainingJob
+
+INTENT = "intent"
+POSTED = "posted"
+
+
+class MetricPoint(SQLModel, table=True):
+    """One training step's metrics as the provider reported them."""
+
+    __tablename__ = "metric_point"
+    __table_args__ = (UniqueConstraint("job_id", "step", name="uq_metric_point_job_step"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="training_job.id", index=True)
+    step: int
+    total_steps: int | None = None
+    epoch: float | None = None
+    train_loss: float | None = None
+    valid_loss: float | None = None
+    tokens_per_second: float | None = None
+    reported_at: datetime = Field(default_factory=utcnow)
+
+
+class JobMessage(SQLModel, table=True):
+    """A thread message the scheduler means to post (``intent``) or has posted."""
+
+    __tablename__ = "job_message"
+    __table_args__ = (UniqueConstraint("job_id", "key", name="uq_job_message_job_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="training_job.id", index=True)
+    key: str = Field(max_length=64)
+    state: str = Field(default=INTENT, max_length=16)
+    ts: str | None = Field(default=None, max_length=32)
+    intent_at: datetime = Field(default_factory=utcnow)
+    posted_at: datetime | None = None
+
+
+class JobPollState(SQLModel, table=True):
+    """Polling bookkeeping for one job; ``finalized`` once nothing is left to post."""
+
+    __tablename__ = "job_poll_state"
+
+    job_id: int = Field(foreign_key="training_job.id", primary_key=True)
+    last_event_id: str | None = Field(default=None, max_length=128)
+    job_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The provider's status at the last poll; polling stops once it is final,
+    # even when the job row went final first (a cancel from Slack).
+    provider_status: str | None = Field(default=None, max_length=32)
+    queue_position: int | None = None
+    running_since: datetime | None = None
+    last_polled_at: datetime | None = None
+    next_poll_at: datetime = Field(default_factory=utcnow, index=True)
+    failures: int = 0
+    last_failure: str | None = Field(default=None, max_length=512)
+    provider_last_ok_at: datetime = Field(default_factory=utcnow)
+    last_edit_at: datetime | None = None
+    rendered_hash: str | None = Field(default=None, max_length=64)
+    home_status: str | None = Field(default=None, max_length=32)
+    claim_owner: str | None = Field(default=None, max_length=128)
+    claim_expires_at: datetime | None = None
+    finalized: bool = Field(default=False, index=True)
+
+
+@dataclass(frozen=True)
+class NewPoint:
+    """A metrics event reduced to the fields the progress message shows."""
+
+    step: int
+    total_steps: int | None
+    epoch: float | None
+    train_loss: float | None
+    valid_loss: float | None
+    tokens_per_second: float | None
+    reported_at: datetime
+
+
+def ensure_poll_states(session: Session) -> int:
+    """Give every active job that has none a poll-state row; return how many were added.
+
+    Two replicas may race here; the primary key turns the loser's insert into a no-op.
+    """
+    missing = session.exec(
+        select(TrainingJob.id)
+        .outerjoin(JobPollState, col(JobPollState.job_id) == col(TrainingJob.id))
+        .where(col(TrainingJob.status).in_(ACTIVE_STATUSES))
+        .where(col(JobPollState.job_id).is_(None))
+    ).all()
+    added = 0
+    for job_id in missing:
+        if job_id is None:
+            continue
+        try:
+            with session.begin_nested():
+                session.add(JobPollState(job_id=job_id))
+            added += 1
+        except IntegrityError:
+            continue
+    return added
+
+
+def claim_jobs(
+    session: Session, *, owner: str, now: datetime, lease: timedelta, limit: int = 10_000
+) -> list[int]:
+    """Claim unfinished jobs not leased to another replica; return their ids.
+
+    On PostgreSQL the candidate rows are locked with ``FOR UPDATE SKIP LOCKED``
+    so two replicas claiming at once split the jobs instead of both taking them;
+    SQLite has one writer at a time, which gives the same guarantee.
+
+    Parameters:
+        owner: this replica's id (``Settings.replica_id`` or the host name).
+        now: the tick's clock, aware UTC.
+        lease: how long the claim holds without renewal (a dead replica's jobs
+            are picked up once it runs out).
+        limit: most jobs claimed in one call.
+    """
+    query = (
+        select(JobPollState)
+        .where(col(JobPollState.finalized).is_(False))
+        .where(
+            or_(
+                col(JobPollState.claim_owner).is_(None),
+                col(JobPollState.claim_owner) == owner,
+                col(JobPollState.claim_expires_at) < now,
+            )
+        )
+        .order_by(col(JobPollState.job_id))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    states = list(session.exec(query))
+    for state in states:
+        state.claim_owner = owner
+        state.claim_expires_at = now + lease
+        session.add(state)
+    return [state.job_id for state in states]
+
+
+def release_claims(session: Session, *, owner: str) -> None:
+    """Let another replica take this one's jobs at once (clean shutdown)."""
+    for state in session.exec(select(JobPollState).where(JobPollState.claim_owner == owner)):
+        state.claim_owner = None
+        state.claim_expires_at = None
+        session.add(state)
+
+
+def add_metric_points(session: Session, *, job_id: int, points: Iterable[NewPoint]) -> None:
+    """Insert points, ignoring steps already stored (events can be read twice)."""
+    rows = [
+        {
+            "job_id": job_id,
+            "step": p.step,
+            "total_steps": p.total_steps,
+            "epoch": p.epoch,
+            "train_loss": p.train_loss,
+            "valid_loss": p.valid_loss,
+            "tokens_per_second": p.tokens_per_second,
+            "reported_at": p.reported_at,
+        }
+        for p in points
+    ]
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(MetricPoint.__table__)  # type: ignore[attr-defined]
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["job_id", "step"])
+    )
+    session.execute(statement)
+
+
+def _message(session: Session, *, job_id: int, key: str) -> JobMessage | None:
+    query = select(JobMessage).where(JobMessage.job_id == job_id, JobMessage.key == key)
+    return session.exec(query).first()
+
+
+def record_intent(session: Session, *, job_id: int, key: str) -> JobMessage:
+    """Phase one: note that ``key`` is about to be posted (or return the existing record).
+
+    Commit this before the Slack call: then a crash after posting leaves an
+    intent to reconcile rather than no trace at all.
+    """
+    existing = _message(session, job_id=job_id, key=key)
+    if existing is not None:
+        return existing
+    message = JobMessage(job_id=job_id, key=key)
+    session.add(message)
+    session.flush()
+    return message
+
+
+def record_posted(session: Session, *, job_id: int, key: str, ts: str | None) -> None:
+    """Phase two: the message is in the thread (``ts``, or the file id of an upload)."""
+    message = _message(session, job_id=job_id, key=key) or JobMessage(job_id=job_id, key=key)
+    message.state = POSTED
+    message.ts = ts
+    message.posted_at = utcnow()
+    session.add(message)
