@@ -84,10 +84,7 @@ def read_examples(path: str | Path, *, limit: int | None = None, seed: int = 0) 
 def shared_system_prompt(examples: list[Example]) -> str | None:
     """The system prompt every example uses, if they agree on one."""
     prompts = {
-        str(m.get("content"))
-        for ex in examples
-        for m in ex.prompt[:1]
-        if m.get("role") == "system"
+        str(m.get("content")) for ex in examples for m in ex.prompt[:1] if m.get("role") == "system"
     }
     has_all = all(ex.prompt and ex.prompt[0].get("role") == "system" for ex in examples)
     return prompts.pop() if has_all and len(prompts) == 1 else None

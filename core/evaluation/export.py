@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from core.evaluation.votes import vote_counts
 from core.store.engine import session_scope
@@ -57,12 +57,10 @@ def prompt_rows(engine: Engine, session: AbSession) -> list[PromptRow]:
     """Every prompt of the session in posting order, with per-button vote counts."""
     with session_scope(engine) as db:
         prompts = db.exec(
-            select(AbPrompt).where(AbPrompt.session_id == session.id).order_by(AbPrompt.id)  # type: ignore[arg-type]
+            select(AbPrompt).where(AbPrompt.session_id == session.id).order_by(col(AbPrompt.id))
         ).all()
         ids = [p.id for p in prompts]
-        responses = db.exec(
-            select(AbResponse).where(AbResponse.prompt_id.in_(ids))  # type: ignore[union-attr]
-        ).all()
+        responses = db.exec(select(AbResponse).where(col(AbResponse.prompt_id).in_(ids))).all()
     by_prompt: dict[int, dict[str, AbResponse]] = {}
     for response in responses:
         by_prompt.setdefault(response.prompt_id, {})[response.arm] = response

@@ -191,4 +191,3 @@ def _judged(item: ItemResult, judge: Arm, providers: Mapping[str, ChatProvider])
         reference=item.example.reference,
     )
     return ItemResult(item.index, item.example, item.candidate, item.baseline, outcome)
-

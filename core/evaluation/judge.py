@@ -67,7 +67,7 @@ def parse_choice(text: str | None) -> str:
         return _normalise(bare)
     better = {choice.lower() for choice in _BETTER.findall(text)}
     if len(better) == 1:
-        return better.pop()
+        return str(better.pop())
     return CHOICE_INVALID
 
 

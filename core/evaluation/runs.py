@@ -105,7 +105,7 @@ def claim_run(engine: Engine, *, stale_after: timedelta = timedelta(hours=1)) ->
         ).all()
     for run_id in candidates:
         with session_scope(engine) as db:
-            claimed = db.exec(  # type: ignore[call-overload]
+            claimed = db.exec(
                 update(HeldoutRun)
                 .where(col(HeldoutRun.id) == run_id)
                 .where(_claimable(now, stale_after))
@@ -160,8 +160,8 @@ def _store_items(
     with session_scope(engine) as db:
         # A re-claimed run starts over; the earlier attempt's rows go.
         old = select(HeldoutItem.id).where(HeldoutItem.run_id == run.id)
-        db.exec(delete(JudgeVerdict).where(col(JudgeVerdict.item_id).in_(old)))  # type: ignore[call-overload]
-        db.exec(delete(HeldoutItem).where(col(HeldoutItem.run_id) == run.id))  # type: ignore[call-overload]
+        db.exec(delete(JudgeVerdict).where(col(JudgeVerdict.item_id).in_(old)))
+        db.exec(delete(HeldoutItem).where(col(HeldoutItem.run_id) == run.id))
         for item in result.items:
             row = _item_row(run.id, item)
             db.add(row)
@@ -229,9 +229,13 @@ def _summary_numbers(summary: Summary | None) -> dict[str, object] | None:
         return None
     t = summary.tally
     return {
-        "wins": t.wins, "losses": t.losses, "ties": t.ties,
-        "win_rate": summary.win_rate, "ci": [summary.ci_low, summary.ci_high],
-        "p_value": summary.p_value, "position_a_rate": summary.position_a_rate,
+        "wins": t.wins,
+        "losses": t.losses,
+        "ties": t.ties,
+        "win_rate": summary.win_rate,
+        "ci": [summary.ci_low, summary.ci_high],
+        "p_value": summary.p_value,
+        "position_a_rate": summary.position_a_rate,
         "verdict": summary.verdict.value,
     }
 

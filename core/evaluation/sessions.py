@@ -75,10 +75,14 @@ def create_session(
     few_shot_prompt: str | None = None,
     generation: Generation | None = None,
     job_id: int | None = None,
+    labels: tuple[str, str] = ("fine-tuned", "base"),
 ) -> tuple[AbSession, bool]:
     """Create a session once per Slack request; returns (session, created).
 
     A retried or double-clicked request finds the existing row instead.
+
+    Parameters:
+        labels: what people call the candidate and the baseline on the scoreboard.
     """
     settings = generation or Generation()
     row = AbSession(
@@ -91,6 +95,8 @@ def create_session(
         candidate_model=candidate.model,
         baseline_provider=baseline.provider,
         baseline_model=baseline.model,
+        candidate_label=labels[0],
+        baseline_label=labels[1],
         few_shot_prompt=few_shot_prompt,
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
@@ -254,7 +260,7 @@ def claim_scoreboard_edit(engine: Engine, session_id: int, *, min_interval_s: fl
     now = utcnow()
     cutoff = now - timedelta(seconds=min_interval_s)
     with session_scope(engine) as db:
-        result = db.exec(  # type: ignore[call-overload]
+        result = db.exec(
             update(AbSession)
             .where(col(AbSession.id) == session_id)
             .where(
@@ -270,4 +276,3 @@ def claim_scoreboard_edit(engine: Engine, session_id: int, *, min_interval_s: fl
         return 0.0
     waited = (now - row.scoreboard_edited_at).total_seconds()
     return max(0.01, min_interval_s - waited)
-

@@ -40,7 +40,7 @@ class Verdict(Enum):
             return f"{candidate} is better"
         if self is Verdict.BASELINE_BETTER:
             return f"{baseline} is better"
-        return self.value
+        return str(self.value)
 
 
 @dataclass(frozen=True)
@@ -135,9 +135,7 @@ def decide(
     return Verdict.CANDIDATE_BETTER if wins > losses else Verdict.BASELINE_BETTER
 
 
-def summarize(
-    tally: Tally, *, min_decisive: int = MIN_DECISIVE, alpha: float = ALPHA
-) -> Summary:
+def summarize(tally: Tally, *, min_decisive: int = MIN_DECISIVE, alpha: float = ALPHA) -> Summary:
     """Win rate (ties excluded), Wilson 95% interval, sign test, position bias, verdict."""
     decisive = tally.decisive
     win_rate = ci_low = ci_high = p_value = None

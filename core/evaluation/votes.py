@@ -140,7 +140,7 @@ def vote_counts(engine: Engine, prompt_id: int) -> dict[str, int]:
         rows = db.exec(
             select(AbVote.choice, func.count())
             .where(AbVote.prompt_id == prompt_id)
-            .group_by(AbVote.choice)  # type: ignore[arg-type]
+            .group_by(AbVote.choice)
         ).all()
     counts = dict.fromkeys(VOTE_CHOICES, 0)
     counts.update({choice: int(n) for choice, n in rows})

@@ -51,6 +51,9 @@ class AbSession(SQLModel, table=True):
     candidate_model: str = Field(max_length=512)
     baseline_provider: str = Field(max_length=16)
     baseline_model: str = Field(max_length=512)
+    # What people call each arm on the scoreboard ("fine-tuned", "base").
+    candidate_label: str = Field(default="fine-tuned", max_length=64)
+    baseline_label: str = Field(default="base", max_length=64)
     # System prompt of the third arm (baseline model + few-shot examples), if any.
     few_shot_prompt: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     temperature: float = 0.7

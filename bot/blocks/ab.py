@@ -1,0 +1,251 @@
+"""Block Kit for A/B sessions: scoreboard, blind response pairs, reveals, results.
+
+Blinding lives here as much as in core: the public pair message never names a
+model (failure messages are scrubbed of model ids too); only the ephemeral
+reveal, shown to one voter after voting, says which slot was which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, truncate
+from core.evaluation.export import PromptRow
+from core.evaluation.stats import Summary, rule_text
+from core.evaluation.votes import Scoreboard
+from core.store.evaluation import BASELINE, FEW_SHOT, AbResponse, AbSession
+
+VOTE_ACTION_PREFIX = "ab_vote_"
+# Button order is part of the spec: A, B, Tie, Both bad.
+VOTE_BUTTONS = (
+    ("a", "A is better"),
+    ("b", "B is better"),
+    ("tie", "Tie"),
+    ("both_bad", "Both bad"),
+)
+VOTE_LABELS = dict(VOTE_BUTTONS)
+RESPONSE_CHARS = 2800
+TABLE_PROMPT_CHARS = 48
+FEW_SHOT_LABEL = "base + few-shot prompt"
+
+HOW_TO = (
+    "*How to take part:* reply in this thread with a prompt. Both models answer it at the "
+    "same time; their order is random and their names are hidden. Vote with the buttons "
+    "under each pair: you then see (only you) which model was which. One vote per person "
+    "per prompt, and you can change it. This message keeps the score."
+)
+
+
+@dataclass(frozen=True)
+class ShownResponse:
+    """A response as the public message shows it."""
+
+    position: str
+    text: str
+    truncated: bool
+    failed: bool
+
+
+def arm_label(session: AbSession, arm: str) -> str:
+    """What people call an arm: "fine-tuned", "base", "base + few-shot prompt"."""
+    if arm == FEW_SHOT:
+        return FEW_SHOT_LABEL
+    return session.baseline_label if arm == BASELINE else session.candidate_label
+
+
+def _md(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=truncate(text, MAX_SECTION_TEXT))
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def summary_lines(summary: Summary, *, candidate: str, opponent: str) -> list[str]:
+    """Counts, win rate with its Wilson interval, sign test, position bias, verdict."""
+    t = summary.tally
+    lines = [
+        f"{candidate} wins *{t.wins}* · ties *{t.ties}* · losses *{t.losses}*"
+        + (f" · both bad *{t.both_bad}*" if t.both_bad else ""),
+    ]
+    if summary.win_rate is not None:
+        lines.append(
+            f"Win rate (ties excluded): *{_pct(summary.win_rate)}* "
+            f"(95% Wilson interval {_pct(summary.ci_low)}–{_pct(summary.ci_high)}) · "
+            f"exact sign test p = {summary.p_value:.3f}"
+        )
+    if summary.position_a_rate is not None:
+        lines.append(f"Position A chosen in {_pct(summary.position_a_rate)} of decisive choices")
+    verdict = summary.verdict.text(candidate=candidate, baseline=opponent)
+    lines.append(f"Verdict: *{verdict}*")
+    return lines
+
+
+def build_scoreboard(session: AbSession, board: Scoreboard) -> dict[str, Any]:
+    """The session's root message: what is compared, how to vote, the score so far."""
+    arms = f"*{session.candidate_label}* `{session.candidate_model}` vs *{session.baseline_label}* "
+    arms += f"`{session.baseline_model}`"
+    if session.few_shot_prompt:
+        arms += f" and *{FEW_SHOT_LABEL}* (up to 5 training examples in the system prompt)"
+    counts = (
+        f"Prompts: *{board.prompts}* ({board.counted_prompts} counted"
+        + (f", {board.failed_prompts} not counted: a model failed" if board.failed_prompts else "")
+        + f") · votes: *{board.votes}* from {board.voters} people"
+    )
+    blocks: list[Block] = [
+        SectionBlock(text=_md(f":vs: *A/B test `{session.short_id}`*: {arms}")),
+        SectionBlock(text=_md(HOW_TO)),
+        DividerBlock(),
+        SectionBlock(text=_md(counts)),
+    ]
+    for opponent, summary in board.summaries.items():
+        label = arm_label(session, opponent)
+        lines = summary_lines(summary, candidate=session.candidate_label, opponent=label)
+        blocks.append(SectionBlock(text=_md(f"*Against {label}*\n" + "\n".join(lines))))
+    blocks.append(
+        ContextBlock(
+            elements=[_md(rule_text(min_decisive=session.min_decisive, alpha=session.alpha))]
+        )
+    )
+    verdicts = "; ".join(
+        s.verdict.text(candidate=session.candidate_label, baseline=arm_label(session, o))
+        for o, s in board.summaries.items()
+    )
+    text = f"A/B test {session.short_id}: {board.votes} votes, {verdicts}"
+    return {"text": text, "blocks": [b.to_dict() for b in blocks]}
+
+
+def scrub(text: str, names: Iterable[str]) -> str:
+    """Remove model ids from a text shown publicly (provider errors quote them)."""
+    for name in sorted({n for n in names if n}, key=len, reverse=True):
+        text = text.replace(name, "[model]")
+    return text
+
+
+def shown(response: AbResponse, *, hidden_names: Sequence[str]) -> ShownResponse:
+    """The public form of a response: truncated, or a scrubbed failure note."""
+    if response.error is not None or response.text is None:
+        reason = scrub(response.error or "no answer", hidden_names)
+        return ShownResponse(response.position, f"_No answer: {reason}_", False, True)
+    text = response.text.strip() or "_(empty answer)_"
+    cut = truncate(text, RESPONSE_CHARS)
+    return ShownResponse(response.position, cut, cut != text, False)
+
+
+def build_pair_message(
+    number: int, response_a: ShownResponse, response_b: ShownResponse, *, prompt_id: int
+) -> dict[str, Any]:
+    """Response A and Response B without model names, and the four vote buttons."""
+    blocks: list[Block] = [SectionBlock(text=_md(f"*Prompt {number}*: two answers, order random"))]
+    for side in (response_a, response_b):
+        blocks.append(SectionBlock(text=_md(f"*Response {side.position}*\n{side.text}")))
+    failed = response_a.failed or response_b.failed
+    if failed:
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    _md(
+                        "A model did not answer, so this prompt is not counted. "
+                        "Post it again to retry."
+                    )
+                ]
+            )
+        )
+    else:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text=label, action_id=VOTE_ACTION_PREFIX + key, value=str(prompt_id)
+                    )
+                    for key, label in VOTE_BUTTONS
+                ]
+            )
+        )
+        note = "Model names are hidden until you vote."
+        if response_a.truncated or response_b.truncated:
+            note += " Long answers are cut here; the full texts are attached below."
+        blocks.append(ContextBlock(elements=[_md(note)]))
+    text = f"Prompt {number}: Response A and Response B" + (" (not counted)" if failed else "")
+    return {"text": text, "blocks": [b.to_dict() for b in blocks]}
+
+
+def build_wip_text(number: int) -> str:
+    return f":hourglass_flowing_sand: Prompt {number}: both models are answering…"
+
+
+def build_reveal(
+    session: AbSession,
+    *,
+    number: int,
+    choice: str,
+    previous: str | None,
+    revealed: dict[str, AbResponse],
+) -> str:
+    """The ephemeral reveal for one voter: their vote and which model was which."""
+    if previous is None:
+        head = f"You voted *{VOTE_LABELS[choice]}* on prompt {number}."
+    elif previous == choice:
+        head = f"Your vote on prompt {number} stays *{VOTE_LABELS[choice]}*."
+    else:
+        head = (
+            f"You changed your vote on prompt {number} from *{VOTE_LABELS[previous]}* "
+            f"to *{VOTE_LABELS[choice]}*."
+        )
+    slots = [
+        f"{pos} was *{arm_label(session, r.arm)}* (`{r.model}`)"
+        for pos, r in sorted(revealed.items())
+    ]
+    return head + " " + ", ".join(slots) + ". (Only you can see this.)"
+
+
+def _table_line(row: PromptRow, session: AbSession) -> str:
+    winner = {
+        "candidate": session.candidate_label,
+        "opponent": arm_label(session, row.opponent),
+    }.get(row.outcome, row.outcome)
+    votes = f"{row.votes_a}/{row.votes_b}/{row.ties}/{row.both_bad}"
+    prompt = truncate(" ".join(row.prompt.split()), TABLE_PROMPT_CHARS)
+    opponent = arm_label(session, row.opponent)[:8]
+    return f"{row.number:>3} {winner[:14]:<14} {votes:<9} {opponent:<8} {prompt}"
+
+
+def build_results(
+    session: AbSession, rows: Sequence[PromptRow], board: Scoreboard
+) -> dict[str, Any]:
+    """The per-prompt table (code blocks within Slack's limits) and the summary."""
+    head = f"*Results of A/B test `{session.short_id}`*: {len(rows)} prompts, {board.votes} votes"
+    blocks: list[Block] = [SectionBlock(text=_md(head))]
+    for opponent, summary in board.summaries.items():
+        label = arm_label(session, opponent)
+        lines = summary_lines(summary, candidate=session.candidate_label, opponent=label)
+        blocks.append(SectionBlock(text=_md(f"*Against {label}*\n" + "\n".join(lines))))
+    header = f"{'#':>3} {'preferred':<14} {'A/B/T/bad':<9} {'opponent':<8} prompt"
+    chunk: list[str] = [header]
+    table_blocks: list[Block] = []
+    for row in rows:
+        line = _table_line(row, session)
+        if sum(len(x) + 1 for x in chunk) + len(line) > MAX_SECTION_TEXT - 10:
+            table_blocks.append(SectionBlock(text=_md("```" + "\n".join(chunk) + "```")))
+            chunk = [header]
+        chunk.append(line)
+    table_blocks.append(SectionBlock(text=_md("```" + "\n".join(chunk) + "```")))
+    room = MAX_MESSAGE_BLOCKS - len(blocks) - 1
+    blocks.extend(table_blocks[:room])
+    note = "The CSV has every prompt and answer; the JSONL holds the decided pairs as DPO data."
+    if len(table_blocks) > room:
+        note = "The table is cut here. " + note
+    blocks.append(ContextBlock(elements=[_md(note)]))
+    return {"text": head.replace("*", ""), "blocks": [b.to_dict() for b in blocks]}
