@@ -39,9 +39,12 @@ class TokenStats(BaseModel):
     mean: float = 0.0
     p50: int = 0
     p95: int = 0
-    assistant_total: int = Field(0, description="Tokens that are trained (assistant, weight != 0).")
+    assistant_total: int = Field(
+        default=0, description="Tokens that are trained (assistant, weight != 0)."
+    )
     estimated: bool = Field(
-        False, description="True when some counts are estimates (tool calls, tiktoken for open models)."
+        default=False,
+        description="True when some counts are estimates (tool calls, tiktoken for open models).",
     )
 
 
@@ -74,5 +77,30 @@ class Report(BaseModel):
     notes: list[str] = Field(default_factory=list)
     changes: list[Change] = Field(default_factory=list)
     fixed_examples: int | None = Field(
-        None, description="Examples written by --fix (None when no fixed file was written)."
+        default=None, description="Examples written by --fix (None when no fixed file was written)."
     )
+    readable: bool = Field(
+        default=True,
+        description="False when the file could not be read at all (missing, binary, UTF-16, "
+        "unsupported type, too large, zip bomb): the CLI exits 2.",
+    )
+    file_size_bytes: int = 0
+    finding_counts: dict[str, int] = Field(
+        default_factory=dict,
+        description="How many findings of each code there were; ``errors``/``warnings`` list "
+        "at most 10,000 per code, so these counts can be larger.",
+    )
+    format_counts: dict[str, int] = Field(
+        default_factory=dict, description="Examples per detected format (unknown = unreadable)."
+    )
+    fixed_path: str | None = Field(
+        default=None, description="The fixed (training) JSONL, if written."
+    )
+    validation_path: str | None = Field(
+        default=None, description="The validation split written by --split (OUT.valid.jsonl)."
+    )
+    validation_examples: int | None = Field(
+        default=None, description="Examples in the validation split (None without --split)."
+    )
+    price_per_1m: float | None = Field(default=None, description="Training USD per 1M tokens used.")
+    price_read_on: str | None = Field(default=None, description="When that price was read.")

@@ -1,0 +1,227 @@
+"""``tunebot validate FILE``: the validation report in the terminal, or as JSON.
+
+Exit status: 0 ready (or warnings only), 1 not ready, 2 the file (or the
+command line) could not be used at all.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from core.config import Settings, load_settings
+from core.errors import TunebotError
+from core.validation import Finding, Report, validate_file
+
+SHOWN_PER_CODE = 5
+"""Findings listed per code in text mode; the rest are counted ("and N more")."""
+PROGRESS_MIN_BYTES = 4 * 1024 * 1024
+_VERDICT_STYLE = {"ready": "bold green", "warnings": "bold yellow", "not_ready": "bold red"}
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``validate`` to the ``tunebot`` command.
+
+    Typer runs a lone command without its name; until the other subcommands
+    are registered, an empty group callback keeps ``tunebot validate FILE``
+    spelled the same in every installation.
+    """
+    app.command("validate")(validate_command)
+    if app.registered_callback is None:
+        app.callback()(_group)
+
+
+def _group() -> None:
+    """Validate fine-tuning datasets, run the Slack bot and the QLoRA worker."""
+
+
+def validate_command(
+    file: Annotated[Path, typer.Argument(help="Dataset: .jsonl, .json, .csv, .tsv or .xlsx.")],
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Target model (default: TUNEBOT_DEFAULT_MODEL)."),
+    ] = None,
+    fix: Annotated[
+        Path | None, typer.Option("--fix", help="Write a clean OpenAI chat JSONL here.")
+    ] = None,
+    split: Annotated[
+        float | None,
+        typer.Option("--split", help="Fraction of examples for OUT.valid.jsonl (needs --fix)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Processes for large JSONL files (default: all cores)."),
+    ] = None,
+) -> None:
+    """Check a fine-tuning dataset: format, token counts, cost, and what to fix."""
+    err = Console(stderr=True)
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        err.print(f"[red]Invalid setting:[/] {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        report = _run(
+            file,
+            settings=settings,
+            model=model,
+            fix=fix,
+            split=split,
+            seed=seed,
+            workers=workers,
+            show_progress=not as_json,
+            console=err,
+        )
+    except TunebotError as exc:
+        err.print(f"[red]{exc.user_message()}[/]")
+        raise typer.Exit(2) from exc
+    if as_json:
+        sys.stdout.write(report.model_dump_json() + "\n")
+    else:
+        render(report, Console())
+    raise typer.Exit(exit_code(report))
+
+
+def exit_code(report: Report) -> int:
+    """0 ready/warnings, 1 not ready, 2 unreadable."""
+    if not report.readable:
+        return 2
+    return 1 if report.verdict == "not_ready" else 0
+
+
+def _run(
+    file: Path,
+    *,
+    settings: Settings,
+    model: str | None,
+    fix: Path | None,
+    split: float | None,
+    seed: int,
+    workers: int | None,
+    show_progress: bool,
+    console: Console,
+) -> Report:
+    big = file.is_file() and file.stat().st_size >= PROGRESS_MIN_BYTES
+    if not (show_progress and big):
+        return validate_file(
+            file,
+            model=model,
+            settings=settings,
+            fix_path=fix,
+            split=split,
+            seed=seed,
+            workers=workers,
+        )
+    columns = (TextColumn("Validating"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("validate", total=file.stat().st_size)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return validate_file(
+            file,
+            model=model,
+            settings=settings,
+            fix_path=fix,
+            split=split,
+            seed=seed,
+            progress=advance,
+            workers=workers,
+        )
+
+
+def render(report: Report, console: Console) -> None:
+    """The human-readable report: summary, tokens and cost, findings by code, changes."""
+    style = _VERDICT_STYLE[report.verdict]
+    console.print(f"[{style}]{report.verdict.upper().replace('_', ' ')}[/]  {report.file_name}")
+    console.print(
+        f"{report.examples:,} examples · format {report.format} · "
+        f"{report.file_type} · model {report.model} ({report.encoding})"
+    )
+    if report.tokens.total:
+        console.print(_token_table(report))
+    for title, findings, colour in (
+        ("Errors", report.errors, "red"),
+        ("Warnings", report.warnings, "yellow"),
+    ):
+        if findings:
+            console.print(f"\n[bold {colour}]{title}[/]")
+            _print_findings(findings, report.finding_counts, console)
+    for note in report.notes:
+        console.print(f"[dim]Note: {note}[/]")
+    _print_changes(report, console)
+
+
+def _token_table(report: Report) -> Table:
+    tokens = report.tokens
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    approx = " (estimate)" if tokens.estimated else ""
+    table.add_row("tokens", f"{tokens.total:,} total{approx}, {tokens.assistant_total:,} trained")
+    table.add_row(
+        "per example",
+        f"min {tokens.min:,} · p50 {tokens.p50:,} · mean "
+        f"{tokens.mean:,.0f} · p95 {tokens.p95:,} · max {tokens.max:,}",
+    )
+    table.add_row(
+        "billing",
+        f"{report.billed_tokens_per_epoch:,} tokens/epoch x "
+        f"{report.epochs} epochs = {report.trained_tokens:,} trained tokens",
+    )
+    if report.estimated_cost_usd is not None:
+        table.add_row(
+            "est. cost",
+            f"${report.estimated_cost_usd:,.2f} at "
+            f"${report.price_per_1m}/1M (price read {report.price_read_on})",
+        )
+    else:
+        table.add_row("est. cost", "unknown (no price for this model)")
+    return table
+
+
+def _print_findings(findings: list[Finding], counts: dict[str, int], console: Console) -> None:
+    by_code: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        by_code[finding.code].append(finding)
+    for code, group in by_code.items():
+        total = counts.get(code, len(group))
+        console.print(f"  [bold]{code}[/] ({total:,})")
+        for finding in group[:SHOWN_PER_CODE]:
+            where = f"line {finding.line}: " if finding.line is not None else ""
+            console.print(f"    {where}{finding.message}", markup=False, highlight=False)
+        if total > SHOWN_PER_CODE:
+            console.print(f"    ... and {total - SHOWN_PER_CODE:,} more")
+        if group[0].fix:
+            console.print(f"    [dim]fix: {group[0].fix}[/]", highlight=False)
+
+
+def _print_changes(report: Report, console: Console) -> None:
+    if report.fixed_path is None:
+        return
+    console.print(
+        f"\n[bold]Fixed file[/]: {report.fixed_path} ({report.fixed_examples:,} examples)"
+    )
+    if report.validation_path is not None:
+        console.print(
+            f"[bold]Validation split[/]: {report.validation_path} "
+            f"({report.validation_examples:,} examples)"
+        )
+    by_code: dict[str, int] = defaultdict(int)
+    for change in report.changes:
+        by_code[change.code] += 1
+    for change in report.changes[: SHOWN_PER_CODE * 2]:
+        where = f"line {change.line}: " if change.line is not None else ""
+        console.print(f"  {change.code}: {where}{change.message}", markup=False, highlight=False)
+    if len(report.changes) > SHOWN_PER_CODE * 2:
+        summary = ", ".join(f"{code} {n:,}" for code, n in by_code.items())
+        console.print(f"  ... {len(report.changes):,} changes listed in --json ({summary})")

@@ -1,0 +1,151 @@
+"""``.json`` files: an array of examples, or an object holding one such array.
+
+Elements are decoded one at a time with ``raw_decode`` so each keeps the line
+it starts on, and a truncated file still yields every example before the break.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from core.datasets.limits import MAX_JSON_FILE_BYTES
+from core.datasets.records import ReadProblem, Record
+from core.datasets.sniff import UTF8_BOM
+from core.errors import DatasetError
+
+_DECODER = json.JSONDecoder()
+_WS = " \t\r\n"
+
+
+def iter_json_records(path: Path) -> Iterator[Record]:
+    """Yield one record per array element.
+
+    Raises:
+        DatasetError: ``file_too_large``, ``not_utf8`` or ``invalid_json`` when
+            the file's top level is not an array or an object holding one.
+    """
+    size = path.stat().st_size
+    if size > MAX_JSON_FILE_BYTES:
+        raise DatasetError(
+            f"The .json file is {size / 1_048_576:.0f} MB; tunebot reads .json files up to "
+            f"{MAX_JSON_FILE_BYTES // 1_048_576} MB because they must be parsed whole.",
+            code="file_too_large",
+            hint="Save it as JSONL (one example per line), which is streamed.",
+        )
+    try:
+        text = path.read_bytes().removeprefix(UTF8_BOM).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(
+            f"The file is not valid UTF-8 (byte offset {exc.start}).",
+            code="not_utf8",
+            hint="Save the file as UTF-8.",
+        ) from exc
+    start = _find_array(text)
+    yield from _iter_elements(text, start)
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in _WS:
+        pos += 1
+    return pos
+
+
+def _line_at(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+def _fail(text: str, pos: int, message: str) -> DatasetError:
+    return DatasetError(
+        f"Line {_line_at(text, pos)}: {message}",
+        code="invalid_json",
+        hint='A .json dataset is an array of examples ([{"messages": [...]}, ...]) or an '
+        "object holding one such array; JSONL (one example per line) is preferred.",
+    )
+
+
+def _find_array(text: str) -> int:
+    """Position just after the ``[`` that opens the list of examples."""
+    pos = _skip_ws(text, 0)
+    if text.startswith("[", pos):
+        return pos + 1
+    if not text.startswith("{", pos):
+        raise _fail(text, pos, "the file does not start with [ or {.")
+    try:
+        whole = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise _fail(text, pos, f"the file is not valid JSON ({exc}).") from exc
+    if any(key in whole for key in ("messages", "prompt", "completion", "text")):
+        raise _fail(text, pos, "this is a single example; wrap it in [ ] or use JSONL.")
+    lists = [key for key, value in whole.items() if isinstance(value, list)]
+    if len(lists) != 1:
+        found = ", ".join(lists) or "none"
+        raise _fail(
+            text, pos, f"expected an object holding exactly one list; lists found: {found}."
+        )
+    del whole
+    return _locate_list(text, pos + 1, lists[0])
+
+
+def _locate_list(text: str, pos: int, key: str) -> int:
+    """Walk the top-level object's members to the value of ``key``."""
+    while True:
+        pos = _skip_ws(text, pos)
+        name, pos = _DECODER.raw_decode(text, pos)
+        pos = _skip_ws(text, pos) + 1  # the ':'
+        pos = _skip_ws(text, pos)
+        if name == key and text.startswith("[", pos):
+            return pos + 1
+        _, pos = _DECODER.raw_decode(text, pos)
+        pos = _skip_ws(text, pos) + 1  # the ','
+
+
+def _iter_elements(text: str, pos: int) -> Iterator[Record]:
+    line = _line_at(text, pos)
+    counted = pos
+    pos = _skip_ws(text, pos)
+    if text.startswith("]", pos):
+        return
+    while pos < len(text):
+        line += text.count("\n", counted, pos)
+        counted = pos
+        try:
+            value, end = _DECODER.raw_decode(text, pos)
+        except (ValueError, RecursionError) as exc:
+            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc) or "too deep"
+            yield Record(
+                line,
+                None,
+                ReadProblem(
+                    "invalid_json",
+                    f"This array element is not valid JSON ({detail}); reading stopped here.",
+                    "Check the file is complete (not truncated) and valid JSON.",
+                ),
+            )
+            return
+        yield Record(line, value)
+        pos = _skip_ws(text, end)
+        if text.startswith("]", pos):
+            return
+        if not text.startswith(",", pos):
+            yield Record(
+                _line_at(text, pos),
+                None,
+                ReadProblem(
+                    "invalid_json",
+                    "Expected ',' or ']' after the array element; reading stopped here.",
+                    "Check the file is complete (not truncated) and valid JSON.",
+                ),
+            )
+            return
+        pos = _skip_ws(text, pos + 1)
+    yield Record(
+        _line_at(text, pos),
+        None,
+        ReadProblem(
+            "invalid_json",
+            "The file ends before the array is closed (is it truncated?).",
+            "Check the file is complete and ends with ']'.",
+        ),
+    )

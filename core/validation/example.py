@@ -1,0 +1,233 @@
+"""Check one example, whatever its format: the function worker processes run.
+
+Everything here is pure (data in, :class:`Outcome` out) so it runs the same in
+the parent for small files and in a process pool for large ones.
+"""
+
+from __future__ import annotations
+
+import json
+from hashlib import blake2b
+
+from core.datasets.formats import detect_example_format
+from core.datasets.jsonl import decode_line, overlong_problem
+from core.datasets.limits import MAX_LINE_BYTES
+from core.datasets.records import ReadProblem
+from core.validation.chat import MessageChecker
+from core.validation.content import (
+    Problem,
+    describe,
+    is_padded,
+    padding_problem,
+    special_token_problem,
+    special_tokens_in,
+)
+from core.validation.context import CheckContext
+from core.validation.outcome import Outcome
+from core.validation.preference import check_preference
+from core.validation.prompt_completion import check_prompt_completion
+from core.validation.tools import check_example_fields
+
+_CHAT_KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
+_FORMAT_HINT = (
+    'Write chat examples as {"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}; '
+    "other formats: prompt/completion, input/preferred_output/non_preferred_output, or text."
+)
+
+
+def digest_of(raw: bytes) -> bytes:
+    """16-byte fingerprint for duplicate detection (128 bits: collisions never happen)."""
+    return blake2b(raw, digest_size=16).digest()
+
+
+def digest_of_value(value: object) -> bytes:
+    """Fingerprint of a decoded example, independent of key order and spacing.
+
+    Empty (never a duplicate) for values too deeply nested to serialise.
+    """
+    try:
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    except (RecursionError, ValueError):
+        return b""
+    return digest_of(text.encode("utf-8", "surrogatepass"))
+
+
+def check_line(raw: bytes, line: int, ctx: CheckContext) -> Outcome | None:
+    """Check one JSONL line; ``None`` for a blank line."""
+    stripped = raw.strip()
+    if not stripped:
+        return None
+    if len(stripped) > MAX_LINE_BYTES:
+        return problem_outcome(line, overlong_problem(len(stripped)))
+    data, problem = decode_line(stripped)
+    if problem is not None:
+        return problem_outcome(line, problem)
+    return check_example(data, line=line, digest=digest_of(stripped), ctx=ctx)
+
+
+def check_chunk(first_line: int, data: bytes, ctx: CheckContext) -> list[Outcome]:
+    """Check a chunk of whole JSONL lines (the unit of work of the process pool)."""
+    outcomes = []
+    for offset, raw in enumerate(data.split(b"\n")):
+        outcome = check_line(raw, first_line + offset, ctx)
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes
+
+
+def problem_outcome(line: int, problem: ReadProblem) -> Outcome:
+    """An example that could not even be read."""
+    return Outcome(
+        line, "unknown", -1, 0, False, b"", ((problem.code, problem.message, problem.fix),)
+    )
+
+
+def check_example(data: object, *, line: int, digest: bytes, ctx: CheckContext) -> Outcome:
+    """Detect the example's format and run its checks."""
+    if not isinstance(data, dict):
+        return Outcome(
+            line,
+            "unknown",
+            -1,
+            0,
+            False,
+            digest,
+            (
+                (
+                    "data_type",
+                    f"The example must be a JSON object, got {describe(data)}.",
+                    _FORMAT_HINT,
+                ),
+            ),
+        )
+    try:
+        fmt = detect_example_format(data)
+        if fmt == "chat":
+            return check_chat(data, line=line, digest=digest, ctx=ctx)
+        if fmt == "prompt_completion":
+            return check_prompt_completion(data, line=line, digest=digest, ctx=ctx)
+        if fmt == "preference":
+            return check_preference(data, line=line, digest=digest, ctx=ctx)
+        if fmt == "text":
+            return check_text(data, line=line, digest=digest, ctx=ctx)
+    except RecursionError:
+        return Outcome(
+            line,
+            "unknown",
+            -1,
+            0,
+            False,
+            digest,
+            (("data_type", "The example is nested too deeply to check.", _FORMAT_HINT),),
+        )
+    keys = ", ".join(repr(k) for k in list(data)[:8]) or "none"
+    return Outcome(
+        line,
+        "unknown",
+        -1,
+        0,
+        False,
+        digest,
+        (("unknown_format", f"The example is in no known format (keys: {keys}).", _FORMAT_HINT),),
+    )
+
+
+def check_chat(
+    example: dict[str, object], *, line: int, digest: bytes, ctx: CheckContext
+) -> Outcome:
+    """One chat example: messages, tools, tokens."""
+    problems: list[Problem] = []
+    messages = example.get("messages")
+    if not isinstance(messages, list) or not messages:
+        problems.append(
+            (
+                "missing_messages_list",
+                f"'messages' must be a non-empty list, got {describe(messages)}.",
+                _FORMAT_HINT,
+            )
+        )
+        return Outcome(line, "chat", -1, 0, False, digest, tuple(problems))
+    checker = MessageChecker(problems, ctx.specials)
+    summary = checker.check(messages)
+    deprecated = checker.deprecated
+    if len(example) > 1:
+        deprecated = (
+            check_example_fields(example, allowed=_CHAT_KEYS, problems=problems) or deprecated
+        )
+    if deprecated:
+        problems.append(
+            (
+                "deprecated_functions",
+                "The example uses the deprecated 'functions' / 'function_call' / role 'function'.",
+                "Use 'tools', assistant 'tool_calls' and role 'tool' messages.",
+            )
+        )
+    if not summary.has_assistant:
+        problems.append(
+            (
+                "example_missing_assistant_message",
+                "The example has no assistant message.",
+                "Add the assistant reply the model should learn.",
+            )
+        )
+    elif not summary.has_trained:
+        problems.append(
+            (
+                "no_trained_messages",
+                "Every assistant message has weight 0, so nothing in this example is trained.",
+                "Set weight 1 on at least one.",
+            )
+        )
+    if not summary.has_user:
+        problems.append(
+            (
+                "missing_user_message",
+                "The example has no user message.",
+                "Add the user turn the assistant answers.",
+            )
+        )
+    tools = example.get("tools")
+    functions = example.get("functions")
+    counted = ctx.counter.count_messages(
+        messages,
+        tools=tools if isinstance(tools, list) else None,
+        functions=functions if isinstance(functions, list) else None,
+    )
+    too_long = ctx.too_long(counted)
+    if too_long:
+        problems.append(too_long)
+    return Outcome(
+        line,
+        "chat",
+        counted.total,
+        counted.trained,
+        counted.estimated,
+        digest,
+        tuple(problems),
+        summary.has_system,
+    )
+
+
+def check_text(
+    example: dict[str, object], *, line: int, digest: bytes, ctx: CheckContext
+) -> Outcome:
+    """``{"text": ...}`` for continued pre-training on the worker."""
+    text = example.get("text")
+    problems: list[Problem] = []
+    if type(text) is not str:
+        problems.append(("data_type", f"'text' must be a string, got {describe(text)}.", None))
+        return Outcome(line, "text", -1, 0, False, digest, tuple(problems))
+    if not text.strip():
+        problems.append(("missing_content", "The text is empty.", "Drop empty examples."))
+    found = special_tokens_in(text, ctx.specials)
+    if found:
+        problems.append(special_token_problem("text", found))
+    if is_padded(text):
+        problems.append(padding_problem("text", 1))
+    if len(example) > 1:
+        check_example_fields(example, allowed=frozenset({"text"}), problems=problems)
+    tokens = ctx.counter.count_text(text)
+    too_long = ctx.too_long(tokens)
+    if too_long:
+        problems.append(too_long)
+    return Outcome(line, "text", tokens, tokens, False, digest, tuple(problems))

@@ -1,0 +1,154 @@
+"""``validate_file``: the one entry point the CLI, the Slack bot and the worker call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from core.config import Settings, load_settings
+from core.datasets.reader import open_dataset
+from core.datasets.sniff import FileType
+from core.errors import ConfigError, DatasetError
+from core.tokens import resolve_model
+from core.validation.assemble import assemble_report, unreadable_report
+from core.validation.codes import CODES
+from core.validation.file_checks import check_file
+from core.validation.findings import FindingLog
+from core.validation.fixer import FixResult, write_fixed
+from core.validation.outcome import Outcome
+from core.validation.report import Report
+from core.validation.runner import pool_size, run_jsonl, run_records
+from core.validation.tally import Tally
+
+ERROR_CODES = frozenset(code for code, (level, _) in CODES.items() if level == "error")
+
+
+def validate_file(
+    path: Path,
+    *,
+    model: str | None = None,
+    settings: Settings | None = None,
+    fix_path: Path | None = None,
+    split: float | None = None,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
+) -> Report:
+    """Validate a dataset file and, when asked, write its fixed JSONL and split.
+
+    Every input file gets a report: a file that cannot be read at all gets
+    ``readable=False`` and verdict ``not_ready``.
+
+    Parameters:
+        path: the dataset (JSONL, JSON, CSV, TSV or XLSX).
+        model: target model id or alias; default ``settings.default_model``.
+        settings: tunebot settings (default: read from the environment).
+        fix_path: where to write the clean chat JSONL (``--fix``).
+        split: fraction of kept examples written to ``<fix_path stem>.valid.jsonl``;
+            needs ``fix_path``.
+        seed: seed of the split, so the same seed gives the same split.
+        progress: called with (bytes done, bytes total) as a JSONL file is read.
+        workers: processes to check with (default: all cores for large JSONL).
+
+    Raises:
+        ConfigError: unknown ``model``, or ``split`` outside (0, 1) or without ``fix_path``.
+    """
+    settings = settings if settings is not None else load_settings()
+    spec = resolve_model(model or settings.default_model, price_overrides=settings.price_overrides)
+    _check_split(split, fix_path)
+    path = Path(path)
+    try:
+        size = _checked_size(path, settings)
+        opened = open_dataset(path)
+    except DatasetError as error:
+        return unreadable_report(path, error, spec=spec)
+    log = FindingLog()
+    tally = Tally(log)
+    for note in opened.notes:
+        log.add(note.code, note.message, note.fix)
+    if opened.records is None:
+        jobs = pool_size(size, workers=workers)
+        outcomes, stats = run_jsonl(path, spec, workers=jobs, progress=progress)
+        _fold(outcomes, tally)
+        _reader_notes(log, bom=stats.bom, blank_lines=stats.blank_lines)
+    else:
+        _fold(run_records(opened.records, spec), tally)
+    duplicates = check_file(tally, log, spec=spec)
+    fixed = None
+    if fix_path is not None:
+        fixed = _fix(
+            path, opened.file_type, tally, duplicates, fix_path=fix_path, split=split, seed=seed
+        )
+    return assemble_report(
+        path, opened.file_type.value, tally, log, spec=spec, size=size, fixed=fixed
+    )
+
+
+def _check_split(split: float | None, fix_path: Path | None) -> None:
+    if split is None:
+        return
+    if not 0 < split < 1:
+        raise ConfigError(f"--split {split} is not a fraction.", hint="Use e.g. --split 0.1.")
+    if fix_path is None:
+        raise ConfigError("--split needs --fix OUT.jsonl.", hint="Add --fix OUT.jsonl.")
+
+
+def _checked_size(path: Path, settings: Settings) -> int:
+    if not path.is_file():
+        raise DatasetError(
+            f"There is no file at {path}.", code="file_not_found", hint="Check the path."
+        )
+    size = path.stat().st_size
+    if size > settings.max_file_bytes:
+        raise DatasetError(
+            f"The file is {size / 1_048_576:,.0f} MB; the limit is "
+            f"{settings.max_file_bytes / 1_048_576:,.0f} MB (OpenAI accepts up to 512 MB).",
+            code="file_too_large",
+            hint="Split it into smaller files, or raise TUNEBOT_MAX_FILE_BYTES for the worker.",
+        )
+    return size
+
+
+def _fold(outcomes: Iterator[Outcome], tally: Tally) -> None:
+    for outcome in outcomes:
+        tally.add(outcome, error_codes=ERROR_CODES)
+
+
+def _reader_notes(log: FindingLog, *, bom: bool, blank_lines: int) -> None:
+    if bom:
+        log.add(
+            "utf8_bom",
+            "The file starts with a UTF-8 byte-order mark.",
+            "--fix writes the file without it.",
+            line=1,
+        )
+    if blank_lines:
+        log.add(
+            "blank_lines",
+            f"{blank_lines:,} blank line(s) were skipped.",
+            "--fix writes the file without them.",
+        )
+
+
+def _fix(
+    path: Path,
+    file_type: FileType,
+    tally: Tally,
+    duplicates: list[tuple[int, int]],
+    *,
+    fix_path: Path,
+    split: float | None,
+    seed: int,
+) -> FixResult:
+    drop = {
+        index: "Dropped: the example has errors (see the findings for this line)."
+        for index in tally.bad_examples
+    }
+    for example, first in duplicates:
+        drop.setdefault(example, f"Dropped: repeats the example on line {tally.lines[first]}.")
+    return write_fixed(
+        path, file_type, out=fix_path, drop=drop, examples=tally.examples, split=split, seed=seed
+    )
+
+
+__all__ = ["validate_file"]
