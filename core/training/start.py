@@ -60,33 +60,36 @@ class JobOptions:
     load_in_4bit: bool | None = None
     seed: int = 0
 
-    def check(self) -> None:
-        """Raise TrainingError, with a hint, for values no provider would accept."""
+    def problems(self) -> dict[str, str]:
+        """Field name -> what is wrong with it, for forms that show errors per field."""
+        found: dict[str, str] = {}
         if not self.base_model.strip():
-            raise TrainingError("No base model chosen.", hint="Pick one from `/finetune models`.")
+            found["base_model"] = "Pick a base model (`/finetune models` lists them)."
         if self.suffix is not None and not _SUFFIX.match(self.suffix):
-            raise TrainingError(
-                f"Suffix {self.suffix!r} is not allowed.",
-                hint="Use up to 40 letters, digits, '-' or '_'.",
+            found["suffix"] = "Use up to 40 letters, digits, '-' or '_'."
+        split = self.validation_split
+        if split is not None and not 0 < split <= MAX_VALIDATION_SPLIT:
+            found["validation_split"] = (
+                f"Use a fraction above 0 and at most {MAX_VALIDATION_SPLIT:g}, e.g. 0.1."
             )
-        if (
-            self.validation_split is not None
-            and not 0 < self.validation_split <= MAX_VALIDATION_SPLIT
-        ):
-            raise TrainingError(
-                f"Validation split {self.validation_split:g} is out of range.",
-                hint=f"Use a fraction above 0 and at most {MAX_VALIDATION_SPLIT:g}, e.g. 0.1.",
-            )
-        if self.provider != "worker" and (self.lora_r is not None or self.load_in_4bit is not None):
-            raise TrainingError(
-                "LoRA rank and 4-bit loading only apply to the worker.",
-                hint="Leave them out, or use `--provider worker`.",
-            )
-        if self.n_epochs is not None and self.provider != "worker" and not 1 <= self.n_epochs <= 25:
-            raise TrainingError(f"{self.n_epochs} epochs is out of range.", hint="Use 1 to 25.")
-        # The worker's own dataclass is the authority on its ranges.
-        if self.provider == "worker":
-            TrainingParams.from_hyperparameters(self.hyperparameters(), seed=self.seed)
+        if self.provider != "worker":
+            if self.lora_r is not None or self.load_in_4bit is not None:
+                found["lora_r"] = "LoRA rank and 4-bit loading only apply to the worker."
+            if self.n_epochs is not None and not 1 <= self.n_epochs <= 25:
+                found["n_epochs"] = "Use 1 to 25 epochs."
+        elif not found:
+            # The worker's own dataclass is the authority on its ranges.
+            try:
+                TrainingParams.from_hyperparameters(self.hyperparameters(), seed=self.seed)
+            except TrainingError as exc:
+                field_name = "lora_r" if "lora" in exc.message else "n_epochs"
+                found[field_name] = exc.user_message()
+        return found
+
+    def check(self) -> None:
+        """Raise TrainingError naming the first problem (see :meth:`problems`)."""
+        for field_name, problem in self.problems().items():
+            raise TrainingError(f"Invalid {field_name.replace('_', ' ')}: {problem}")
 
     def hyperparameters(self) -> dict[str, int | bool]:
         """Only what was chosen; the provider fills in "auto" for the rest."""

@@ -1,0 +1,45 @@
+"""Dataset drops: ``message`` events with subtype ``file_share``.
+
+Bolt acknowledges events before the listener runs (HTTP 200 at once). The
+listener then records the ``event_id``: a retry (``X-Slack-Retry-Num``) or a
+duplicate delivery finds it recorded and does nothing, so one drop is one
+report. The work itself goes to the background pool.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+
+from bot.context import BotContext
+from bot.drops import parse_drop, process_drop
+from core.store.datasets import record_event
+
+logger = logging.getLogger(__name__)
+
+
+def handle_file_share(ctx: BotContext, body: dict[str, Any]) -> bool:
+    """Queue the drop for validation; False when it is not one, or was seen before."""
+    drop = parse_drop(body)
+    if drop is None:
+        return False
+    if not record_event(ctx.engine, event_id=drop.event_id):
+        logger.info("event %s already handled; skipping the retry", drop.event_id)
+        return False
+    ctx.pool.submit(_run, ctx, drop)
+    return True
+
+
+def _run(ctx: BotContext, drop: Any) -> None:
+    try:
+        process_drop(ctx, drop)
+    except Exception:
+        logger.exception("processing drop %s failed", drop.event_id)
+
+
+def register(app: App, ctx: BotContext) -> None:
+    @app.event({"type": "message", "subtype": "file_share"})
+    def on_file_share(body: dict[str, Any]) -> None:
+        handle_file_share(ctx, body)
