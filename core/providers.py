@@ -103,11 +103,13 @@ class Provider:
         name: ``"openai"``, ``"azure"`` or ``"worker"``; decides which
             hyperparameters are sent and how permission errors are explained.
         client: a configured ``OpenAI`` or ``AzureOpenAI`` client.
+        events_page_size: events asked for per request by :meth:`new_events`.
     """
 
-    def __init__(self, *, name: ProviderName, client: OpenAI) -> None:
+    def __init__(self, *, name: ProviderName, client: OpenAI, events_page_size: int = 100) -> None:
         self.name: ProviderName = name
         self._client = client
+        self._events_page_size = events_page_size
 
     def __repr__(self) -> str:
         return f"Provider(name={self.name!r}, base_url={str(self._client.base_url)!r})"
@@ -192,7 +194,9 @@ class Provider:
         with self._errors("read the job's events"):
             while True:
                 page = self._client.fine_tuning.jobs.list_events(
-                    job_id, limit=100, after=cursor if cursor else openai.omit
+                    job_id,
+                    limit=self._events_page_size,
+                    after=cursor if cursor else openai.omit,
                 )
                 for event in page.data:
                     if event.id == after_event_id:
