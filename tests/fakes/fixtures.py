@@ -10,9 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 
-__all__ = ["fake_slack"]
+__all__ = ["fake_openai", "fake_slack"]
 
 
 @pytest.fixture
@@ -23,3 +24,10 @@ def fake_slack() -> Iterator[FakeSlack]:
         slack.add_user("U0ALICE", name="alice")
         slack.add_user("U0BOB", name="bob")
         yield slack
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """A started FakeOpenAI; jobs advance one stage per retrieve (see FakeOpenAI for options)."""
+    with FakeOpenAI() as openai_api:
+        yield openai_api

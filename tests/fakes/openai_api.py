@@ -1,0 +1,431 @@
+"""``FakeOpenAI``: a fake of OpenAI's fine-tuning, files, models and chat API on loopback.
+
+Why: the bot drives OpenAI, Azure OpenAI and the worker with the real
+``openai`` SDK; pointing that SDK at this server (``base_url=fake.base_url``,
+or ``AzureOpenAI(azure_endpoint=fake.azure_endpoint, ...)``) exercises its
+real retries (429 + ``Retry-After``, 5xx), error classes and pagination, while
+jobs follow a deterministic script (:class:`JobScript`) and every request is
+counted for "API calls per tick" assertions.
+
+Example::
+
+    with FakeOpenAI() as fake:
+        client = OpenAI(api_key=fake.api_key, base_url=fake.base_url)
+        f = client.files.create(file=("d.jsonl", b'{"messages": []}\\n'), purpose="fine-tune")
+        job = client.fine_tuning.jobs.create(model="gpt-4o-mini-2024-07-18", training_file=f.id)
+        while client.fine_tuning.jobs.retrieve(job.id).status != "succeeded":
+            pass  # each retrieve advances the job one stage by default
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any, Literal, NamedTuple
+
+from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tests.fakes.openai_jobs import FakeJob, JobScript
+from tests.fakes.openai_routes import (
+    DEFAULT_CHAT_MODELS,
+    DEFAULT_FINE_TUNABLE,
+    PERMISSION_DENIED_MESSAGE,
+    ApiError,
+    OpenAIState,
+    Responder,
+    _limit,
+)
+from tests.fakes.server import LoopbackServer
+
+__all__ = ["FakeOpenAI", "JobScript", "OpenAIRequest"]
+
+Advance = Literal["retrieve", "manual", "clock"]
+Handler = Callable[[Request, dict[str, Any]], Awaitable[Any]]
+_SERVER_ERROR = "The server had an error while processing your request. Sorry about that!"
+
+
+class OpenAIRequest(NamedTuple):
+    """One request as the fake saw it; ``start``/``end`` let tests check concurrency."""
+
+    route: str
+    method: str
+    path: str
+    status: int
+    start: float
+    end: float
+    job_id: str | None
+    model: str | None
+    azure: bool
+
+
+class _Failure(NamedTuple):
+    status: int
+    retry_after: float | None
+    body: dict[str, Any] | None
+
+
+class FakeOpenAI:
+    """A fake OpenAI API server. Use as a context manager or call start()/stop().
+
+    Parameters
+    ----------
+    api_key:
+        The only key accepted (``Authorization: Bearer`` on ``/v1``; ``api-key``
+        header or Bearer on Azure's ``/openai`` paths).
+    organization:
+        Organization id used in job objects and ``ft:`` model names.
+    advance:
+        What moves jobs: ``"retrieve"`` (every ``retrieves_per_tick`` retrieves
+        of that job, the default: polling tests run fast), ``"manual"`` (only
+        :meth:`advance`), ``"clock"`` (one tick per ``seconds_per_tick``).
+    latency:
+        Seconds added to every request (``asyncio.sleep``: concurrent requests
+        overlap, as they would against the real API).
+    fine_tunable:
+        Model name -> snapshot the job reports; other models get ``model_not_available``.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "sk-fake-test-key",
+        organization: str = "org-tunebot",
+        advance: Advance = "retrieve",
+        retrieves_per_tick: int = 1,
+        seconds_per_tick: float = 0.1,
+        latency: float = 0.0,
+        fine_tunable: dict[str, str] | None = None,
+        chat_models: tuple[str, ...] = DEFAULT_CHAT_MODELS,
+    ) -> None:
+        self.api_key = api_key
+        self.advance_mode: Advance = advance
+        self.retrieves_per_tick = retrieves_per_tick
+        self.seconds_per_tick = seconds_per_tick
+        self.latency = latency
+        self.state = OpenAIState(
+            organization=organization,
+            fine_tunable=fine_tunable or DEFAULT_FINE_TUNABLE,
+            chat_models=chat_models,
+        )
+        self._failures: dict[tuple[str, str | None], deque[_Failure]] = {}
+        self._outages: dict[str | None, tuple[float, int]] = {}
+        self._requests: list[OpenAIRequest] = []
+        self._retrieves: Counter[str] = Counter()
+        self._last_tick: dict[str, float] = {}
+        self.deployments: dict[str, str] = {}
+        self._server = LoopbackServer(self._app(), name="fake-openai")
+
+    # ---- lifecycle -------------------------------------------------------
+    def start(self) -> FakeOpenAI:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``: for ``OpenAI(base_url=...)`` / OPENAI_BASE_URL."""
+        return f"{self._server.url}/v1"
+
+    @property
+    def azure_endpoint(self) -> str:
+        """For ``AzureOpenAI(azure_endpoint=..., api_version=...)``: paths ``/openai/...``."""
+        return self._server.url
+
+    # ---- scripting ---------------------------------------------------------
+    def script_jobs(self, script: JobScript | None = None, **fields: Any) -> None:
+        """Set the script of every job created from now on (``script_jobs(outcome="failed")``)."""
+        with self.state.lock:
+            self.state.default_script = replace(script or JobScript(), **fields)
+
+    def script_next_job(self, script: JobScript | None = None, **fields: Any) -> None:
+        """Queue a script for the next created job only (FIFO when called several times)."""
+        with self.state.lock:
+            self.state.next_scripts.append(replace(script or JobScript(), **fields))
+
+    def deny_job_creation(self, message: str | None = PERMISSION_DENIED_MESSAGE) -> None:
+        """Answer job creation with 403 (``openai.PermissionDeniedError``); None re-allows it."""
+        with self.state.lock:
+            self.state.permission_denied = message
+
+    def advance(self, job_id: str, ticks: int = 1) -> dict[str, Any]:
+        """Move a job ``ticks`` stages/steps forward now; returns the job object."""
+        job = self.state.job(job_id)
+        self.state.tick(job, ticks)
+        return job.to_dict()
+
+    def run_to_end(self, job_id: str) -> dict[str, Any]:
+        """Tick a job until it is final (succeeded, failed or cancelled)."""
+        job = self.state.job(job_id)
+        while not job.is_final:
+            self.state.tick(job)
+        return job.to_dict()
+
+    def cancel_externally(self, job_id: str) -> None:
+        """Cancel as if someone did it in OpenAI's dashboard."""
+        with self.state.lock:
+            self.state.job(job_id).cancel()
+
+    def set_responder(self, model: str, fn: Responder | None = None, *, delay: float = 0.0) -> None:
+        """Answer chat completions for ``model`` with ``fn(messages, request_body) -> str``.
+
+        ``delay`` seconds are awaited per request (concurrent requests overlap).
+        The model becomes known (``/models``) if it was not.
+        """
+        with self.state.lock:
+            self.state.responders[model] = (fn, delay)
+            if model not in self.state.models:
+                self.state.add_model(model, owned_by=self.state.organization)
+
+    def add_model(self, model_id: str, *, owned_by: str = "system") -> None:
+        """Make a model servable (``/models``, chat) without a job."""
+        with self.state.lock:
+            self.state.add_model(model_id, owned_by=owned_by)
+
+    # ---- failure injection -------------------------------------------------
+    def fail_next(
+        self,
+        route: str,
+        *,
+        status: int = 500,
+        times: int = 1,
+        retry_after: float | None = None,
+        job_id: str | None = None,
+        model: str | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        """Make the next ``times`` requests to ``route`` fail with ``status``.
+
+        Routes: files.create, files.list, files.retrieve, files.content, files.delete,
+        jobs.create, jobs.list, jobs.retrieve, jobs.cancel, jobs.events,
+        jobs.checkpoints, models.list, models.retrieve, chat.completions.
+        ``job_id``/``model`` restrict it to one job / one chat model. 429 sends
+        ``Retry-After`` (and ``retry-after-ms``) when ``retry_after`` is given.
+        """
+        key = (route, job_id or model)
+        with self.state.lock:
+            self._failures.setdefault(key, deque()).extend(
+                [_Failure(status, retry_after, error)] * times
+            )
+
+    def fail_for(self, seconds: float, *, route: str | None = None, status: int = 503) -> None:
+        """An outage: every request (or every request to ``route``) fails for ``seconds``."""
+        with self.state.lock:
+            self._outages[route] = (time.monotonic() + seconds, status)
+
+    # ---- inspection --------------------------------------------------------
+    def requests(
+        self, route: str | None = None, *, job_id: str | None = None
+    ) -> list[OpenAIRequest]:
+        """Requests received (including failed ones), oldest first."""
+        with self.state.lock:
+            return [
+                r for r in self._requests if route in (None, r.route) and job_id in (None, r.job_id)
+            ]
+
+    def request_counts(self) -> Counter[str]:
+        """Requests per route name."""
+        with self.state.lock:
+            return Counter(r.route for r in self._requests)
+
+    def reset_requests(self) -> None:
+        with self.state.lock:
+            self._requests.clear()
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        """The job object as the API would return it (without advancing it)."""
+        with self.state.lock:
+            return self.state.job(job_id).to_dict()
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """All jobs, oldest first."""
+        with self.state.lock:
+            return [j.to_dict() for j in self.state.jobs.values()]
+
+    def events(self, job_id: str) -> list[dict[str, Any]]:
+        """A job's events, oldest first."""
+        with self.state.lock:
+            return [dict(e) for e in self.state.job(job_id).events]
+
+    def files(self, purpose: str | None = None) -> list[dict[str, Any]]:
+        with self.state.lock:
+            return [dict(f) for f in self.state.files.values() if purpose in (None, f["purpose"])]
+
+    def file_content(self, file_id: str) -> bytes:
+        with self.state.lock:
+            return self.state.file_bytes[file_id]
+
+    # ---- HTTP layer ----------------------------------------------------------
+    def _app(self) -> Starlette:
+        from tests.fakes.openai_http import build_routes
+
+        routes: list[Route] = []
+        for prefix, azure in (("/v1", False), ("/openai", True)):
+            routes += build_routes(self, prefix=prefix, azure=azure)
+        return Starlette(routes=routes)
+
+    def _auth_error(self, request: Request, *, azure: bool) -> ApiError | None:
+        header = request.headers.get("authorization", "")
+        bearer = header[len("Bearer ") :] if header.startswith("Bearer ") else None
+        if azure:
+            if "api-version" not in request.query_params:
+                return ApiError(404, "Resource not found", code="404")
+            if request.headers.get("api-key", bearer) != self.api_key:
+                error = ApiError(
+                    401,
+                    "Access denied due to invalid subscription key or wrong API endpoint. "
+                    "Make sure to provide a valid key for an active subscription and use a "
+                    "correct regional API endpoint for your resource.",
+                    code="401",
+                )
+                return error
+            return None
+        if bearer is None:
+            return ApiError(
+                401,
+                "You didn't provide an API key. You need to provide your API key in an "
+                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            )
+        if bearer != self.api_key:
+            shown = f"{bearer[:3]}*****{bearer[-4:]}" if len(bearer) > 8 else bearer
+            return ApiError(
+                401,
+                f"Incorrect API key provided: {shown}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.",
+                code="invalid_api_key",
+            )
+        return None
+
+    def take_failure(self, route: str, target: str | None) -> ApiError | None:
+        """The injected failure due for this request, if any, as an ApiError."""
+        with self.state.lock:
+            for key in ((route, target), (route, None)) if target else ((route, None),):
+                queue = self._failures.get(key)
+                if queue:
+                    return self._as_error(queue.popleft())
+            for scope in (route, None):
+                outage = self._outages.get(scope)
+                if outage and time.monotonic() < outage[0]:
+                    return self._as_error(_Failure(outage[1], None, None))
+        return None
+
+    @staticmethod
+    def _as_error(failure: _Failure) -> ApiError:
+        headers = {}
+        if failure.retry_after is not None:
+            headers = {
+                "Retry-After": f"{failure.retry_after:g}",
+                "retry-after-ms": str(int(failure.retry_after * 1000)),
+            }
+        if failure.status == 429:
+            error = ApiError(
+                429,
+                "Rate limit reached for requests. Please try again later.",
+                type_="requests",
+                code="rate_limit_exceeded",
+                headers=headers,
+            )
+        elif failure.status >= 500:
+            error = ApiError(failure.status, _SERVER_ERROR, type_="server_error", headers=headers)
+        else:
+            error = ApiError(failure.status, "Injected failure.", headers=headers)
+        if failure.body is not None:
+            error.body = {"error": failure.body}
+        return error
+
+    async def handle(
+        self, request: Request, *, route: str, azure: bool, handler: Handler
+    ) -> Response:
+        """Common path: latency, auth, injected failures, the handler, and the request log."""
+        start = time.time()
+        params = dict(request.path_params)
+        job_id = params.get("job_id")
+        model: str | None = params.get("deployment") or params.get("model_id")
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        error = self._auth_error(request, azure=azure) or self.take_failure(route, job_id)
+        response: Response
+        if error is None:
+            try:
+                body = await handler(request, params)
+                response = JSONResponse(body) if not isinstance(body, Response) else body
+            except ApiError as exc:
+                error = exc
+        if error is not None:
+            response = JSONResponse(error.body, status_code=error.status, headers=error.headers)
+        model = params.get("model", model)
+        with self.state.lock:
+            self._requests.append(
+                OpenAIRequest(
+                    route,
+                    request.method,
+                    request.url.path,
+                    response.status_code,
+                    start,
+                    time.time(),
+                    job_id,
+                    model,
+                    azure,
+                )
+            )
+        return response
+
+    # ---- job advancement ------------------------------------------------------
+    def on_retrieve(self, job: FakeJob) -> None:
+        if self.advance_mode == "retrieve":
+            with self.state.lock:
+                self._retrieves[job.id] += 1
+                if self._retrieves[job.id] % self.retrieves_per_tick == 0:
+                    self.state.tick(job)
+
+    def on_access(self, job: FakeJob) -> None:
+        if self.advance_mode != "clock":
+            return
+        with self.state.lock:
+            now = time.monotonic()
+            last = self._last_tick.setdefault(job.id, now)
+            due = int((now - last) / self.seconds_per_tick)
+            if due:
+                self._last_tick[job.id] = last + due * self.seconds_per_tick
+                self.state.tick(job, due)
+
+    async def read_json(self, request: Request) -> dict[str, Any]:
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except json.JSONDecodeError:
+            raise ApiError(400, "We could not parse the JSON body of your request.") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "The request body must be a JSON object.")
+        return body
+
+    async def read_upload(self, request: Request) -> tuple[str, bytes, str]:
+        form = await request.form()
+        upload = form.get("file")
+        purpose = form.get("purpose")
+        if not isinstance(upload, UploadFile):
+            raise ApiError(400, "Missing required parameter: 'file'.", param="file")
+        if not isinstance(purpose, str) or not purpose:
+            raise ApiError(400, "Missing required parameter: 'purpose'.", param="purpose")
+        return upload.filename or "upload", await upload.read(), purpose
+
+    def limit(self, request: Request, *, default: int = 20) -> int:
+        return _limit(request.query_params.get("limit"), default=default)
