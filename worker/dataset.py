@@ -50,7 +50,8 @@ def check_training_file(path: Path, *, base_model: str) -> str | None:
         return None
     shown = report.errors[:MAX_FINDINGS_IN_MESSAGE]
     lines = [
-        f"{f.code}" + (f" (line {f.line})" if f.line else "") + f": {f.message}" for f in shown
+        f"{f.code}" + (f" (line {f.line})" if f.line else "") + f": {f.message.rstrip('.')}"
+        for f in shown
     ]
     more = len(report.errors) - len(shown)
     if more > 0:

@@ -2,7 +2,8 @@
 
 Why lines in a file: the trainer must not talk to the API (it may outlive it),
 and an append-only file survives both processes crashing. The runner tails the
-file and turns each line into a ``fine_tuning.job.event`` or checkpoint record.
+file (:func:`worker.job_spec.read_new_lines`) and turns each line into a
+``fine_tuning.job.event`` or a checkpoint record.
 
 Line kinds (``"kind"`` key): ``metrics`` (every logged step), ``eval`` (when a
 validation file exists), ``checkpoint`` (after a checkpoint is complete) and
@@ -12,6 +13,7 @@ validation file exists), ``checkpoint`` (after a checkpoint is complete) and
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,14 +24,14 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 class ProgressCallback(TrainerCallback):  # type: ignore[misc]
     """Writes metrics per logged step and stops (with a checkpoint) on request.
 
-    ``stop_requested`` is set by the trainer's SIGTERM handler; the callback
+    ``stop`` is set by the trainer's SIGTERM handler; the callback
     turns it into "save a checkpoint, then stop" at the next step boundary, so a
     cancel never leaves a half-written checkpoint.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, stop: threading.Event) -> None:
         self.path = path
-        self.stop_requested = False
+        self.stop = stop
         self._started = 0.0
         self._first_step = 0
         self._first_tokens = 0
@@ -53,7 +55,7 @@ class ProgressCallback(TrainerCallback):  # type: ignore[misc]
     def on_step_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **_: Any
     ) -> None:
-        if self.stop_requested:
+        if self.stop.is_set():
             control.should_save = True
             control.should_training_stop = True
 

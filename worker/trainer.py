@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -94,24 +95,26 @@ def build_trainer(job: JobSpec, callback: Any) -> tuple[Any, Any]:
 
 def main(job: JobSpec) -> int:
     """Train ``job``; return the process exit code."""
+    stop = threading.Event()
+
+    def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    # Installed before the slow ML imports so an early cancel is still orderly.
+    signal.signal(signal.SIGTERM, _on_sigterm)
     from worker.progress import ProgressCallback
 
     job.output_dir.mkdir(parents=True, exist_ok=True)
-    callback = ProgressCallback(job.progress_path)
-
-    def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-        callback.stop_requested = True
-
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    callback = ProgressCallback(job.progress_path, stop=stop)
     try:
         trainer, configs = build_trainer(job, callback)
-        if callback.stop_requested:
+        if stop.is_set():
             write_result(job, "cancelled", trained_tokens=0)
             return 0
         resume = str(job.resume_from) if job.resume_from else None
         trainer.train(resume_from_checkpoint=resume)
         tokens = int(trainer.state.num_input_tokens_seen)
-        if callback.stop_requested:
+        if stop.is_set():
             write_result(job, "cancelled", trained_tokens=tokens, step=trainer.state.global_step)
             return 0
         _save_adapter(job, trainer, load_in_4bit=configs.load_in_4bit)

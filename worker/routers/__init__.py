@@ -1,0 +1,1 @@
+"""One router per resource; :func:`worker.app.create_app` mounts them all."""

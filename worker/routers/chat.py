@@ -1,0 +1,105 @@
+"""``POST /v1/chat/completions`` for base models and ``ft:`` adapters.
+
+Why the precision rule: a fine-tuned model is served on its base at the
+precision it was trained at (4-bit when it was trained in 4-bit), and a base
+model at the worker's default training precision, so an A/B test compares the
+adapter and nothing else. ``stream=true`` is answered as server-sent events
+(the text arrives as one chunk once generated).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from core.training.config import TrainingParams
+from worker.deps import Authorized, StateDep
+from worker.hf_config import uses_4bit
+from worker.inference import Completion, ModelKey, adapter_key
+from worker.records import JobRecord
+from worker.results import job_id_from_model
+from worker.routers.models import model_not_found
+from worker.schemas import ChatCompletion, ChatRequest, Choice, ResponseMessage, Usage
+
+router = APIRouter(prefix="/v1/chat", tags=["chat"], dependencies=[Authorized])
+
+
+@router.post("/completions", response_model=ChatCompletion)
+def chat_completions(state: StateDep, body: ChatRequest) -> Any:
+    key = _resolve(state, body.model)
+    loaded = state.models.get(key)
+    completion = loaded.complete(
+        [_message(m.role, m.content) for m in body.messages],
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+        temperature=body.temperature,
+        seed=body.seed,
+    )
+    response = _response(body.model, completion)
+    if body.stream:
+        return StreamingResponse(_sse(response), media_type="text/event-stream")
+    return response
+
+
+def _resolve(state: StateDep, model: str) -> ModelKey:
+    base = state.config.models.get(model)
+    if base is not None:
+        return ModelKey(base, uses_4bit(TrainingParams(), state.device))
+    job_id = job_id_from_model(model)
+    job = state.store.get(JobRecord, job_id) if job_id else None
+    if job is None or job.status != "succeeded" or job.fine_tuned_model != model:
+        raise model_not_found(state, model)
+    return adapter_key(state.config.jobs_dir / job.id / "adapter")
+
+
+def _message(role: str, content: str | list[dict[str, Any]] | None) -> dict[str, str]:
+    if isinstance(content, list):  # content parts: keep the text ones
+        content = "".join(str(part.get("text", "")) for part in content)
+    return {"role": "system" if role == "developer" else role, "content": content or ""}
+
+
+def _response(model: str, completion: Completion) -> ChatCompletion:
+    usage = Usage(
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        total_tokens=completion.prompt_tokens + completion.completion_tokens,
+    )
+    return ChatCompletion(
+        id=f"chatcmpl-{secrets.token_hex(12)}",
+        created=int(time.time()),
+        model=model,
+        choices=[
+            Choice(
+                message=ResponseMessage(content=completion.text),
+                finish_reason=completion.finish_reason,  # type: ignore[arg-type]
+            )
+        ],
+        usage=usage,
+    )
+
+
+def _sse(response: ChatCompletion) -> Iterator[str]:
+    choice = response.choices[0]
+    common = {
+        "id": response.id,
+        "object": "chat.completion.chunk",
+        "created": response.created,
+        "model": response.model,
+    }
+    delta = {"role": "assistant", "content": choice.message.content}
+    chunks = [
+        {**common, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
+        {
+            **common,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": choice.finish_reason}],
+            "usage": response.usage.model_dump(),
+        },
+    ]
+    for chunk in chunks:
+        yield f"data: {json.dumps(chunk)}\n\n"
+    yield "data: [DONE]\n\n"

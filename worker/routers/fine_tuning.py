@@ -1,0 +1,201 @@
+"""``/v1/fine_tuning/jobs``: create, list, retrieve, cancel, events, checkpoints.
+
+Why strict on create: a job that would fail minutes later on a typo (unknown
+model, wrong file, bad hyperparameter) is refused at once with OpenAI's 400,
+naming what is accepted. Files are validated deeply afterwards, while the job
+is ``validating_files``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from core.errors import TrainingError
+from core.training.config import TrainingParams
+from worker.deps import Authorized, StateDep
+from worker.errors import APIError, not_found
+from worker.jobs_finish import FINAL_STATUSES
+from worker.records import CheckpointRecord, EventRecord, FileRecord, JobRecord
+from worker.schemas import (
+    CheckpointMetrics,
+    FineTuningJob,
+    Hyperparameters,
+    JobCheckpoint,
+    JobCreate,
+    JobError,
+    JobEvent,
+    ListPage,
+)
+from worker.store import new_id, now
+
+router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["fine-tuning"], dependencies=[Authorized])
+
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+def to_schema(job: JobRecord) -> FineTuningJob:
+    params = json.loads(job.params_json)
+    error = None
+    if job.status == "failed":
+        error = JobError(
+            code=job.error_code or "training_failed",
+            message=job.error_message or "",
+            param=job.error_param,
+        )
+    return FineTuningJob(
+        id=job.id,
+        created_at=job.created_at,
+        error=error,
+        fine_tuned_model=job.fine_tuned_model,
+        finished_at=job.finished_at,
+        hyperparameters=Hyperparameters(**params),
+        model=job.model,
+        result_files=[job.result_file] if job.result_file else [],
+        seed=job.seed,
+        status=job.status,  # type: ignore[arg-type]
+        trained_tokens=job.trained_tokens if job.status in FINAL_STATUSES else None,
+        training_file=job.training_file,
+        validation_file=job.validation_file,
+        estimated_finish=job.estimated_finish if job.status == "running" else None,
+        metadata=json.loads(job.metadata_json) if job.metadata_json else None,
+        method={"type": "supervised", "supervised": {"hyperparameters": params}},
+        user_provided_suffix=job.suffix,
+    )
+
+
+@router.post("", response_model=FineTuningJob)
+def create_job(state: StateDep, body: JobCreate) -> FineTuningJob:
+    served = state.config.models
+    if body.model not in served:
+        raise APIError(
+            400,
+            f"Model {body.model!r} is not available on this worker. "
+            f"Served models: {', '.join(sorted(served))}.",
+            param="model",
+            code="model_not_available",
+        )
+    for param in ("training_file", "validation_file"):
+        _check_file(state, getattr(body, param), param=param)
+    params = _params(body)
+    job = JobRecord(
+        id=new_id("ftjob"),
+        model=body.model,
+        base_model=served[body.model],
+        training_file=body.training_file,
+        validation_file=body.validation_file,
+        suffix=body.suffix or None,
+        seed=params.seed,
+        status="validating_files",
+        params_json=json.dumps(params.to_dict()),
+        metadata_json=json.dumps(body.metadata) if body.metadata else None,
+        created_at=now(),
+    )
+    state.store.add(job)
+    state.store.add_event(job.id, f"Created fine-tuning job: {job.id}")
+    state.runner.submit(job.id)
+    return to_schema(job)
+
+
+@router.get("", response_model=ListPage[FineTuningJob])
+def list_jobs(state: StateDep, after: str | None = None, limit: Limit = 20) -> ListPage[Any]:
+    rows, more = state.store.page(JobRecord, after=after, limit=limit)
+    return ListPage[FineTuningJob](data=[to_schema(r) for r in rows], has_more=more)
+
+
+@router.get("/{job_id}", response_model=FineTuningJob)
+def retrieve_job(state: StateDep, job_id: str) -> FineTuningJob:
+    return to_schema(_get(state, job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=FineTuningJob)
+def cancel_job(state: StateDep, job_id: str) -> FineTuningJob:
+    job = _get(state, job_id)
+    if job.status in FINAL_STATUSES:
+        raise APIError(
+            400, f"Job {job_id} has already {job.status} and cannot be cancelled.", code="invalid"
+        )
+    return to_schema(state.runner.cancel(job_id))
+
+
+@router.get("/{job_id}/events", response_model=ListPage[JobEvent])
+def list_events(
+    state: StateDep, job_id: str, after: str | None = None, limit: Limit = 20
+) -> ListPage[Any]:
+    _get(state, job_id)
+    rows, more = state.store.page(EventRecord, after=after, limit=limit, job_id=job_id)
+    events = [
+        JobEvent(
+            id=r.id,
+            created_at=r.created_at,
+            level=r.level,  # type: ignore[arg-type]
+            message=r.message,
+            data=json.loads(r.data_json) if r.data_json else {},
+            type=r.type,  # type: ignore[arg-type]
+        )
+        for r in rows
+    ]
+    return ListPage[JobEvent](data=events, has_more=more)
+
+
+@router.get("/{job_id}/checkpoints", response_model=ListPage[JobCheckpoint])
+def list_checkpoints(
+    state: StateDep, job_id: str, after: str | None = None, limit: Limit = 10
+) -> ListPage[Any]:
+    job = _get(state, job_id)
+    rows, more = state.store.page(CheckpointRecord, after=after, limit=limit, job_id=job_id)
+    base = f"ft:{job.model}:{job.suffix or ''}:{job.id.removeprefix('ftjob-')}"
+    data = [
+        JobCheckpoint(
+            id=r.id,
+            created_at=r.created_at,
+            fine_tuned_model_checkpoint=f"{base}:ckpt-step-{r.step}",
+            fine_tuning_job_id=job.id,
+            metrics=CheckpointMetrics(**json.loads(r.metrics_json)),
+            step_number=r.step,
+        )
+        for r in rows
+    ]
+    return ListPage[JobCheckpoint](data=data, has_more=more)
+
+
+def _get(state: StateDep, job_id: str) -> JobRecord:
+    job = state.store.get(JobRecord, job_id)
+    if job is None:
+        raise not_found("fine-tuning job", job_id, param="fine_tuning_job_id")
+    return job
+
+
+def _check_file(state: StateDep, file_id: str | None, *, param: str) -> None:
+    if file_id is None:
+        return
+    record = state.store.get(FileRecord, file_id)
+    if record is None:
+        raise APIError(
+            400, f"Invalid {param}: no file with id {file_id!r}.", param=param, code="invalid_file"
+        )
+    if record.purpose != "fine-tune":
+        raise APIError(
+            400,
+            f"Invalid {param}: file {file_id} has purpose {record.purpose!r}; "
+            "upload training data with purpose 'fine-tune'.",
+            param=param,
+            code="invalid_file_purpose",
+        )
+
+
+def _params(body: JobCreate) -> TrainingParams:
+    given = body.hyperparameters
+    param = "hyperparameters"
+    if body.method is not None and body.method.supervised is not None:
+        given = body.method.supervised.hyperparameters
+        param = "method.supervised.hyperparameters"
+    seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
+    try:
+        return TrainingParams.from_hyperparameters(given, seed=seed)
+    except TrainingError as exc:
+        message = exc.user_message()
+        raise APIError(400, message, param=param, code="invalid_hyperparameters") from exc

@@ -1,0 +1,109 @@
+"""The worker's configuration: core ``Settings`` plus what the command line gives.
+
+Why a separate object: the served models and data dir come from ``tunebot
+worker`` options, the key and limits from ``core.config.Settings`` (one place
+for environment variables). The app receives one validated ``WorkerConfig``.
+
+Settings read: ``TUNEBOT_WORKER_API_KEY`` (required unless ``--insecure-no-auth``),
+``TUNEBOT_MAX_FILE_BYTES`` (upload cap), ``TUNEBOT_WORKER_CANCEL_GRACE`` and
+``TUNEBOT_WORKER_LOADED_MODELS``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.config import Settings
+from core.errors import ConfigError
+
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
+"""Served names: no ':' (it separates the parts of ``ft:`` ids), no spaces."""
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    data_dir: Path
+    models: dict[str, str]
+    """Served name -> local folder or Hugging Face id."""
+    api_key: str | None
+    """None only when auth was explicitly turned off for local use."""
+    max_upload_bytes: int = 512 * 1024 * 1024
+    cancel_grace_seconds: float = 30.0
+    loaded_models: int = 2
+    device: str = "auto"
+    max_attempts: int = 3
+    """Launches of one job (first run + restarts) before it is failed."""
+    python: str | None = None
+    """Interpreter for training subprocesses (default: this one)."""
+    extra_env: dict[str, str] = field(default_factory=dict)
+    started_at: int = field(default_factory=lambda: int(time.time()))
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.data_dir / "jobs"
+
+
+def parse_model_specs(specs: Iterable[str]) -> dict[str, str]:
+    """``["NAME=PATH_OR_HUB_ID", ...]`` -> ``{name: path}``.
+
+    Raises:
+        ConfigError: a spec is malformed, a name is invalid or repeated.
+    """
+    models: dict[str, str] = {}
+    for spec in specs:
+        name, sep, target = spec.partition("=")
+        name, target = name.strip(), target.strip()
+        if not sep or not target:
+            raise ConfigError(
+                f"--model {spec!r} is not NAME=PATH_OR_HUB_ID.",
+                hint="Example: --model tiny=./tiny-model or --model qwen=Qwen/Qwen2.5-0.5B",
+            )
+        if not MODEL_NAME.match(name):
+            raise ConfigError(
+                f"Model name {name!r} is not allowed.",
+                hint="Use letters, digits, '.', '_', '-' or '/', no ':' (max 128).",
+            )
+        if name in models:
+            raise ConfigError(f"Model name {name!r} is given twice.")
+        models[name] = target
+    return models
+
+
+def build_config(
+    settings: Settings,
+    *,
+    data_dir: Path,
+    models: dict[str, str],
+    insecure_no_auth: bool = False,
+) -> WorkerConfig:
+    """Combine settings and command-line values; refuse to run without a key.
+
+    Raises:
+        ConfigError: no API key and auth was not explicitly disabled, or no models.
+    """
+    key = settings.worker_api_key.get_secret_value() if settings.worker_api_key else None
+    if not key and not insecure_no_auth:
+        raise ConfigError(
+            "TUNEBOT_WORKER_API_KEY is not set, so the worker would accept anyone.",
+            hint="Set it (the bot uses the same value), or pass --insecure-no-auth for local use.",
+        )
+    if not models:
+        raise ConfigError(
+            "No models to serve.", hint="Pass --model NAME=PATH_OR_HUB_ID at least once."
+        )
+    return WorkerConfig(
+        data_dir=data_dir.resolve(),
+        models=models,
+        api_key=None if insecure_no_auth else key,
+        max_upload_bytes=settings.max_file_bytes,
+        cancel_grace_seconds=settings.worker_cancel_grace_seconds,
+        loaded_models=settings.worker_loaded_models,
+    )
