@@ -37,7 +37,9 @@ class ScriptedProvider:
         self.max_in_flight = 0
         self.calls: list[dict[str, Any]] = []
 
-    def set(self, model: str, responder: Responder, *, delay: float = 0.0, fail: bool = False) -> None:
+    def set(
+        self, model: str, responder: Responder, *, delay: float = 0.0, fail: bool = False
+    ) -> None:
         self._responders[model] = (responder, delay, fail)
 
     def chat(
@@ -52,8 +54,13 @@ class ScriptedProvider:
         responder, delay, fail = self._responders[model]
         with self._lock:
             self.calls.append(
-                {"model": model, "messages": messages, "temperature": temperature,
-                 "max_tokens": max_tokens, "seed": seed}
+                {
+                    "model": model,
+                    "messages": messages,
+                    "temperature": temperature,
+                    "max_tokens": max_tokens,
+                    "seed": seed,
+                }
             )
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)

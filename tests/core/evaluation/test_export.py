@@ -16,13 +16,17 @@ def _voted_session(engine: Engine, scripted: ScriptedProvider):  # type: ignore[
     scripted.set("ft", lambda m: "fine answer to " + m[-1]["content"])
     scripted.set("base", lambda m: "base answer to " + m[-1]["content"])
     session, _ = sessions.create_session(
-        engine, request_id="x", channel_id="C", created_by="U",
-        candidate=Arm("candidate", "worker", "ft"), baseline=Arm("baseline", "worker", "base"),
+        engine,
+        request_id="x",
+        channel_id="C",
+        created_by="U",
+        candidate=Arm("candidate", "worker", "ft"),
+        baseline=Arm("baseline", "worker", "base"),
     )
     plan = [("A", ["a", "a", "b"]), ("B", ["a", "tie"]), ("A", ["tie"]), ("B", [])]
     for number, (slot, choices) in enumerate(plan):
         prompt = sessions.record_prompt(
-            engine, session, slack_ts=f"{number}.0", author_id="U", text=f"Q{number}, \"quoted\""
+            engine, session, slack_ts=f"{number}.0", author_id="U", text=f'Q{number}, "quoted"'
         )
         prompt.candidate_position = slot
         with session_scope(engine) as db:

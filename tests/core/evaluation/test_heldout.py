@@ -12,8 +12,16 @@ from core.evaluation.examples import few_shot_prompt, read_examples, shared_syst
 from core.evaluation.heldout import run_heldout
 from tests.core.evaluation.conftest import ScriptedProvider
 
-CAPITALS = {"France": "Paris", "Italy": "Rome", "Spain": "Madrid", "Peru": "Lima",
-            "Chile": "Santiago", "Japan": "Tokyo", "Kenya": "Nairobi", "Egypt": "Cairo"}
+CAPITALS = {
+    "France": "Paris",
+    "Italy": "Rome",
+    "Spain": "Madrid",
+    "Peru": "Lima",
+    "Chile": "Santiago",
+    "Japan": "Tokyo",
+    "Kenya": "Nairobi",
+    "Egypt": "Cairo",
+}
 
 
 def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -23,11 +31,13 @@ def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 def _capitals_file(tmp_path: Path) -> Path:
     rows = [
-        {"messages": [
-            {"role": "system", "content": "Answer with the city."},
-            {"role": "user", "content": f"Capital of {country}?"},
-            {"role": "assistant", "content": f"The capital is {city}."},
-        ]}
+        {
+            "messages": [
+                {"role": "system", "content": "Answer with the city."},
+                {"role": "user", "content": f"Capital of {country}?"},
+                {"role": "assistant", "content": f"The capital is {city}."},
+            ]
+        }
         for country, city in CAPITALS.items()
     ]
     rows.append({"messages": [{"role": "user", "content": "no answer"}]})  # skipped
@@ -100,7 +110,11 @@ def test_fair_judge_decides(tmp_path: Path, scripted: ScriptedProvider) -> None:
     scripted.set("judge", fair)
     result = _run(scripted, _capitals_file(tmp_path), judge=Arm("judge", "worker", "judge"))
     assert result.judge is not None
-    assert (result.judge.tally.wins, result.judge.tally.losses, result.judge.tally.ties) == (4, 0, 4)
+    assert (result.judge.tally.wins, result.judge.tally.losses, result.judge.tally.ties) == (
+        4,
+        0,
+        4,
+    )
     assert result.judge.position_a_rate == 0.5
 
 
@@ -126,8 +140,12 @@ def test_one_model_failing_is_counted_as_failed_not_compared(
 def test_classification_reports_accuracy(tmp_path: Path, scripted: ScriptedProvider) -> None:
     labels = ["positive", "negative", "neutral"] * 4
     rows = [
-        {"messages": [{"role": "user", "content": f"review {i}"},
-                      {"role": "assistant", "content": label}]}
+        {
+            "messages": [
+                {"role": "user", "content": f"review {i}"},
+                {"role": "assistant", "content": label},
+            ]
+        }
         for i, label in enumerate(labels)
     ]
     truth = {f"review {i}": label for i, label in enumerate(labels)}

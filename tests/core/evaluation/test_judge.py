@@ -65,7 +65,10 @@ def test_slot_biased_judge_is_exposed_and_cancelled(scripted: ScriptedProvider) 
     judge = Arm("judge", "worker", "judge")
     outcomes = [
         judge_pair(
-            [{"role": "user", "content": f"q{i}"}], "ft", "base", judge=judge,
+            [{"role": "user", "content": f"q{i}"}],
+            "ft",
+            "base",
+            judge=judge,
             providers={"worker": scripted},
         )
         for i in range(12)
@@ -83,8 +86,11 @@ def test_slot_biased_judge_is_exposed_and_cancelled(scripted: ScriptedProvider) 
 def test_judge_failure_counts_as_tie(scripted: ScriptedProvider) -> None:
     scripted.set("judge", _picks_first_slot, fail=True)
     outcome = judge_pair(
-        [{"role": "user", "content": "q"}], "ft", "base",
-        judge=Arm("judge", "worker", "judge"), providers={"worker": scripted},
+        [{"role": "user", "content": "q"}],
+        "ft",
+        "base",
+        judge=Arm("judge", "worker", "judge"),
+        providers={"worker": scripted},
     )
     assert outcome.outcome == TIE
     assert all(call.error for call in outcome.calls)

@@ -17,29 +17,53 @@ from core.store.jobs import TrainingJob
 from tests.core.evaluation.conftest import ScriptedProvider
 
 
-def _job(engine: Engine, tmp_path: Path, *, validation: bool = True, status: str = "succeeded") -> TrainingJob:
+def _job(
+    engine: Engine, tmp_path: Path, *, validation: bool = True, status: str = "succeeded"
+) -> TrainingJob:
     path = tmp_path / "valid.jsonl"
     path.write_text(
         "".join(
-            json.dumps({"messages": [{"role": "user", "content": f"q{i}"},
-                                     {"role": "assistant", "content": f"answer {i}"}]}) + "\n"
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": f"q{i}"},
+                        {"role": "assistant", "content": f"answer {i}"},
+                    ]
+                }
+            )
+            + "\n"
             for i in range(6)
         ),
         encoding="utf-8",
     )
     with session_scope(engine) as db:
         dataset = Dataset(
-            short_id=f"ds-{status[:3]}{int(validation)}", slack_file_id="F1", channel_id="C1",
-            thread_ts="1.0", uploader_id="U1", file_name="d.jsonl", sha256="x", verdict="ok",
-            format="chat", model="m", report_json="{}",
+            short_id=f"ds-{status[:3]}{int(validation)}",
+            slack_file_id="F1",
+            channel_id="C1",
+            thread_ts="1.0",
+            uploader_id="U1",
+            file_name="d.jsonl",
+            sha256="x",
+            verdict="ok",
+            format="chat",
+            model="m",
+            report_json="{}",
             validation_path=str(path) if validation else None,
         )
         db.add(dataset)
         db.flush()
         job = TrainingJob(
-            short_id=f"job-{status[:3]}{int(validation)}", request_id=f"r-{status}{validation}",
-            dataset_id=dataset.id, provider="worker", base_model="base", fine_tuned_model="ft",
-            status=status, channel_id="C1", thread_ts="1.0", started_by="U1",
+            short_id=f"job-{status[:3]}{int(validation)}",
+            request_id=f"r-{status}{validation}",
+            dataset_id=dataset.id,
+            provider="worker",
+            base_model="base",
+            fine_tuned_model="ft",
+            status=status,
+            channel_id="C1",
+            thread_ts="1.0",
+            started_by="U1",
         )
         db.add(job)
     return job
@@ -98,7 +122,11 @@ def test_judge_spec() -> None:
         Settings(TUNEBOT_JUDGE_MODEL="gpt-4o", OPENAI_API_KEY="sk-test"), default_provider="worker"
     )
     assert arm.provider == "openai"
-    arm = runs.judge_arm(Settings(TUNEBOT_JUDGE_MODEL="azure:judge-deploy"), default_provider="worker")
+    arm = runs.judge_arm(
+        Settings(TUNEBOT_JUDGE_MODEL="azure:judge-deploy"), default_provider="worker"
+    )
     assert (arm.provider, arm.model) == ("azure", "judge-deploy")
-    arm = runs.judge_arm(Settings(TUNEBOT_JUDGE_MODEL="ft:gpt-4o:org::x"), default_provider="openai")
+    arm = runs.judge_arm(
+        Settings(TUNEBOT_JUDGE_MODEL="ft:gpt-4o:org::x"), default_provider="openai"
+    )
     assert arm.model == "ft:gpt-4o:org::x"

@@ -20,7 +20,9 @@ def test_token_f1_matches_hand_computation() -> None:
 
 
 def test_classification_needs_few_short_repeated_labels() -> None:
-    assert is_classification(["positive", "negative", "Positive.", "neutral", "negative", "positive"])
+    assert is_classification(
+        ["positive", "negative", "Positive.", "neutral", "negative", "positive"]
+    )
     assert not is_classification(["a long free text answer number one", "another", "x", "y"])
     assert not is_classification(["one", "two", "three", "four"])  # all distinct
     assert not is_classification(["yes", "no"])  # too few to tell

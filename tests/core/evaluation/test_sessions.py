@@ -51,7 +51,9 @@ def test_prompt_recorded_once_with_recorded_random_slot(engine: Engine) -> None:
     )
     assert prompt is not None and prompt.text == "hi"
     assert prompt.candidate_position == expected[0]
-    assert sessions.record_prompt(engine, session, slack_ts="1.1", author_id="U2", text="hi") is None
+    assert (
+        sessions.record_prompt(engine, session, slack_ts="1.1", author_id="U2", text="hi") is None
+    )
     with pytest.raises(EvaluationError):
         sessions.record_prompt(engine, session, slack_ts="1.2", author_id="U2", text="   ")
     with pytest.raises(EvaluationError, match="limit"):
@@ -65,9 +67,9 @@ def test_few_shot_arm_rotates_with_baseline(engine: Engine) -> None:
         for i in range(4)
     ]
     assert opponents == ["baseline", "few_shot", "baseline", "few_shot"]
-    assert sessions.arms_of(session)["few_shot"].messages([{"role": "user", "content": "q"}])[0] == {
-        "role": "system", "content": "Answer like these examples."
-    }
+    assert sessions.arms_of(session)["few_shot"].messages([{"role": "user", "content": "q"}])[
+        0
+    ] == {"role": "system", "content": "Answer like these examples."}
 
 
 def test_generate_stores_both_answers_in_their_slots(
