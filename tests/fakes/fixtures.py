@@ -6,14 +6,15 @@ leaks between tests, and stops it afterwards even when the test fails.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_events import SlackEventSender
 
-__all__ = ["fake_openai", "fake_slack"]
+__all__ = ["fake_openai", "fake_slack", "slack_sender"]
 
 
 @pytest.fixture
@@ -31,3 +32,21 @@ def fake_openai() -> Iterator[FakeOpenAI]:
     """A started FakeOpenAI; jobs advance one stage per retrieve (see FakeOpenAI for options)."""
     with FakeOpenAI() as openai_api:
         yield openai_api
+
+
+@pytest.fixture
+def slack_sender(fake_slack: FakeSlack) -> Iterator[Callable[..., SlackEventSender]]:
+    """Factory: ``slack_sender(url, signing_secret=...)`` -> SlackEventSender for ``fake_slack``.
+
+    Its response_urls point at ``fake_slack``; senders are closed after the test.
+    """
+    senders: list[SlackEventSender] = []
+
+    def make(url: str, *, signing_secret: str) -> SlackEventSender:
+        sender = SlackEventSender(url, signing_secret=signing_secret, slack=fake_slack)
+        senders.append(sender)
+        return sender
+
+    yield make
+    for sender in senders:
+        sender.close()

@@ -151,6 +151,16 @@ class FakeOpenAI:
         """For ``AzureOpenAI(azure_endpoint=..., api_version=...)``: paths ``/openai/...``."""
         return self._server.url
 
+    def env(self, *, azure: bool = False) -> dict[str, str]:
+        """Environment for a bot process: OPENAI_* (or AZURE_OPENAI_* with ``azure=True``)."""
+        if azure:
+            return {
+                "AZURE_OPENAI_ENDPOINT": self.azure_endpoint,
+                "AZURE_OPENAI_API_KEY": self.api_key,
+                "OPENAI_API_VERSION": "2024-10-21",
+            }
+        return {"OPENAI_API_KEY": self.api_key, "OPENAI_BASE_URL": self.base_url}
+
     # ---- scripting ---------------------------------------------------------
     def script_jobs(self, script: JobScript | None = None, **fields: Any) -> None:
         """Set the script of every job created from now on (``script_jobs(outcome="failed")``)."""

@@ -202,6 +202,10 @@ class FakeSlack(SlackInspection):
         """``http://127.0.0.1:PORT/api/``: for ``WebClient(base_url=...)`` / SLACK_API_BASE_URL."""
         return f"{self._server.url}/api/"
 
+    def env(self) -> dict[str, str]:
+        """Environment for a bot process using this fake (SLACK_BOT_TOKEN, SLACK_API_BASE_URL)."""
+        return {"SLACK_BOT_TOKEN": self.bot_token, "SLACK_API_BASE_URL": self.base_url}
+
     # ---- failure injection ----------------------------------------------
     def fail_next(
         self,
