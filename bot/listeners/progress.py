@@ -1,0 +1,68 @@
+"""The Cancel button on a job's progress message."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.blocks.progress import CANCEL_ACTION_ID
+from bot.context import BotContext
+from core.errors import TunebotError
+from core.store.jobs import find_job
+from core.training.cancel import cancel_job
+
+logger = logging.getLogger(__name__)
+
+
+def _tell(ctx: BotContext, body: dict[str, Any], text: str) -> None:
+    """An ephemeral note to the person who pressed the button, in the job's thread."""
+    message = body.get("message") or {}
+    ctx.client.chat_postEphemeral(
+        channel=body["channel"]["id"],
+        user=body["user"]["id"],
+        text=text,
+        thread_ts=message.get("thread_ts") or message.get("ts"),
+    )
+
+
+def cancel_from_button(ctx: BotContext, body: dict[str, Any]) -> None:
+    """Check who pressed, cancel at the provider, tell them the outcome (runs after the ack)."""
+    user_id = body["user"]["id"]
+    short_id = str(body["actions"][0].get("value") or "")
+    if not ctx.authorizer.is_allowed(user_id):
+        _tell(ctx, body, ctx.authorizer.refusal())
+        return
+    job = find_job(ctx.engine, ref=short_id) if short_id else None
+    if job is None:
+        _tell(ctx, body, f":warning: There is no job `{short_id}` any more.")
+        return
+    try:
+        job = cancel_job(ctx.engine, job, providers=ctx.providers, user_id=user_id)
+    except TunebotError as error:
+        _tell(ctx, body, f":warning: {error.user_message()}")
+        return
+    _tell(
+        ctx,
+        body,
+        f"Cancelling job `{job.short_id}` on {job.provider}; the thread will say "
+        "when the provider has stopped it.",
+    )
+
+
+def register(app: App, ctx: BotContext) -> None:
+    """Ack at once; the provider call runs on the bot's background pool."""
+
+    def on_cancel(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        future = ctx.pool.submit(cancel_from_button, ctx, body)
+        future.add_done_callback(_log_failure)
+
+    app.action(CANCEL_ACTION_ID)(on_cancel)
+
+
+def _log_failure(future: Any) -> None:
+    error = future.exception()
+    if error is not None:
+        logger.error("cancel button failed", exc_info=error)

@@ -1,0 +1,460 @@
+"""The progress scheduler: the only code that writes job progress to Slack.
+
+Every ``TUNEBOT_POLL_SECONDS`` one tick (APScheduler interval job, never two
+at once) does three things for the jobs this replica claims:
+
+1. poll the providers (``core.training.poller``: bounded, per-provider backoff);
+2. post the replies each job deserves and has not had (``core.training.milestones``),
+   recorded in two phases so a crash neither skips nor repeats one;
+3. edit each job's progress message when its visible content changed, at most
+   once per ``TUNEBOT_MIN_EDIT_SECONDS`` per job and within a workspace-wide
+   ``chat.update`` budget (oldest-edited first; final states first of all).
+
+All state is in the database; a restarted process carries on from the rows.
+Run it inside ``tunebot serve`` (:func:`start_scheduler`) or on its own with
+``python -m bot.scheduler`` (a polling-only replica).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import Engine
+
+from bot.blocks.progress import (
+    JobLabel,
+    build_progress_message,
+    build_result_message,
+    milestone_text,
+    plot_file_name,
+)
+from bot.context import BotContext
+from core.config import Settings
+from core.store.datasets import utcnow
+from core.store.engine import session_scope
+from core.store.progress import (
+    POSTED,
+    JobMessage,
+    claim_jobs,
+    ensure_poll_states,
+    record_intent,
+    record_posted,
+    release_claims,
+)
+from core.training.milestones import Milestone
+from core.training.plots import loss_curve_png
+from core.training.poller import JobSource, Poller
+from core.training.tracking import (
+    JobView,
+    finalize,
+    load_views,
+    mark_edited,
+    set_home_status,
+    set_progress_ts,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class EditBudget:
+    """Workspace-wide ``chat.update`` allowance: at most ``per_minute`` in any 60 s.
+
+    A 429 pauses every edit until Slack's ``Retry-After`` has passed.
+    """
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = max(1, per_minute)
+        self._clock = clock
+        self._spent: deque[float] = deque()
+        self._paused_until = 0.0
+
+    def try_take(self) -> bool:
+        now = self._clock()
+        while self._spent and now - self._spent[0] >= 60.0:
+            self._spent.popleft()
+        if now < self._paused_until or len(self._spent) >= self.per_minute:
+            return False
+        self._spent.append(now)
+        return True
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+MARKER_EVENT = "tunebot_job_message"
+PROGRESS_KEY = "progress"
+
+
+class ThreadPoster:
+    """Posts a job's thread replies exactly once, across crashes and restarts.
+
+    Phase one commits an intent row; phase two, after Slack answered, the ts.
+    An intent found without a ts means the process died (or Slack failed) in
+    between: the thread is searched for the reply's marker (message
+    ``metadata``, or the unique file name of the loss curve) and the reply is
+    posted only if it is not there.
+    """
+
+    def __init__(self, *, engine: Engine, client: WebClient) -> None:
+        self.engine = engine
+        self.client = client
+
+    def post_due(self, view: JobView, label: JobLabel) -> int:
+        """Post the view's unposted replies in order; stop at the first failure."""
+        posted = 0
+        if not (view.job.progress_ts or self.progress_ts(view)):
+            return posted
+        for milestone in view.unposted:
+            try:
+                self._once(view, milestone.key, lambda m=milestone: self._send(view, label, m))
+            except SlackApiError as error:
+                logger.warning(
+                    "reply %s for job %s not posted yet: %s",
+                    milestone.key,
+                    view.job.short_id,
+                    error.response.get("error"),
+                )
+                break
+            posted += 1
+        return posted
+
+    def progress_ts(self, view: JobView) -> str | None:
+        """The progress message's ts, posting it first for a job that has none."""
+        if view.job.progress_ts:
+            return view.job.progress_ts
+        message = build_progress_message(view.progress, _label(view))
+        try:
+            ts = self._once(view, PROGRESS_KEY, lambda: self._post(view, PROGRESS_KEY, message))
+        except SlackApiError as error:
+            logger.warning(
+                "progress message for job %s not posted: %s",
+                view.job.short_id,
+                error.response.get("error"),
+            )
+            return None
+        if ts:
+            set_progress_ts(self.engine, job_id=view.state.job_id, ts=ts)
+            view.job.progress_ts = ts
+        return ts
+
+    def _once(self, view: JobView, key: str, send: Callable[[], str | None]) -> str | None:
+        job_id = view.state.job_id
+        record = view.messages.get(key)
+        if record is not None and record.state == POSTED:
+            return record.ts
+        ts = self._find(view, key) if record is not None else None
+        if record is None:
+            with session_scope(self.engine) as session:
+                record_intent(session, job_id=job_id, key=key)
+        if ts is None:
+            ts = send()
+        with session_scope(self.engine) as session:
+            record_posted(session, job_id=job_id, key=key, ts=ts)
+        view.messages[key] = JobMessage(job_id=job_id, key=key, state=POSTED, ts=ts)
+        return ts
+
+    def _post(self, view: JobView, key: str, message: dict[str, Any]) -> str | None:
+        response = self.client.chat_postMessage(
+            channel=view.job.channel_id,
+            thread_ts=view.job.thread_ts,
+            **message,
+            metadata={
+                "event_type": MARKER_EVENT,
+                "event_payload": {"job": view.job.short_id, "key": key},
+            },
+        )
+        return str(response["ts"])
+
+    def _send(self, view: JobView, label: JobLabel, milestone: Milestone) -> str | None:
+        if milestone.kind == "plot":
+            png = loss_curve_png(view.points, title=f"Loss, job {view.job.short_id}")
+            response = self.client.files_upload_v2(
+                channel=view.job.channel_id,
+                thread_ts=view.job.thread_ts,
+                content=png,
+                filename=plot_file_name(view.job.short_id),
+                title=f"Loss curve {label.short_id}",
+                alt_txt="Training and validation loss by step",
+            )
+            return str(response["files"][0]["id"]) if response.get("files") else None
+        if milestone.kind == "succeeded":
+            message = build_result_message(label, reported_cost_usd=view.snapshot.cost_usd)
+        else:
+            message = {
+                "text": milestone_text(milestone, label, provider_failure=view.state.last_failure)
+            }
+        return self._post(view, milestone.key, message)
+
+    def _find(self, view: JobView, key: str) -> str | None:
+        """The ts (or loss-curve file id) of a reply already in the thread, if any."""
+        file_name = plot_file_name(view.job.short_id)
+        cursor = None
+        while True:
+            page = self.client.conversations_replies(
+                channel=view.job.channel_id,
+                ts=view.job.thread_ts,
+                include_all_metadata=True,
+                limit=200,
+                **({"cursor": cursor} if cursor else {}),
+            )
+            for message in page.get("messages") or []:
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("job") == view.job.short_id and payload.get("key") == key:
+                    return str(message["ts"])
+                for shared in message.get("files") or []:
+                    if key == "plot" and shared.get("name") == file_name:
+                        return str(shared["id"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+
+@dataclass
+class TickSummary:
+    """What one tick did; logged, and read by tests and the benchmark."""
+
+    claimed: int = 0
+    polled: int = 0
+    poll_failures: int = 0
+    posted: int = 0
+    edits: int = 0
+    edits_deferred: int = 0
+    finalized: int = 0
+    seconds: float = 0.0
+    status_changed: list[int] = field(default_factory=list)
+
+
+def _label(view: JobView) -> JobLabel:
+    job = view.job
+    return JobLabel(
+        short_id=job.short_id,
+        provider=job.provider,
+        base_model=job.base_model,
+        started_by=job.started_by,
+        uploader_id=view.uploader_id,
+        cancelled_by=job.cancelled_by,
+        fine_tuned_model=job.fine_tuned_model,
+        trained_tokens=job.trained_tokens,
+        estimated_cost_usd=job.estimated_cost_usd,
+    )
+
+
+def _edit_order(view: JobView) -> tuple[bool, datetime]:
+    """Final states first (they must never wait), then the longest-unedited."""
+    return (not view.is_final, view.state.last_edit_at or datetime.min.replace(tzinfo=UTC))
+
+
+class ProgressScheduler:
+    """Polls claimed jobs and keeps their threads up to date.
+
+    Parameters:
+        settings: poll interval, edit throttles, concurrency, silence alert.
+        engine: the database.
+        providers: provider clients by name.
+        client: bot-token Web API client.
+        home_publisher: called with (user id) when a job's status changed, to
+            refresh that person's App Home; None leaves App Home alone.
+        clock: aware-UTC now (tests move it).
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        engine: Engine,
+        providers: Mapping[str, JobSource],
+        client: WebClient,
+        home_publisher: Callable[[str], None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.client = client
+        self.clock = clock
+        self.owner = settings.replica_id or socket.gethostname()
+        self.lease = timedelta(seconds=max(60.0, 3 * settings.poll_seconds))
+        self.poller = Poller(
+            engine=engine,
+            providers=providers,
+            poll_seconds=settings.poll_seconds,
+            concurrency=settings.poll_concurrency,
+            clock=clock,
+        )
+        self.budget = EditBudget(settings.edits_per_minute)
+        self.poster = ThreadPoster(engine=engine, client=client)
+        self.home_publisher = home_publisher
+        self._tick_lock = threading.Lock()
+        self._scheduler: BackgroundScheduler | None = None
+
+    # --- one tick ---------------------------------------------------------------
+    def tick(self) -> TickSummary:
+        """Claim, poll, post, edit. Never two at once (a second caller waits)."""
+        with self._tick_lock:
+            started = time.monotonic()
+            summary = TickSummary()
+            with session_scope(self.engine) as session:
+                ensure_poll_states(session)
+            with session_scope(self.engine) as session:
+                job_ids = claim_jobs(session, owner=self.owner, now=self.clock(), lease=self.lease)
+            summary.claimed = len(job_ids)
+            report = self.poller.poll(
+                job_ids, deadline_seconds=max(1.0, 0.8 * self.settings.poll_seconds)
+            )
+            summary.polled, summary.poll_failures = report.polled, report.failed
+            summary.status_changed = report.status_changed
+            silence = timedelta(seconds=self.settings.provider_silence_alert_seconds)
+            views = load_views(self.engine, job_ids, now=self.clock(), silence_after=silence)
+            for view in views:
+                summary.posted += self.poster.post_due(view, _label(view))
+            for view in sorted(views, key=_edit_order):
+                self._edit(view, summary)
+            for view in views:
+                self._after_render(view, summary)
+            summary.seconds = time.monotonic() - started
+            logger.info("progress tick: %s", summary)
+            return summary
+
+    def _rendered(self, view: JobView) -> tuple[dict[str, Any], str]:
+        message = build_progress_message(view.progress, _label(view))
+        digest = hashlib.sha256(json.dumps(message, sort_keys=True).encode()).hexdigest()[:32]
+        return message, digest
+
+    def _edit(self, view: JobView, summary: TickSummary) -> None:
+        ts = view.job.progress_ts or self.poster.progress_ts(view)
+        if not ts:
+            return
+        message, digest = self._rendered(view)
+        if digest == view.state.rendered_hash:
+            return
+        now = self.clock()
+        last = view.state.last_edit_at
+        recent = last is not None and (now - last).total_seconds() < self.settings.min_edit_seconds
+        if (recent and not view.is_final) or not self.budget.try_take():
+            summary.edits_deferred += 1
+            return
+        try:
+            self.client.chat_update(channel=view.job.channel_id, ts=ts, **message)
+        except SlackApiError as error:
+            if error.response.status_code == 429:
+                headers = {k.lower(): v for k, v in (error.response.headers or {}).items()}
+                retry_after = float(headers.get("retry-after") or 30)
+                self.budget.pause(retry_after)
+                logger.warning("chat.update rate-limited; pausing edits %.0f s", retry_after)
+            else:
+                logger.warning(
+                    "chat.update for job %s failed: %s",
+                    view.job.short_id,
+                    error.response.get("error"),
+                )
+            summary.edits_deferred += 1
+            return
+        summary.edits += 1
+        view.state.rendered_hash = digest
+        mark_edited(self.engine, job_id=view.state.job_id, rendered_hash=digest, at=now)
+
+    def _after_render(self, view: JobView, summary: TickSummary) -> None:
+        job_id = view.state.job_id
+        if self.home_publisher and view.job.status != view.state.home_status:
+            for user in dict.fromkeys(u for u in (view.job.started_by, view.uploader_id) if u):
+                try:
+                    self.home_publisher(user)
+                except SlackApiError as error:
+                    logger.warning(
+                        "App Home for %s not refreshed: %s", user, error.response.get("error")
+                    )
+            set_home_status(self.engine, job_id=job_id, status=view.job.status)
+        if not view.is_final or view.unposted:
+            return
+        if view.state.rendered_hash != self._rendered(view)[1]:
+            return
+        finalize(self.engine, job_id=job_id)
+        summary.finalized += 1
+
+    # --- lifecycle ----------------------------------------------------------------
+    def _safe_tick(self) -> None:
+        try:
+            self.tick()
+        except Exception:
+            # A bad tick (database locked, a bug) must not stop the next one.
+            logger.exception("progress tick failed")
+
+    def start(self) -> None:
+        """Run ticks in a background thread every ``poll_seconds``, the first one now."""
+        scheduler = BackgroundScheduler(timezone="UTC")
+        scheduler.add_job(
+            self._safe_tick,
+            "interval",
+            seconds=self.settings.poll_seconds,
+            id="progress",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now().astimezone(),
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def shutdown(self) -> None:
+        """Stop ticking and hand this replica's jobs to the others at once."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        self.poller.close()
+        with session_scope(self.engine) as session:
+            release_claims(session, owner=self.owner)
+
+
+def start_scheduler(ctx: BotContext, *, start: bool = True) -> ProgressScheduler:
+    """Build the scheduler from the bot's shared services and (by default) start ticking."""
+    from bot.listeners.home import home_publisher
+
+    scheduler = ProgressScheduler(
+        settings=ctx.settings,
+        engine=ctx.engine,
+        providers=ctx.providers,
+        client=ctx.client,
+        home_publisher=home_publisher(ctx.client, ctx.engine),
+    )
+    if start:
+        scheduler.start()
+    return scheduler
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bot.scheduler [--once]``: a polling-only replica (no Slack listener)."""
+    from bot.app import build_context
+    from core.config import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m bot.scheduler", description=main.__doc__)
+    parser.add_argument("--once", action="store_true", help="run one tick and exit")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    scheduler = start_scheduler(build_context(load_settings()), start=False)
+    if args.once:
+        print(json.dumps(scheduler.tick().__dict__), flush=True)
+        return 0
+    scheduler.start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        scheduler.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
