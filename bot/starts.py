@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from slack_sdk.errors import SlackApiError
+
 from bot.blocks.jobs import (
     build_job_failed_text,
     build_job_started_blocks,
@@ -49,7 +51,15 @@ def start_in_thread(
     text = build_job_starting_text(
         provider=job.provider, dataset_short_id=short, user_id=request.user_id
     )
-    wip = post_wip(ctx.client, channel=job.channel_id, thread_ts=job.thread_ts, text=text)
+    try:
+        wip = post_wip(ctx.client, channel=job.channel_id, thread_ts=job.thread_ts, text=text)
+    except SlackApiError as exc:
+        # Without its thread message the job could not report progress: don't start it.
+        error = str(exc.response.get("error"))
+        if job.id is not None:
+            fail_job(ctx.engine, job.id, error={"code": "slack_" + error, "message": error})
+        notify(f"Not started: I could not post in the dataset's thread ({error}).")
+        return None
     if job.id is not None:
         job = update_job(ctx.engine, job.id, progress_ts=wip)
     try:
