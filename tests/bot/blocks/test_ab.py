@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.blocks.ab import (
+    RESPONSE_CHARS,
+    build_pair_message,
+    build_results,
+    build_reveal,
+    build_scoreboard,
+    shown,
+)
+from bot.blocks.heldout import build_heldout_report
+from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT
+from core.evaluation.arms import Answer
+from core.evaluation.examples import Example
+from core.evaluation.export import PromptRow
+from core.evaluation.heldout import HeldoutResult, ItemResult, ModelStats
+from core.evaluation.judge import JudgeCall, JudgeOutcome
+from core.evaluation.stats import Tally, summarize
+from core.evaluation.votes import Scoreboard
+from core.store.evaluation import AbResponse, AbSession
+
+FT = "ft:gpt-4o-mini:acme::secret1"
+BASE = "gpt-4o-mini"
+
+
+def _session(**extra: Any) -> AbSession:
+    return AbSession(
+        id=1,
+        short_id="ab-123abc",
+        request_id="r",
+        channel_id="C1",
+        thread_ts="1.0",
+        created_by="U1",
+        candidate_provider="openai",
+        candidate_model=FT,
+        baseline_provider="openai",
+        baseline_model=BASE,
+        **extra,
+    )
+
+
+def _response(
+    arm: str, model: str, position: str, text: str | None, error: str | None = None
+) -> AbResponse:
+    return AbResponse(
+        prompt_id=1,
+        arm=arm,
+        provider="openai",
+        model=model,
+        position=position,
+        text=text,
+        error=error,
+    )
+
+
+def _texts(message: dict[str, Any]) -> str:
+    return json.dumps(message)
+
+
+def test_pair_message_is_blind_with_buttons_in_order() -> None:
+    a = shown(_response("baseline", BASE, "A", "Answer one"), hidden_names=(FT, BASE))
+    b = shown(_response("candidate", FT, "B", "Answer two"), hidden_names=(FT, BASE))
+    message = build_pair_message(3, a, b, prompt_id=42)
+    dumped = _texts(message)
+    assert FT not in dumped and BASE not in dumped and "fine-tuned" not in dumped
+    assert "Response A" in dumped and "Answer one" in dumped
+    actions = [blk for blk in message["blocks"] if blk["type"] == "actions"][0]["elements"]
+    assert [e["text"]["text"] for e in actions] == ["A is better", "B is better", "Tie", "Both bad"]
+    assert [e["action_id"] for e in actions] == [
+        "ab_vote_a",
+        "ab_vote_b",
+        "ab_vote_tie",
+        "ab_vote_both_bad",
+    ]
+    assert {e["value"] for e in actions} == {"42"}
+
+
+def test_long_answers_are_cut_and_failures_are_scrubbed() -> None:
+    long = shown(_response("candidate", FT, "A", "word " * 2000), hidden_names=(FT, BASE))
+    assert long.truncated and len(long.text) <= RESPONSE_CHARS
+    failed = shown(
+        _response("baseline", BASE, "B", None, error=f"The model `{BASE}` does not exist"),
+        hidden_names=(FT, BASE),
+    )
+    assert failed.failed and BASE not in failed.text and "[model]" in failed.text
+    message = build_pair_message(1, long, failed, prompt_id=1)
+    assert not [blk for blk in message["blocks"] if blk["type"] == "actions"]
+    assert "not counted" in _texts(message)
+    assert all(
+        len(blk.get("text", {}).get("text", "")) <= MAX_SECTION_TEXT for blk in message["blocks"]
+    )
+
+
+def test_scoreboard_shows_the_worked_check_and_the_rule() -> None:
+    board = Scoreboard(
+        prompts=22,
+        counted_prompts=21,
+        failed_prompts=1,
+        votes=22,
+        voters=4,
+        summaries={"baseline": summarize(Tally(wins=14, losses=5, ties=3, a_wins=10, b_wins=9))},
+    )
+    dumped = _texts(build_scoreboard(_session(), board))
+    for expected in (
+        "73.7%",
+        "51.2%",
+        "88.2%",
+        "p = 0.064",
+        "no significant difference",
+        "10 decisive votes",
+        "p < 0.05",
+        "How to take part",
+        "1 not counted",
+    ):
+        assert expected in dumped, expected
+
+
+def test_reveal_names_both_models_and_the_change() -> None:
+    revealed = {
+        "A": _response("baseline", BASE, "A", "x"),
+        "B": _response("candidate", FT, "B", "y"),
+    }
+    text = build_reveal(_session(), number=2, choice="b", previous="tie", revealed=revealed)
+    assert "from *Tie* to *B is better*" in text
+    assert f"A was *base* (`{BASE}`)" in text and f"B was *fine-tuned* (`{FT}`)" in text
+
+
+def _row(number: int) -> PromptRow:
+    return PromptRow(
+        number=number,
+        prompt="a fairly long prompt " * 5,
+        author="U1",
+        opponent="baseline",
+        candidate_model=FT,
+        opponent_model=BASE,
+        candidate_position="A",
+        status="answered",
+        votes_a=2,
+        votes_b=1,
+        ties=0,
+        both_bad=0,
+        candidate_votes=2,
+        opponent_votes=1,
+        outcome="candidate",
+        candidate_text="x",
+        opponent_text="y",
+    )
+
+
+def test_results_table_stays_inside_slack_limits() -> None:
+    board = Scoreboard(3000, 3000, 0, 0, 0, {"baseline": summarize(Tally())})
+    message = build_results(_session(), [_row(n) for n in range(1, 3001)], board)
+    assert len(message["blocks"]) <= MAX_MESSAGE_BLOCKS
+    assert all(
+        len(b.get("text", {}).get("text", "")) <= MAX_SECTION_TEXT for b in message["blocks"]
+    )
+    assert "table is cut" in _texts(message)
+    small = build_results(_session(), [_row(1)], board)
+    assert "fine-tuned" in _texts(small) and "table is cut" not in _texts(small)
+
+
+def test_heldout_report() -> None:
+    example = Example([{"role": "user", "content": "Capital of France?"}], "Paris")
+    lost = ItemResult(
+        0,
+        example,
+        Answer("Lyon", None, 0.1, 5, 1),
+        Answer("Paris", None, 0.2, 5, 1),
+        JudgeOutcome((JudgeCall("A", "b", "B"), JudgeCall("B", "a", "A"))),
+    )
+    stats = ModelStats(FT, 1, 0, 0.0, 0.0, 0.1, 0.1, 5, 1)
+    result = HeldoutResult(
+        items=[lost],
+        classification=False,
+        candidate=stats,
+        baseline=ModelStats(BASE, 1, 0, 1.0, 1.0, 0.2, 0.2, 5, 1),
+        reference=summarize(Tally(losses=1)),
+        judge=summarize(Tally(losses=1, a_wins=1, b_wins=1)),
+        worst=[lost],
+    )
+    dumped = _texts(build_heldout_report(result, job_short_id="job-1", judge_model="gpt-4o"))
+    for expected in (
+        "Exact match",
+        "token F1",
+        "Latency",
+        "Tokens",
+        "judge `gpt-4o`",
+        "both orders",
+        "lost worst",
+        "Capital of France?",
+        "Position A chosen in 50.0%",
+    ):
+        assert expected in dumped, expected

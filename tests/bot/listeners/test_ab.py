@@ -1,0 +1,321 @@
+"""A/B sessions end to end: signed requests into the real bolt app (HTTP mode), FakeSlack
+for every Web API call, FakeOpenAI behind the real openai-SDK provider."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from core.store.datasets import Dataset
+from core.store.engine import session_scope
+from core.store.evaluation import AbPrompt, AbResponse, AbSession, AbVote
+from core.store.jobs import TrainingJob
+from tests.bot.harness import ALICE, BOB, CHANNEL, RunningBot, make_settings, start_bot
+from tests.fakes.openai_api import FakeOpenAI
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_events import message_event
+
+FT = "ft:gpt-4o-mini-2024-07-18:org-tunebot::abc123"
+BASE = "gpt-4o-mini"
+JOB = "job-ab0001"
+WAIT = 15.0
+
+
+@pytest.fixture
+def ab_bot(tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> Iterator[RunningBot]:
+    fake_openai.set_responder(FT, lambda m, b: f"reply one to {m[-1]['content']}")
+    fake_openai.set_responder(BASE, lambda m, b: f"reply two to {m[-1]['content']}")
+    settings = make_settings(
+        tmp_path,
+        fake_slack,
+        OPENAI_API_KEY=fake_openai.api_key,
+        OPENAI_BASE_URL=fake_openai.base_url,
+        TUNEBOT_PROVIDER_MAX_RETRIES=0,
+        TUNEBOT_MIN_EDIT_SECONDS=0.3,
+    )
+    running = start_bot(settings, fake_slack)
+    yield running
+    running.stop()
+
+
+def _job(bot: RunningBot, tmp_path: Path) -> dict[str, Any]:
+    """A succeeded job whose dataset thread is a real message in the fake workspace."""
+    parent = bot.slack.post_user_message(CHANNEL, "faq.jsonl", user=ALICE)
+    train = tmp_path / "train.jsonl"
+    train.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": f"q{i}"},
+                        {"role": "assistant", "content": f"a{i}"},
+                    ]
+                }
+            )
+            + "\n"
+            for i in range(8)
+        ),
+        encoding="utf-8",
+    )
+    with session_scope(bot.ctx.engine) as db:
+        dataset = Dataset(
+            short_id="ds-ab0001",
+            slack_file_id="F1",
+            channel_id=CHANNEL,
+            thread_ts=parent["ts"],
+            uploader_id=ALICE,
+            file_name="faq.jsonl",
+            sha256="0" * 64,
+            verdict="ready",
+            format="chat",
+            model=BASE,
+            report_json="{}",
+            training_path=str(train),
+        )
+        db.add(dataset)
+        db.flush()
+        db.add(
+            TrainingJob(
+                short_id=JOB,
+                request_id="req-1",
+                dataset_id=dataset.id,
+                provider="openai",
+                base_model=BASE,
+                fine_tuned_model=FT,
+                status="succeeded",
+                channel_id=CHANNEL,
+                thread_ts=parent["ts"],
+                started_by=ALICE,
+            )
+        )
+    return parent
+
+
+def _roots(bot: RunningBot) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in bot.slack.bot_messages(CHANNEL)
+        if "thread_ts" not in m or m["thread_ts"] == m["ts"]
+        if "A/B test" in (m.get("text") or "")
+    ]
+
+
+def _start(bot: RunningBot, parent: dict[str, Any], user: str = ALICE) -> dict[str, Any]:
+    response = bot.sender.action(
+        "ab_start", user_id=user, value=JOB, channel_id=CHANNEL, message=parent
+    )
+    assert response.status_code == 200
+    root = bot.slack.wait_for(lambda: _roots(bot), timeout=WAIT, message="session root")[0]
+    # The bot learns the root's ts from chat.postMessage's answer, a moment after
+    # the message exists; a prompt sent in between would not be seen as one.
+    bot.slack.wait_for(lambda: _session_thread(bot) == root["ts"], timeout=WAIT)
+    return root
+
+
+def _session_thread(bot: RunningBot) -> str | None:
+    with session_scope(bot.ctx.engine) as db:
+        session = db.exec(select(AbSession)).first()
+    return session.thread_ts if session else None
+
+
+def _prompt(bot: RunningBot, root: dict[str, Any], text: str, user: str = BOB) -> dict[str, Any]:
+    message = bot.slack.post_user_message(CHANNEL, text, user=user, thread_ts=root["ts"])
+    assert bot.sender.event(message_event(CHANNEL, message)).status_code == 200
+    return message
+
+
+def _pairs(bot: RunningBot, root: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in bot.slack.bot_messages(CHANNEL, root["ts"])
+        if (m.get("text") or "").startswith("Prompt ") and "Response A" in (m.get("text") or "")
+    ]
+
+
+def _wait_pairs(bot: RunningBot, root: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    return bot.slack.wait_for(
+        lambda: (p := _pairs(bot, root)) and len(p) >= n and p, timeout=WAIT, message=f"{n} pairs"
+    )
+
+
+def _vote(bot: RunningBot, pair: dict[str, Any], user: str, action: str) -> None:
+    value = next(
+        e["value"] for b in pair["blocks"] if b["type"] == "actions" for e in b["elements"]
+    )
+    response = bot.sender.action(
+        action, user_id=user, value=value, channel_id=CHANNEL, message=pair
+    )
+    assert response.status_code == 200
+
+
+def test_button_starts_one_session_and_prompts_are_answered_blind(
+    ab_bot: RunningBot, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    bot = ab_bot
+    parent = _job(bot, tmp_path)
+    root = _start(bot, parent)
+    assert "How to take part" in json.dumps(root["blocks"])
+    # Announced in the job's thread; a second click points to the same session.
+    bot.slack.wait_for(
+        lambda: [m for m in bot.slack.bot_messages(CHANNEL, parent["ts"]) if ":vs:" in m["text"]],
+        timeout=WAIT,
+    )
+    bot.sender.action("ab_start", user_id=BOB, value=JOB, channel_id=CHANNEL, message=parent)
+    bot.slack.wait_for(lambda: bot.slack.ephemerals(CHANNEL, BOB), timeout=WAIT)
+    assert "already has" in bot.slack.ephemerals(CHANNEL, BOB)[0]["text"]
+    assert len(_roots(bot)) == 1
+
+    message = _prompt(bot, root, "What is 2+2?")
+    (pair,) = _wait_pairs(bot, root, 1)
+    public = json.dumps(pair) + json.dumps(bot.slack.edits(CHANNEL, pair["ts"]))
+    assert FT not in public and BASE not in public and "fine-tuned" not in public
+    assert "reply one to What is 2+2?" in public and "reply two to" in public
+    with session_scope(bot.ctx.engine) as db:
+        prompt = db.exec(select(AbPrompt)).one()
+        shown_as = {r.position: r.model for r in db.exec(select(AbResponse)).all()}
+    assert prompt.slack_ts == message["ts"] and prompt.status == "answered"
+    assert shown_as[prompt.candidate_position] == FT
+    slot_text = next(
+        b["text"]["text"]
+        for b in pair["blocks"]
+        if b["type"] == "section" and f"*Response {prompt.candidate_position}*" in b["text"]["text"]
+    )
+    assert "reply one" in slot_text
+    # Both models were asked at the same time with the same settings.
+    first, second = fake_openai.requests("chat.completions")
+    assert max(first.start, second.start) < min(first.end, second.end)
+
+
+def test_retries_bot_messages_edits_and_other_threads_are_not_prompts(
+    ab_bot: RunningBot, tmp_path: Path
+) -> None:
+    bot = ab_bot
+    root = _start(bot, _job(bot, tmp_path))
+    message = _prompt(bot, root, "hello")
+    event = message_event(CHANNEL, message)
+    bot.sender.event(event, retry_num=1)
+    (pair,) = _wait_pairs(bot, root, 1)
+    bot.sender.event(message_event(CHANNEL, pair))  # the bot's own reply
+    bot.sender.event(
+        {**event, "subtype": "message_changed", "message": {**message, "text": "edit"}}
+    )
+    other = bot.slack.post_user_message(CHANNEL, "unrelated", user=BOB)
+    reply = bot.slack.post_user_message(CHANNEL, "not a prompt", user=BOB, thread_ts=other["ts"])
+    assert bot.sender.event(message_event(CHANNEL, reply)).status_code == 200
+    _prompt(bot, root, "second prompt")
+    _wait_pairs(bot, root, 2)
+    with session_scope(bot.ctx.engine) as db:
+        texts = [p.text for p in db.exec(select(AbPrompt).order_by(AbPrompt.id)).all()]
+    assert texts == ["hello", "second prompt"]
+
+
+def test_votes_one_per_person_changeable_with_ephemeral_reveal_and_scoreboard(
+    ab_bot: RunningBot, tmp_path: Path
+) -> None:
+    bot = ab_bot
+    root = _start(bot, _job(bot, tmp_path))
+    _prompt(bot, root, "Name a colour")
+    (pair,) = _wait_pairs(bot, root, 1)
+    _vote(bot, pair, ALICE, "ab_vote_a")
+    reveal = bot.slack.wait_for(lambda: bot.slack.ephemerals(CHANNEL, ALICE), timeout=WAIT)[0]
+    assert "You voted *A is better*" in reveal["text"]
+    assert FT in reveal["text"] and BASE in reveal["text"]
+    _vote(bot, pair, ALICE, "ab_vote_b")
+    changed = bot.slack.wait_for(
+        lambda: [e for e in bot.slack.ephemerals(CHANNEL, ALICE) if "changed" in e["text"]],
+        timeout=WAIT,
+    )
+    assert "from *A is better* to *B is better*" in changed[0]["text"]
+    _vote(bot, pair, BOB, "ab_vote_tie")  # the prompt's author votes like anyone else
+    bot.slack.wait_for(lambda: bot.slack.ephemerals(CHANNEL, BOB), timeout=WAIT)
+    with session_scope(bot.ctx.engine) as db:
+        votes = {v.user_id: v.choice for v in db.exec(select(AbVote)).all()}
+    assert votes == {ALICE: "b", BOB: "tie"}
+    # No public message names the models of a prompt; the scoreboard shows the votes.
+    public = [m for m in bot.slack.messages(CHANNEL, root["ts"])]
+    assert all(FT not in json.dumps(m) for m in public)
+    board = bot.slack.wait_for(
+        lambda: (
+            "votes: *2* from 2 people" in json.dumps(bot.slack.message(CHANNEL, root["ts"]))
+            and bot.slack.message(CHANNEL, root["ts"])
+        ),
+        timeout=WAIT,
+        message="scoreboard with two votes",
+    )
+    assert "not enough evidence yet" in json.dumps(board)
+
+
+def test_failed_model_is_shown_and_not_counted(
+    ab_bot: RunningBot, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    bot = ab_bot
+    root = _start(bot, _job(bot, tmp_path))
+    fake_openai.fail_next("chat.completions", status=400, model=BASE)
+    _prompt(bot, root, "will fail")
+    (pair,) = _wait_pairs(bot, root, 1)
+    dumped = json.dumps(pair)
+    assert "not counted" in dumped and '"actions"' not in dumped and BASE not in dumped
+    with session_scope(bot.ctx.engine) as db:
+        assert db.exec(select(AbPrompt)).one().status == "failed"
+
+
+def test_command_with_few_shot_results_and_exports(
+    ab_bot: RunningBot, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    bot = ab_bot
+    _job(bot, tmp_path)
+    assert (
+        bot.sender.command(f"ab {JOB} --few-shot", user_id=ALICE, channel_id=CHANNEL).status_code
+        == 200
+    )
+    started = bot.slack.wait_for(lambda: bot.slack.responses(CHANNEL, ALICE), timeout=WAIT)[0]
+    assert "Started A/B test" in started["text"]
+    root = _roots(bot)[0]
+    bot.slack.wait_for(lambda: _session_thread(bot) == root["ts"], timeout=WAIT)
+    assert "few-shot" in json.dumps(root)
+    with session_scope(bot.ctx.engine) as db:
+        session = db.exec(select(AbSession)).one()
+    assert session.few_shot_prompt and "Example 1" in session.few_shot_prompt
+    for text in ("one", "two"):  # rotation: base, then base + few-shot prompt
+        _prompt(bot, root, text)
+    pairs = _wait_pairs(bot, root, 2)
+    few_shot_calls = [r for r in fake_openai.requests("chat.completions") if r.model == BASE]
+    assert len(few_shot_calls) == 2
+    _vote(bot, pairs[0], ALICE, "ab_vote_a")
+    bot.sender.command(f"ab results {session.short_id}", user_id=ALICE, channel_id=CHANNEL)
+    uploads = bot.slack.wait_for(
+        lambda: (
+            len(bot.slack.uploads(CHANNEL, root["ts"])) >= 2
+            and bot.slack.uploads(CHANNEL, root["ts"])
+        ),
+        timeout=WAIT,
+    )
+    names = sorted(u["filename"] for u in uploads)
+    assert names == [f"{session.short_id}-preferences.jsonl", f"{session.short_id}-prompts.csv"]
+    csv_text = next(u for u in uploads if u["filename"].endswith(".csv"))["content"].decode()
+    assert "base + few-shot" not in csv_text and "few_shot" in csv_text
+    table = bot.slack.wait_for(
+        lambda: [
+            m for m in bot.slack.bot_messages(CHANNEL, root["ts"]) if "Results of" in m["text"]
+        ],
+        timeout=WAIT,
+    )
+    assert "A/B/T/bad" in json.dumps(table[0]["blocks"])
+
+
+def test_bad_input_gets_usage_not_a_crash(ab_bot: RunningBot, tmp_path: Path) -> None:
+    bot = ab_bot
+    _job(bot, tmp_path)
+    for text in ("ab", "ab nosuchjob", "ab results ab-nope", f"ab {JOB} --bogus", "ab x vs"):
+        assert bot.sender.command(text, user_id=BOB, channel_id=CHANNEL).status_code == 200
+    replies = bot.slack.wait_for(
+        lambda: len(bot.slack.responses(CHANNEL, BOB)) >= 5 and bot.slack.responses(CHANNEL, BOB),
+        timeout=WAIT,
+    )
+    assert all("Usage" in r["text"] for r in replies), [r["text"] for r in replies]
+    assert not _roots(bot)
