@@ -67,7 +67,7 @@ def test_pair_message_is_blind_with_buttons_in_order() -> None:
     dumped = _texts(message)
     assert FT not in dumped and BASE not in dumped and "fine-tuned" not in dumped
     assert "Response A" in dumped and "Answer one" in dumped
-    actions = [blk for blk in message["blocks"] if blk["type"] == "actions"][0]["elements"]
+    actions = next(blk for blk in message["blocks"] if blk["type"] == "actions")["elements"]
     assert [e["text"]["text"] for e in actions] == ["A is better", "B is better", "Tie", "Both bad"]
     assert [e["action_id"] for e in actions] == [
         "ab_vote_a",
