@@ -1,0 +1,133 @@
+"""The held-out evaluation job: queued when a job with validation data has succeeded,
+run against FakeOpenAI through the real provider, posted once to the job's thread."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from bot.evaluation_runner import run_pending_heldout
+from core.store.datasets import Dataset
+from core.store.engine import session_scope
+from core.store.evaluation import HeldoutRun, JudgeVerdict
+from core.store.jobs import TrainingJob
+from tests.bot.harness import ALICE, CHANNEL, RunningBot, make_settings, start_bot
+from tests.fakes.openai_api import FakeOpenAI
+from tests.fakes.slack_api import FakeSlack
+
+FT = "ft:gpt-4o-mini-2024-07-18:org-tunebot::heldout"
+BASE = "gpt-4o-mini"
+ANSWERS = {f"Capital of country {i}?": f"City {i}" for i in range(8)}
+
+
+@pytest.fixture
+def bot(tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> Iterator[RunningBot]:
+    settings = make_settings(
+        tmp_path,
+        fake_slack,
+        OPENAI_API_KEY=fake_openai.api_key,
+        OPENAI_BASE_URL=fake_openai.base_url,
+        TUNEBOT_PROVIDER_MAX_RETRIES=0,
+        TUNEBOT_JUDGE_MODEL="gpt-4o",
+        TUNEBOT_EVAL_MAX_PROMPTS=6,
+        TUNEBOT_EVAL_CONCURRENCY=3,
+    )
+    running = start_bot(settings, fake_slack)
+    yield running
+    running.stop()
+
+
+def _job(bot: RunningBot, tmp_path: Path, *, status: str = "succeeded") -> dict[str, str]:
+    parent = bot.slack.post_user_message(CHANNEL, "faq.jsonl", user=ALICE)
+    valid = tmp_path / "valid.jsonl"
+    valid.write_text(
+        "".join(
+            json.dumps(
+                {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+            )
+            + "\n"
+            for q, a in ANSWERS.items()
+        ),
+        encoding="utf-8",
+    )
+    with session_scope(bot.ctx.engine) as db:
+        dataset = Dataset(
+            short_id="ds-ho0001",
+            slack_file_id="F1",
+            channel_id=CHANNEL,
+            thread_ts=parent["ts"],
+            uploader_id=ALICE,
+            file_name="faq.jsonl",
+            sha256="0" * 64,
+            verdict="ready",
+            format="chat",
+            model=BASE,
+            report_json="{}",
+            validation_path=str(valid),
+        )
+        db.add(dataset)
+        db.flush()
+        db.add(
+            TrainingJob(
+                short_id="job-ho0001",
+                request_id="req-h",
+                dataset_id=dataset.id,
+                provider="openai",
+                base_model=BASE,
+                fine_tuned_model=FT,
+                status=status,
+                channel_id=CHANNEL,
+                thread_ts=parent["ts"],
+                started_by=ALICE,
+            )
+        )
+    return parent
+
+
+def _run(bot: RunningBot) -> int:
+    ctx = bot.ctx
+    return run_pending_heldout(
+        settings=ctx.settings, engine=ctx.engine, providers=ctx.providers, client=ctx.client
+    )
+
+
+def test_report_posted_once_with_scores_judge_and_csv(
+    bot: RunningBot, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.set_responder(FT, lambda m, b: ANSWERS[m[-1]["content"]])
+    fake_openai.set_responder(BASE, lambda m, b: "I am not sure.")
+    fake_openai.set_responder("gpt-4o", lambda m, b: "Verdict: A")  # always the first slot
+    parent = _job(bot, tmp_path, status="running")
+    assert _run(bot) == 0  # not finished yet: nothing queued
+    with session_scope(bot.ctx.engine) as db:
+        job = db.exec(select(TrainingJob)).one()
+        job.status = "succeeded"
+        db.add(job)
+    assert _run(bot) == 1
+    (report,) = [m for m in bot.slack.bot_messages(CHANNEL, parent["ts"]) if m.get("blocks")]
+    text = json.dumps(report["blocks"])
+    assert "Held-out evaluation of job `job-ho0001`" in text and "6 prompts" in text
+    assert "Exact match: *100.0%*" in text and "Exact match: *0.0%*" in text
+    assert "both orders" in text and "Position A chosen in 100.0%" in text
+    (upload,) = bot.slack.uploads(CHANNEL, parent["ts"])
+    assert upload["filename"] == "heldout-job-ho0001.csv"
+    assert upload["content"].decode().count("\n") == 7
+    with session_scope(bot.ctx.engine) as db:
+        run = db.exec(select(HeldoutRun)).one()
+        verdicts = db.exec(select(JudgeVerdict)).all()
+    assert run.status == "done" and run.posted_ts == report["ts"] and len(verdicts) == 12
+    assert _run(bot) == 0
+    posted = bot.slack.bot_messages(CHANNEL, parent["ts"])
+    assert sum("Held-out evaluation" in (m.get("text") or "") for m in posted) == 1
+
+
+def test_missing_heldout_file_is_reported_in_the_thread(bot: RunningBot, tmp_path: Path) -> None:
+    parent = _job(bot, tmp_path)
+    (tmp_path / "valid.jsonl").unlink()
+    assert _run(bot) == 1
+    (message,) = bot.slack.bot_messages(CHANNEL, parent["ts"])
+    assert "could not run" in message["text"] and "missing" in message["text"]
