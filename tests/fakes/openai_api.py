@@ -25,7 +25,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
@@ -44,9 +44,11 @@ from tests.fakes.openai_routes import (
     _limit,
 )
 from tests.fakes.server import LoopbackServer
+from tests.fakes.waiting import wait_for
 
 __all__ = ["FakeOpenAI", "JobScript", "OpenAIRequest"]
 
+T = TypeVar("T")
 Advance = Literal["retrieve", "manual", "clock"]
 Handler = Callable[[Request, dict[str, Any]], Awaitable[Any]]
 _SERVER_ERROR = "The server had an error while processing your request. Sorry about that!"
@@ -177,6 +179,15 @@ class FakeOpenAI:
         with self.state.lock:
             self.state.permission_denied = message
 
+    @property
+    def permission_denied_on_create(self) -> bool:
+        """True while job creation answers 403 (set it, or call :meth:`deny_job_creation`)."""
+        return self.state.permission_denied is not None
+
+    @permission_denied_on_create.setter
+    def permission_denied_on_create(self, value: bool) -> None:
+        self.deny_job_creation(PERMISSION_DENIED_MESSAGE if value else None)
+
     def advance(self, job_id: str, ticks: int = 1) -> dict[str, Any]:
         """Move a job ``ticks`` stages/steps forward now; returns the job object."""
         job = self.state.job(job_id)
@@ -243,6 +254,23 @@ class FakeOpenAI:
             self._outages[route] = (time.monotonic() + seconds, status)
 
     # ---- inspection --------------------------------------------------------
+    def wait_for(
+        self,
+        predicate: Callable[[], T],
+        *,
+        timeout: float = 5.0,
+        interval: float = 0.02,
+        message: str = "condition",
+    ) -> T:
+        """Poll ``predicate`` until truthy; return its value. Times out listing requests seen."""
+
+        def seen() -> str:
+            return f"OpenAI requests: {[(r.route, r.status) for r in self.requests()]}"
+
+        return wait_for(
+            predicate, timeout=timeout, interval=interval, message=message, describe=seen
+        )
+
     def requests(
         self, route: str | None = None, *, job_id: str | None = None
     ) -> list[OpenAIRequest]:

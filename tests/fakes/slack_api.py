@@ -38,6 +38,7 @@ from tests.fakes.slack_errors import SlackError
 from tests.fakes.slack_inspect import SlackInspection
 from tests.fakes.slack_methods import SlackMethods
 from tests.fakes.slack_workspace import Workspace
+from tests.fakes.waiting import wait_for
 
 __all__ = ["DEFAULT_METHODS", "FakeSlack", "SlackCall", "SlackError"]
 
@@ -416,21 +417,17 @@ class FakeSlack(SlackInspection):
         interval: float = 0.02,
         message: str = "condition",
     ) -> T:
-        """Poll ``predicate`` until it returns something truthy; return that value.
+        """Poll ``predicate`` until truthy and return its value (see :func:`waiting.wait_for`).
 
         Raises
         ------
         AssertionError
-            After ``timeout`` seconds, listing the calls seen, to debug the test.
+            After ``timeout`` seconds, listing the Web API calls seen, to debug the test.
         """
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                seen = [(c.method, c.error) for c in self.calls()]
-                raise AssertionError(
-                    f"timed out after {timeout}s waiting for {message}; Slack calls: {seen}"
-                )
-            time.sleep(interval)
+
+        def seen() -> str:
+            return f"Slack calls: {[(c.method, c.error) for c in self.calls()]}"
+
+        return wait_for(
+            predicate, timeout=timeout, interval=interval, message=message, describe=seen
+        )

@@ -37,6 +37,7 @@ __all__ = [
     "block_actions_payload",
     "event_callback",
     "make_trigger_id",
+    "message_changed_event",
     "message_event",
     "sign",
     "slash_command_form",
@@ -116,6 +117,28 @@ def message_event(
         {"type": "message", "channel": channel, "event_ts": message["ts"], "channel_type": kind}
     )
     return event
+
+
+def message_changed_event(
+    channel: str, message: dict[str, Any], *, new_text: str
+) -> dict[str, Any]:
+    """The ``message_changed`` event Slack sends when ``message`` is edited (bots ignore it)."""
+    edited = {
+        **message,
+        "text": new_text,
+        "edited": {"user": message.get("user"), "ts": f"{time.time():.6f}"},
+    }
+    return {
+        "type": "message",
+        "subtype": "message_changed",
+        "hidden": True,
+        "channel": channel,
+        "channel_type": {"C": "channel", "G": "group", "D": "im"}.get(channel[:1], "channel"),
+        "ts": f"{time.time():.6f}",
+        "event_ts": f"{time.time():.6f}",
+        "message": edited,
+        "previous_message": message,
+    }
 
 
 def app_home_opened_event(

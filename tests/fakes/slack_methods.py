@@ -7,6 +7,7 @@ Slack uses for that case.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
@@ -262,7 +263,9 @@ class SlackMethods:
                 "invalid_arguments", "[ERROR] files must be a non-empty array of {id, title}"
             )
         ws = self.ws
-        channel = ws.channel(str(args["channel_id"])) if args.get("channel_id") else None
+        # `channels` (comma-separated) is the older way to name one destination.
+        target = args.get("channel_id") or str(args.get("channels") or "").split(",")[0].strip()
+        channel = ws.channel(target) if target else None
         thread_ts = args.get("thread_ts") or None
         with ws.lock:
             uploads = {u.file_id: u for u in ws.uploads.values()}
@@ -411,11 +414,26 @@ class SlackMethods:
         except SlackError:
             raise SlackError("thread_not_found") from None
         limit = max(1, min(int(args.get("limit") or 1000), 1000))
-        start = int(args.get("cursor") or 0)
+        start = _cursor_index(args.get("cursor"), thread)
         page = thread[start : start + limit]
         more = start + limit < len(thread)
+        cursor = _cursor(thread[start + limit]["ts"]) if more else ""
         return {
             "messages": copy.deepcopy(page),
             "has_more": more,
-            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+            "response_metadata": {"next_cursor": cursor},
         }
+
+
+def _cursor(ts: str) -> str:
+    """Slack cursors are opaque base64 strings; ours encode the next message's ts."""
+    return base64.b64encode(f"next_ts:{ts}".encode()).decode()
+
+
+def _cursor_index(cursor: Any, messages: list[dict[str, Any]]) -> int:
+    if not cursor:
+        return 0
+    for index, message in enumerate(messages):
+        if _cursor(message["ts"]) == cursor:
+            return index
+    raise SlackError("invalid_cursor")

@@ -159,7 +159,7 @@ def test_429_and_500_are_retried_by_the_sdk(fake_openai: FakeOpenAI) -> None:
     fake_openai.fail_next("jobs.retrieve", status=429, retry_after=0.05, times=2)
     assert retrying.fine_tuning.jobs.retrieve(job_id).status == "queued"
     assert [r.status for r in fake_openai.requests("jobs.retrieve")] == [429, 429, 200]
-    fake_openai.fail_next("jobs.events", status=500, times=3, job_id=job_id)
+    fake_openai.fail_next("jobs.events", status=500, times=3, job_id=job_id, retry_after=0.01)
     with pytest.raises(openai.InternalServerError):
         retrying.fine_tuning.jobs.list_events(job_id)
     assert len(fake_openai.requests("jobs.events", job_id=job_id)) == 3

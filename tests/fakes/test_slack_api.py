@@ -58,6 +58,10 @@ def test_thread_edit_reaction_and_ephemeral_are_recorded(
     assert fake_slack.ephemerals(CHANNEL, user="U0BOB") == []
     replies = client.conversations_replies(channel=CHANNEL, ts=root["ts"])["messages"]
     assert replies[0]["reply_count"] == 1
+    first = client.conversations_replies(channel=CHANNEL, ts=reply["ts"], limit=1)
+    cursor = first["response_metadata"]["next_cursor"]
+    rest = client.conversations_replies(channel=CHANNEL, ts=root["ts"], limit=1, cursor=cursor)
+    assert [m["ts"] for m in first["messages"] + rest["messages"]] == [root["ts"], reply["ts"]]
     assert (
         _error(
             lambda: client.reactions_add(
