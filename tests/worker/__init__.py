@@ -1,0 +1,1 @@
+"""Tests of the QLoRA worker (the real app over loopback, the tiny model)."""
