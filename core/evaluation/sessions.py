@@ -166,18 +166,25 @@ def record_prompt(
     opponents = opponents_of(session)
     try:
         with session_scope(engine) as db:
-            count = db.exec(
-                select(func.count()).select_from(AbPrompt).where(AbPrompt.session_id == session.id)
-            ).one()
             row = AbPrompt(
                 session_id=session.id,
                 slack_ts=slack_ts,
                 author_id=author_id,
                 text=text,
-                # Rotation keeps the opponents balanced over the session.
-                opponent=opponents[int(count) % len(opponents)],
+                opponent=opponents[0],
                 candidate_position=blinding.draw(rng).candidate_position,
             )
+            # Insert first, then count: the insert takes the write lock, so two
+            # prompts arriving together see each other and get different numbers.
+            db.add(row)
+            db.flush()
+            number = db.exec(
+                select(func.count())
+                .select_from(AbPrompt)
+                .where(AbPrompt.session_id == session.id, col(AbPrompt.id) <= row.id)
+            ).one()
+            # Rotation keeps the opponents balanced over the session.
+            row.opponent = opponents[(int(number) - 1) % len(opponents)]
             db.add(row)
         return row
     except IntegrityError:

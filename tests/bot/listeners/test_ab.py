@@ -170,6 +170,9 @@ def test_button_starts_one_session_and_prompts_are_answered_blind(
     assert "already has" in bot.slack.ephemerals(CHANNEL, BOB)[0]["text"]
     assert len(_roots(bot)) == 1
 
+    # Both models take a while: the pair must be asked at once, not one after the other.
+    fake_openai.set_responder(FT, lambda m, b: f"reply one to {m[-1]['content']}", delay=0.5)
+    fake_openai.set_responder(BASE, lambda m, b: f"reply two to {m[-1]['content']}", delay=0.5)
     message = _prompt(bot, root, "What is 2+2?")
     (pair,) = _wait_pairs(bot, root, 1)
     public = json.dumps(pair) + json.dumps(bot.slack.edits(CHANNEL, pair["ts"]))
