@@ -18,7 +18,7 @@ from tests.fakes.openai_api import FakeOpenAI
 
 FT = "ft:gpt-4o-mini-2024-07-18:org-tunebot::abc123"
 BASE = "gpt-4o-mini"
-DELAY = 0.8
+DELAY = 1.0
 
 
 @pytest.fixture
@@ -57,7 +57,9 @@ def test_pair_takes_the_slower_models_time_not_the_sum(
     pair = sessions.generate(engine, session, prompt, providers={"openai": openai_provider})
     elapsed = time.monotonic() - started
     assert pair.counted
-    assert DELAY <= elapsed < 1.6 * DELAY, f"pair took {elapsed:.2f}s; sum would be {2 * DELAY}s"
+    # One after the other can never finish under the sum; the margin above the
+    # max absorbs a loaded 2-core CI machine (0.6 s of overhead has been seen).
+    assert DELAY <= elapsed < 2 * DELAY, f"pair took {elapsed:.2f}s; sum would be {2 * DELAY}s"
     calls = fake_openai.requests("chat.completions")
     assert len(calls) == 2
     # Both requests were in flight at the same time on the server.
