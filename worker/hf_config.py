@@ -19,11 +19,19 @@ from core.training.config import TrainingParams
 class HFConfigs:
     """Library configs for one job, plus how to load the base model."""
 
-    sft: Any  # trl.SFTConfig
+    sft_kwargs: dict[str, Any]
+    """``SFTConfig`` arguments; kept as a dict so they can be checked on any host
+    (``SFTConfig(bf16=True)`` refuses to exist on a machine without a GPU)."""
     lora: Any  # peft.LoraConfig
     quantization: Any | None  # transformers.BitsAndBytesConfig
     model_kwargs: dict[str, Any]
     load_in_4bit: bool
+
+    def sft_config(self) -> Any:
+        """The ``trl.SFTConfig`` for this job."""
+        from trl import SFTConfig
+
+        return SFTConfig(**self.sft_kwargs)
 
 
 def resolve_device(requested: str = "auto") -> str:
@@ -83,7 +91,6 @@ def build_hf_configs(
         has_validation: evaluate at each checkpoint when a validation file exists.
     """
     from peft import LoraConfig
-    from trl import SFTConfig
 
     cuda = device == "cuda"
     four_bit = uses_4bit(params, device)
@@ -92,7 +99,7 @@ def build_hf_configs(
     targets: str | list[str] = params.target_modules
     if targets != "all-linear":
         targets = [t.strip() for t in targets.split(",") if t.strip()]
-    sft = SFTConfig(
+    sft = dict(
         output_dir=str(output_dir),
         num_train_epochs=params.n_epochs,
         max_steps=params.max_steps or -1,
@@ -128,7 +135,7 @@ def build_hf_configs(
         task_type="CAUSAL_LM",
     )
     return HFConfigs(
-        sft=sft,
+        sft_kwargs=sft,
         lora=lora,
         quantization=quantization_config(device) if four_bit else None,
         model_kwargs=model_load_kwargs(device=device, load_in_4bit=four_bit),

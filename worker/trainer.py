@@ -77,13 +77,13 @@ def build_trainer(job: JobSpec, callback: Any) -> tuple[Any, Any]:
         job.base_model,
         model_kwargs=configs.model_kwargs,
         four_bit=configs.load_in_4bit,
-        gradient_checkpointing=configs.sft.gradient_checkpointing,
+        gradient_checkpointing=configs.sft_kwargs["gradient_checkpointing"],
     )
     train = Dataset.from_list(load_examples(job.training_file))
     valid = Dataset.from_list(load_examples(job.validation_file)) if job.validation_file else None
     trainer = SFTTrainer(
         model=model,
-        args=configs.sft,
+        args=configs.sft_config(),
         train_dataset=train,
         eval_dataset=valid,
         processing_class=tokenizer,

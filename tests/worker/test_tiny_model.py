@@ -1,0 +1,31 @@
+"""The offline test model: quick to write, trainable, with a usable chat template."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from transformers import AutoConfig, AutoTokenizer
+
+from worker.tiny_model import write_tiny_model
+
+
+def test_tiny_model_is_written_quickly_offline(tmp_path: Path, monkeypatch: object) -> None:
+    import transformers  # noqa: F401  imports are not part of the budget
+
+    started = time.perf_counter()
+    write_tiny_model(tmp_path / "m")
+    assert time.perf_counter() - started < 1.0
+    config = AutoConfig.from_pretrained(tmp_path / "m")
+    assert config.initializer_range == 0.2 and config.model_type == "llama"
+
+
+def test_generation_prompt_is_a_prefix_of_the_answer(tiny_model_dir: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    prompt = [{"role": "user", "content": "Capital of France?"}]
+    full = [*prompt, {"role": "assistant", "content": "Paris"}]
+    head = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+    whole = tokenizer.apply_chat_template(full, tokenize=False)
+    assert whole.startswith(head) and whole.endswith(tokenizer.eos_token + "\n")
+    text = "naïve café ✓ 東京"  # byte-level BPE: any text round-trips
+    assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text

@@ -1,0 +1,1 @@
+"""Operational scripts shipped with the worker (GPU check)."""
