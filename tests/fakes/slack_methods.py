@@ -9,28 +9,26 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 import re
-import secrets
-import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.fakes.slack_blocks import MAX_TEXT_CHARS, check_view, parse_blocks
+from tests.fakes.slack_blocks import MAX_TEXT_CHARS, parse_blocks
 from tests.fakes.slack_errors import SlackError
-from tests.fakes.slack_workspace import Upload, Workspace
+from tests.fakes.slack_files import FileMethods
+from tests.fakes.slack_views import ViewMethods
+from tests.fakes.slack_workspace import Workspace
 
 __all__ = ["SlackMethods"]
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
-_TRIGGER = re.compile(r"^\d+\.\d+\.[0-9a-f]+$")
 
 
 def _bool(value: Any) -> bool:
     return value in (True, 1, "1", "true", "True")
 
 
-class SlackMethods:
+class SlackMethods(FileMethods, ViewMethods):
     """Handlers bound to one workspace.
 
     Parameters
@@ -217,190 +215,6 @@ class SlackMethods:
             if not entry["count"]:
                 reactions.remove(entry)
         return {}
-
-    # ---- files -----------------------------------------------------------
-    def files_info(self, args: dict[str, Any]) -> dict[str, Any]:
-        with self.ws.lock:
-            info = self.ws.files.get(str(args["file"]))
-            if info is None:
-                raise SlackError("file_not_found")
-            return {
-                "file": copy.deepcopy(info),
-                "comments": [],
-                "response_metadata": {"next_cursor": ""},
-            }
-
-    def files_get_upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
-        try:
-            length = int(args["length"])
-        except (TypeError, ValueError):
-            raise SlackError("invalid_arguments", "[ERROR] length must be an integer") from None
-        if length <= 0:
-            raise SlackError("invalid_arguments", "[ERROR] length must be greater than 0")
-        file_id = self.ws.new_id("F")
-        token = secrets.token_urlsafe(12)
-        with self.ws.lock:
-            self.ws.uploads[token] = Upload(
-                file_id, str(args["filename"]), length, token, alt_txt=args.get("alt_txt")
-            )
-        return {"upload_url": f"{self._base_url()}/upload/v1/{token}", "file_id": file_id}
-
-    def files_complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
-        items = args["files"]
-        if isinstance(items, str):
-            try:
-                items = json.loads(items)
-            except json.JSONDecodeError:
-                raise SlackError(
-                    "invalid_arguments", "[ERROR] files must be a JSON array"
-                ) from None
-        if (
-            not isinstance(items, list)
-            or not items
-            or not all(isinstance(i, dict) and "id" in i for i in items)
-        ):
-            raise SlackError(
-                "invalid_arguments", "[ERROR] files must be a non-empty array of {id, title}"
-            )
-        ws = self.ws
-        # `channels` (comma-separated) is the older way to name one destination.
-        target = args.get("channel_id") or str(args.get("channels") or "").split(",")[0].strip()
-        channel = ws.channel(target) if target else None
-        thread_ts = args.get("thread_ts") or None
-        with ws.lock:
-            uploads = {u.file_id: u for u in ws.uploads.values()}
-            chosen = []
-            for item in items:
-                upload = uploads.get(item["id"])
-                if upload is None:
-                    raise SlackError("file_not_found")
-                if upload.content is None:
-                    raise SlackError("file_upload_not_completed")
-                if upload.completed:
-                    raise SlackError("file_already_completed")
-                chosen.append((upload, item.get("title")))
-            if channel is not None and thread_ts is not None:
-                ws.message(channel, thread_ts)
-            return {
-                "files": [
-                    self._complete_one(u, title, channel, thread_ts, args) for u, title in chosen
-                ]
-            }
-
-    def _complete_one(
-        self,
-        upload: Upload,
-        title: str | None,
-        channel: Any,
-        thread_ts: str | None,
-        args: dict[str, Any],
-    ) -> dict[str, Any]:
-        ws = self.ws
-        upload.completed = True
-        upload.title = title or upload.filename
-        upload.initial_comment = args.get("initial_comment")
-        info = ws.register_file(
-            file_id=upload.file_id,
-            name=upload.filename,
-            content=upload.content or b"",
-            user=ws.bot_user_id,
-            base_url=self._base_url(),
-            title=upload.title,
-        )
-        if channel is not None:
-            upload.channel, upload.thread_ts = channel.id, thread_ts
-            message = ws.bot_message(upload.initial_comment or "", {}, None)
-            message.update(
-                {"subtype": "file_share", "files": [copy.deepcopy(info)], "upload": True}
-            )
-            stored = ws.post(channel, message, thread_ts=thread_ts)
-            ws.share_file(upload.file_id, channel, stored["ts"], thread_ts=stored.get("thread_ts"))
-        return {"id": upload.file_id, "title": upload.title}
-
-    # ---- views -----------------------------------------------------------
-    def _check_trigger(self, trigger_id: str) -> None:
-        if not _TRIGGER.match(trigger_id):
-            raise SlackError("invalid_trigger_id")
-        issued_ms = int(trigger_id.split(".", 1)[0])
-        too_old = (
-            self.trigger_ttl is not None
-            and issued_ms > 10**12
-            and time.time() * 1000 - issued_ms > self.trigger_ttl * 1000
-        )
-        if trigger_id in self.expired_triggers or too_old:
-            raise SlackError("expired_trigger_id")
-        if trigger_id in self._used_triggers:
-            raise SlackError("exchanged_trigger_id")
-        self._used_triggers.add(trigger_id)
-
-    def _stored_view(
-        self, view: dict[str, Any], *, view_id: str, root: str | None
-    ) -> dict[str, Any]:
-        ws = self.ws
-        return {
-            **copy.deepcopy(view),
-            "id": view_id,
-            "team_id": ws.team_id,
-            "state": {"values": {}},
-            "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
-            "private_metadata": view.get("private_metadata", ""),
-            "callback_id": view.get("callback_id", ""),
-            "external_id": view.get("external_id", ""),
-            "root_view_id": root or view_id,
-            "previous_view_id": None,
-            "app_id": ws.app_id,
-            "app_installed_team_id": ws.team_id,
-            "bot_id": ws.bot_id,
-            "clear_on_close": False,
-            "notify_on_close": False,
-        }
-
-    def views_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        view = check_view(args["view"])
-        with self.ws.lock:
-            self._check_trigger(str(args["trigger_id"]))
-            view_id = self.ws.new_id("V")
-            self.ws.views[view_id] = self._stored_view(view, view_id=view_id, root=None)
-            return {"view": copy.deepcopy(self.ws.views[view_id])}
-
-    def views_update(self, args: dict[str, Any]) -> dict[str, Any]:
-        if not args.get("view_id") and not args.get("external_id"):
-            raise SlackError(
-                "invalid_arguments", "[ERROR] missing required field: view_id or external_id"
-            )
-        view = check_view(args["view"])
-        with self.ws.lock:
-            old = self.ws.views.get(str(args.get("view_id")))
-            if old is None:
-                old = next(
-                    (
-                        v
-                        for v in self.ws.views.values()
-                        if args.get("external_id") and v["external_id"] == args["external_id"]
-                    ),
-                    None,
-                )
-            if old is None:
-                raise SlackError("not_found")
-            if args.get("hash") and args["hash"] != old["hash"]:
-                raise SlackError("hash_conflict")
-            new = self._stored_view(view, view_id=old["id"], root=old["root_view_id"])
-            self.ws.views[old["id"]] = new
-            return {"view": copy.deepcopy(new)}
-
-    def views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
-        view = check_view(args["view"])
-        if view["type"] != "home":
-            raise SlackError("invalid_arguments", "[ERROR] must be home [json-pointer:/view/type]")
-        user = str(args["user_id"])
-        with self.ws.lock:
-            self.ws.user(user)
-            old = self.ws.home_views.get(user)
-            if old is not None and args.get("hash") and args["hash"] != old["hash"]:
-                raise SlackError("hash_conflict")
-            view_id = old["id"] if old else self.ws.new_id("V")
-            self.ws.home_views[user] = self._stored_view(view, view_id=view_id, root=None)
-            return {"view": copy.deepcopy(self.ws.home_views[user])}
 
     # ---- conversations ---------------------------------------------------
     def conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -139,10 +139,16 @@ def test_button_opens_modal_and_submission_is_parsed(
 ) -> None:
     sender, seen = bot
     client = WebClient(token=fake_slack.bot_token, base_url=fake_slack.base_url)
-    report = client.chat_postMessage(channel=CHANNEL, text="Report").data["message"]
-    response = sender.action(
-        "start_worker", user_id="U0ALICE", value="dataset-1", channel_id=CHANNEL, message=report
-    )
+    button = {
+        "type": "button",
+        "action_id": "start_worker",
+        "value": "dataset-1",
+        "text": {"type": "plain_text", "text": "Fine-tune on worker"},
+    }
+    blocks = [{"type": "actions", "block_id": "report_actions", "elements": [button]}]
+    report = client.chat_postMessage(channel=CHANNEL, text="Report", blocks=blocks).data["message"]
+    # The click carries the rendered button's block_id and value, as from Slack.
+    response = sender.action("start_worker", user_id="U0ALICE", channel_id=CHANNEL, message=report)
     assert response.status_code == 200
     [view] = fake_slack.wait_for(fake_slack.views)
     assert view["callback_id"] == "start_job"
