@@ -23,7 +23,6 @@ import asyncio
 import copy
 import json
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -35,6 +34,7 @@ from starlette.routing import Route
 
 from tests.fakes.server import LoopbackServer
 from tests.fakes.slack_errors import SlackError
+from tests.fakes.slack_faults import SlackFaults, failure_response
 from tests.fakes.slack_inspect import SlackInspection
 from tests.fakes.slack_methods import SlackMethods
 from tests.fakes.slack_workspace import Workspace
@@ -111,12 +111,6 @@ class SlackCall(NamedTuple):
     error: str | None
 
 
-class _Failure(NamedTuple):
-    status: int
-    error: str | None
-    retry_after: float | None
-
-
 def load_required(spec_path: Path) -> dict[str, tuple[str, ...]]:
     """Required non-token parameters per method, from Slack's OpenAPI (swagger 2) spec."""
     spec = json.loads(spec_path.read_text())
@@ -170,8 +164,7 @@ class FakeSlack(SlackInspection):
             self._required[method] = tuple(dict.fromkeys(self._required.get(method, ()) + extra))
         self._impl = SlackMethods(self.ws, base_url=lambda: self.url, trigger_ttl=trigger_ttl)
         self._handlers = self._impl.table()
-        self._failures: dict[str, deque[_Failure]] = {}
-        self._limits: dict[str, tuple[int, deque[float]]] = {}
+        self.faults = SlackFaults()
         self._calls: list[SlackCall] = []
         self._hooks: dict[str, dict[str, Any]] = {}
         self._latency: dict[str, float] = {}
@@ -232,15 +225,13 @@ class FakeSlack(SlackInspection):
         retry_after:
             Seconds sent in ``Retry-After`` with a 429.
         """
-        status = status if status is not None else (200 if error else 429)
-        with self.ws.lock:
-            queue = self._failures.setdefault(method, deque())
-            queue.extend([_Failure(status, error, retry_after)] * times)
+        self.faults.fail_next(
+            method, error=error, status=status, retry_after=retry_after, times=times
+        )
 
     def rate_limit(self, method: str, *, per_minute: int) -> None:
         """Answer 429 once ``method`` had ``per_minute`` calls in the last 60 s (Slack tiers)."""
-        with self.ws.lock:
-            self._limits[method] = (per_minute, deque())
+        self.faults.rate_limit(method, per_minute=per_minute)
 
     def set_latency(self, method: str, seconds: float) -> None:
         """Delay every call of ``method`` (``latency`` delays all calls)."""
@@ -250,36 +241,6 @@ class FakeSlack(SlackInspection):
         """Make views.open with this trigger answer ``expired_trigger_id``."""
         with self.ws.lock:
             self._impl.expired_triggers.add(trigger_id)
-
-    def _take_failure(self, key: str) -> _Failure | None:
-        with self.ws.lock:
-            queue = self._failures.get(key)
-            if queue:
-                return queue.popleft()
-            limit = self._limits.get(key)
-            if limit is not None:
-                per_minute, stamps = limit
-                now = time.monotonic()
-                while stamps and now - stamps[0] >= 60:
-                    stamps.popleft()
-                if len(stamps) >= per_minute:
-                    return _Failure(429, None, max(1, int(60 - (now - stamps[0])) + 1))
-                stamps.append(now)
-            return None
-
-    @staticmethod
-    def _failure_response(failure: _Failure) -> Response:
-        if failure.status == 429:
-            # Slack sends whole seconds; slack_sdk's handler parses it with int().
-            headers = {"Retry-After": str(int(failure.retry_after or 0))}
-            return JSONResponse(
-                {"ok": False, "error": "ratelimited"}, status_code=429, headers=headers
-            )
-        if failure.status >= 500:
-            return PlainTextResponse("Internal Server Error", status_code=failure.status)
-        return JSONResponse(
-            {"ok": False, "error": failure.error or "fatal_error"}, status_code=failure.status
-        )
 
     # ---- HTTP layer ------------------------------------------------------
     def _app(self) -> Starlette:
@@ -304,7 +265,7 @@ class FakeSlack(SlackInspection):
         except SlackError as exc:
             self._record(method, {}, 200, exc.error)
             return JSONResponse(exc.body())
-        failure = self._take_failure(method)
+        failure = self.faults.take(method)
         if failure is not None:
             self._record(
                 method,
@@ -312,7 +273,7 @@ class FakeSlack(SlackInspection):
                 failure.status,
                 failure.error or ("ratelimited" if failure.status == 429 else None),
             )
-            return self._failure_response(failure)
+            return failure_response(failure)
         try:
             body = self._dispatch(method, args, token)
         except SlackError as exc:
@@ -367,9 +328,9 @@ class FakeSlack(SlackInspection):
 
     async def _upload(self, request: Request) -> Response:
         data = await request.body()
-        failure = self._take_failure("upload")
+        failure = self.faults.take("upload")
         if failure is not None:
-            return self._failure_response(failure)
+            return failure_response(failure)
         with self.ws.lock:
             upload = self.ws.uploads.get(request.path_params["token"])
             if upload is None or upload.completed:
@@ -378,9 +339,9 @@ class FakeSlack(SlackInspection):
         return PlainTextResponse(f"OK - {len(data)}")
 
     async def _download(self, request: Request) -> Response:
-        failure = self._take_failure("download")
+        failure = self.faults.take("download")
         if failure is not None:
-            return self._failure_response(failure)
+            return failure_response(failure)
         file_id = request.path_params["key"].rsplit("-", 1)[-1]
         header = request.headers.get("authorization", "")
         # Real Slack answers a login page (200, text/html) instead of 401/403.
@@ -398,9 +359,9 @@ class FakeSlack(SlackInspection):
         )
 
     async def _response_url(self, request: Request) -> Response:
-        failure = self._take_failure("response_url")
+        failure = self.faults.take("response_url")
         if failure is not None:
-            return self._failure_response(failure)
+            return failure_response(failure)
         try:
             payload = json.loads(await request.body())
         except json.JSONDecodeError:
