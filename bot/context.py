@@ -7,15 +7,21 @@ Passing one :class:`BotContext` around (instead of module globals or bolt's
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from bot.auth import Authorizer
+from bot.model_lists import ModelLists
 from core.config import Settings
 from core.providers import Provider
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,9 +34,12 @@ class BotContext:
         providers: configured providers by name (``core.providers.build_providers``).
         client: the bot-token Web API client (base URL and retry handlers set).
         authorizer: who may start and cancel jobs.
-        pool: background work that must not run inside the 3-second ack
-            (validation, uploads, job creation); bolt's own listener threads stay
-            free for acks.
+        pool: short background work after an ack (command replies, modals,
+            job starts, votes). Listeners ack, then submit here: bolt's own
+            threads then do little more than acks, which keeps acks fast under load.
+        validation_pool: dataset validation (seconds to minutes per file), kept
+            apart so a big file never delays a modal past Slack's 3-second trigger.
+        model_lists: providers' model lists, cached (start modal, commands).
     """
 
     settings: Settings
@@ -41,3 +50,21 @@ class BotContext:
     pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="tunebot-work")
     )
+    validation_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix="tunebot-validate"
+        )
+    )
+    model_lists: ModelLists = field(default_factory=ModelLists)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+        """Run ``fn(*args)`` on :attr:`pool`; an exception is logged with its traceback."""
+        future = self.pool.submit(fn, *args)
+        future.add_done_callback(_log_failure)
+        return future
+
+
+def _log_failure(future: Future[Any]) -> None:
+    error = future.exception()
+    if error is not None:
+        logger.error("background work failed", exc_info=error)

@@ -13,6 +13,7 @@ import logging
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +151,7 @@ def _validate(
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
     with tempfile.TemporaryDirectory(prefix="tunebot-") as tmp:
         source = Path(tmp) / name
+        started = time.perf_counter()
         size = download_file(
             url,
             token=token,
@@ -157,9 +159,20 @@ def _validate(
             max_bytes=settings.max_file_bytes,
             allowed_hosts=allowed_file_hosts(settings),
         )
+        downloaded = time.perf_counter()
         sha = _sha256(source)
         fix_path = store / (Path(name).stem + ".fixed.jsonl")
-        report = validate_file(source, settings=settings, fix_path=fix_path)
+        report = validate_file(source, settings=settings)
+        if _needs_fix_pass(report):
+            # The fix pass reads the file again; a clean chat JSONL skips it.
+            report = validate_file(source, settings=settings, fix_path=fix_path)
+        logger.info(
+            "%s: %d bytes, download %.2fs, validation %.2fs",
+            shared.id,
+            size,
+            downloaded - started,
+            time.perf_counter() - downloaded,
+        )
         # Jobs train on the fixed/converted file when core wrote one, else the original.
         training = fix_path if fix_path.is_file() else Path(shutil.move(source, store / name))
         fixed = fix_path if fix_path.is_file() and _worth_attaching(report) else None
@@ -183,6 +196,18 @@ def _validate(
         validation_path=_validation_path(report),
     )
     return add_dataset(ctx.engine, dataset), report, fixed
+
+
+def _needs_fix_pass(report: Report) -> bool:
+    """Whether core's fixer could change anything: conversion, or any finding."""
+    if not getattr(report, "readable", True) or report.examples == 0:
+        return False
+    return (
+        report.file_type != "jsonl"
+        or report.format != "chat"
+        or bool(report.errors)
+        or bool(report.warnings)
+    )
 
 
 def _worth_attaching(report: Report) -> bool:

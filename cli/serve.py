@@ -82,6 +82,7 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
     finally:
         if scheduler is not None:
             scheduler.shutdown()
+        ctx.validation_pool.shutdown(wait=False, cancel_futures=True)
         ctx.pool.shutdown(wait=False, cancel_futures=True)
 
 

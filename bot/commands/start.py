@@ -56,7 +56,7 @@ def _base_model(ctx: BotContext, provider: str, model: str | None, report_model:
     if provider != "worker":
         return report_model
     try:
-        models = ctx.providers[provider].list_models()
+        models = ctx.model_lists.get(ctx.providers[provider])
     except ProviderError as exc:
         raise UsageError(f"{exc.message} Name a model with `--model`.", usage=USAGE) from None
     if not models:

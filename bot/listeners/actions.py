@@ -29,8 +29,13 @@ def default_model(
     return models[0] if models else (dataset.model if provider != "worker" else None)
 
 
-def open_start_modal(ctx: BotContext, *, ack: Ack, body: dict[str, Any]) -> None:
+def on_start_button(ctx: BotContext, *, ack: Ack, body: dict[str, Any]) -> None:
+    """Ack, then open the modal in the background (within the trigger's 3 seconds)."""
     ack()
+    ctx.submit(open_start_modal, ctx, body)
+
+
+def open_start_modal(ctx: BotContext, body: dict[str, Any]) -> None:
     action = body["actions"][0]
     provider = str(action["action_id"])[len(START_ACTION_PREFIX) :]
     user = body["user"]["id"]
@@ -56,7 +61,7 @@ def open_start_modal(ctx: BotContext, *, ack: Ack, body: dict[str, Any]) -> None
         )
         return
     try:
-        models = ctx.providers[provider].list_models()
+        models = ctx.model_lists.get(ctx.providers[provider])
     except ProviderError as exc:
         logger.warning("listing %s models failed: %s", provider, exc.message)
         models = []
@@ -74,5 +79,5 @@ def open_start_modal(ctx: BotContext, *, ack: Ack, body: dict[str, Any]) -> None
 
 def register(app: App, ctx: BotContext) -> None:
     @app.action(re.compile("^" + re.escape(START_ACTION_PREFIX)))
-    def on_start_button(ack: Ack, body: dict[str, Any]) -> None:
-        open_start_modal(ctx, ack=ack, body=body)
+    def start_button(ack: Ack, body: dict[str, Any]) -> None:
+        on_start_button(ctx, ack=ack, body=body)

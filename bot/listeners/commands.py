@@ -1,8 +1,9 @@
 """``/finetune``: parse the first word, ack, run the subcommand, answer ephemerally.
 
 Unknown input is answered in the ack itself (a short usage text); a known
-subcommand is acked at once and runs afterwards, answering through the
-command's ``response_url``. No input reaches the user as a stack trace.
+subcommand is acked at once and runs afterwards on the context's pool,
+answering through the command's ``response_url``. No input reaches the user
+as a stack trace.
 """
 
 from __future__ import annotations
@@ -45,7 +46,13 @@ def handle_finetune(
         ack(text=f"I don't know `{args[0][:40]}`. {short_usage(commands)}")
         return
     ack()
-    reply = run_command(ctx, selected, args[1:], command)
+    ctx.submit(_reply, ctx, selected, args[1:], command, respond)
+
+
+def _reply(
+    ctx: BotContext, selected: Command, args: list[str], command: dict[str, Any], respond: Respond
+) -> None:
+    reply = run_command(ctx, selected, args, command)
     respond(
         text=reply.text,
         blocks=reply.blocks,

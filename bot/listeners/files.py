@@ -28,7 +28,7 @@ def handle_file_share(ctx: BotContext, body: dict[str, Any]) -> bool:
     if not record_event(ctx.engine, event_id=drop.event_id):
         logger.info("event %s already handled; skipping the retry", drop.event_id)
         return False
-    ctx.pool.submit(_run, ctx, drop)
+    ctx.validation_pool.submit(_run, ctx, drop)
     return True
 
 

@@ -66,12 +66,25 @@ def field_errors(options: JobOptions) -> dict[str, str]:
 def submit_start_modal(
     ctx: BotContext, *, ack: Ack, body: dict[str, Any], view: dict[str, Any]
 ) -> None:
-    options = parse_submission(view)
+    try:
+        options = parse_submission(view)
+    except (KeyError, ValueError, TypeError):
+        ack(
+            response_action="errors",
+            errors={"base_model": "I could not read this form; open it again."},
+        )
+        return
     errors = field_errors(options)
     if errors:
         ack(response_action="errors", errors=errors)
         return
     ack()
+    ctx.submit(start_from_submission, ctx, body, view, options)
+
+
+def start_from_submission(
+    ctx: BotContext, body: dict[str, Any], view: dict[str, Any], options: JobOptions
+) -> None:
     meta = json.loads(view.get("private_metadata") or "{}")
     user = body["user"]["id"]
     dataset = find_dataset(ctx.engine, ref=str(meta.get("dataset", "")))

@@ -71,6 +71,7 @@ class RunningBot:
     def stop(self) -> None:
         self.sender.close()
         self.server.stop()
+        self.ctx.validation_pool.shutdown(wait=True, cancel_futures=True)
         self.ctx.pool.shutdown(wait=True, cancel_futures=True)
         self.ctx.engine.dispose()
 

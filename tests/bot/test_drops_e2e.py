@@ -31,7 +31,10 @@ def chat_jsonl(n: int = 20) -> bytes:
 
 
 def thread_replies(bot: RunningBot, ts: str) -> list[dict[str, Any]]:
-    return [m for m in bot.slack.bot_messages(CHANNEL, ts) if m.get("ts") != ts]
+    """The bot's messages in a thread, leaving out the ones that share attached files."""
+    return [
+        m for m in bot.slack.bot_messages(CHANNEL, ts) if m.get("ts") != ts and not m.get("files")
+    ]
 
 
 def wait_report(bot: RunningBot, ts: str) -> dict[str, Any]:
@@ -79,8 +82,9 @@ def test_retried_event_gets_one_report(bot: RunningBot) -> None:
     retries = [bot.sender.send_envelope(envelope, retry_num=n) for n in (1, 2)]
     assert [r.status_code for r in (first, *retries)] == [200, 200, 200]
     wait_report(bot, message["ts"])
-    bot.ctx.pool.submit(lambda: None).result(timeout=WAIT)  # let queued work drain
+    bot.slack.wait_for(lambda: bot.slack.uploads(CHANNEL, message["ts"]), timeout=WAIT)
     assert len(thread_replies(bot, message["ts"])) == 1
+    assert len(bot.slack.uploads(CHANNEL, message["ts"])) == 1
     assert len(recent_datasets(bot.ctx.engine, channel_id=CHANNEL)) == 1
 
 

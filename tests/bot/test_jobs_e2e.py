@@ -219,7 +219,7 @@ def test_double_submit_makes_one_job(bot: RunningBot, fake_openai: FakeOpenAI) -
     assert statuses == [200] * 4
     wait_text(bot, message["ts"], "started on OpenAI")
     bot.slack.wait_for(lambda: bot.slack.ephemerals(user=ALICE), timeout=WAIT)  # "already training"
-    bot.ctx.pool.submit(lambda: None).result(timeout=WAIT)
+    bot.ctx.pool.shutdown(wait=True)  # every submission has been handled
     assert len(fake_openai.jobs()) == 1
     assert len(jobs(bot)) == 1
     assert len([m for m in thread_replies(bot, message["ts"]) if "started" in m["text"]]) == 1
