@@ -20,28 +20,26 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Literal, NamedTuple, TypeVar
 
 from starlette.applications import Starlette
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from tests.fakes.openai_faults import OpenAIFaults
+from tests.fakes.openai_http import Handler, auth_error, build_routes
 from tests.fakes.openai_jobs import FakeJob, JobScript
-from tests.fakes.openai_routes import (
+from tests.fakes.openai_state import (
     DEFAULT_CHAT_MODELS,
     DEFAULT_FINE_TUNABLE,
     PERMISSION_DENIED_MESSAGE,
     ApiError,
     OpenAIState,
     Responder,
-    _limit,
 )
 from tests.fakes.server import LoopbackServer
 from tests.fakes.waiting import wait_for
@@ -50,8 +48,6 @@ __all__ = ["FakeOpenAI", "JobScript", "OpenAIRequest"]
 
 T = TypeVar("T")
 Advance = Literal["retrieve", "manual", "clock"]
-Handler = Callable[[Request, dict[str, Any]], Awaitable[Any]]
-_SERVER_ERROR = "The server had an error while processing your request. Sorry about that!"
 
 
 class OpenAIRequest(NamedTuple):
@@ -66,12 +62,6 @@ class OpenAIRequest(NamedTuple):
     job_id: str | None
     model: str | None
     azure: bool
-
-
-class _Failure(NamedTuple):
-    status: int
-    retry_after: float | None
-    body: dict[str, Any] | None
 
 
 class FakeOpenAI:
@@ -117,8 +107,7 @@ class FakeOpenAI:
             fine_tunable=fine_tunable or DEFAULT_FINE_TUNABLE,
             chat_models=chat_models,
         )
-        self._failures: dict[tuple[str, str | None], deque[_Failure]] = {}
-        self._outages: dict[str | None, tuple[float, int]] = {}
+        self.faults = OpenAIFaults()
         self._requests: list[OpenAIRequest] = []
         self._retrieves: Counter[str] = Counter()
         self._last_tick: dict[str, float] = {}
@@ -242,16 +231,18 @@ class FakeOpenAI:
         ``job_id``/``model`` restrict it to one job / one chat model. 429 sends
         ``Retry-After`` (and ``retry-after-ms``) when ``retry_after`` is given.
         """
-        key = (route, job_id or model)
-        with self.state.lock:
-            self._failures.setdefault(key, deque()).extend(
-                [_Failure(status, retry_after, error)] * times
-            )
+        self.faults.fail_next(
+            route,
+            status=status,
+            times=times,
+            retry_after=retry_after,
+            target=job_id or model,
+            error=error,
+        )
 
     def fail_for(self, seconds: float, *, route: str | None = None, status: int = 503) -> None:
         """An outage: every request (or every request to ``route``) fails for ``seconds``."""
-        with self.state.lock:
-            self._outages[route] = (time.monotonic() + seconds, status)
+        self.faults.fail_for(seconds, route=route, status=status)
 
     # ---- inspection --------------------------------------------------------
     def wait_for(
@@ -314,81 +305,7 @@ class FakeOpenAI:
 
     # ---- HTTP layer ----------------------------------------------------------
     def _app(self) -> Starlette:
-        from tests.fakes.openai_http import build_routes
-
-        routes: list[Route] = []
-        for prefix, azure in (("/v1", False), ("/openai", True)):
-            routes += build_routes(self, prefix=prefix, azure=azure)
-        return Starlette(routes=routes)
-
-    def _auth_error(self, request: Request, *, azure: bool) -> ApiError | None:
-        header = request.headers.get("authorization", "")
-        bearer = header[len("Bearer ") :] if header.startswith("Bearer ") else None
-        if azure:
-            if "api-version" not in request.query_params:
-                return ApiError(404, "Resource not found", code="404")
-            if request.headers.get("api-key", bearer) != self.api_key:
-                error = ApiError(
-                    401,
-                    "Access denied due to invalid subscription key or wrong API endpoint. "
-                    "Make sure to provide a valid key for an active subscription and use a "
-                    "correct regional API endpoint for your resource.",
-                    code="401",
-                )
-                return error
-            return None
-        if bearer is None:
-            return ApiError(
-                401,
-                "You didn't provide an API key. You need to provide your API key in an "
-                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-            )
-        if bearer != self.api_key:
-            shown = f"{bearer[:3]}*****{bearer[-4:]}" if len(bearer) > 8 else bearer
-            return ApiError(
-                401,
-                f"Incorrect API key provided: {shown}. You can find your API key at "
-                "https://platform.openai.com/account/api-keys.",
-                code="invalid_api_key",
-            )
-        return None
-
-    def take_failure(self, route: str, target: str | None) -> ApiError | None:
-        """The injected failure due for this request, if any, as an ApiError."""
-        with self.state.lock:
-            for key in ((route, target), (route, None)) if target else ((route, None),):
-                queue = self._failures.get(key)
-                if queue:
-                    return self._as_error(queue.popleft())
-            for scope in (route, None):
-                outage = self._outages.get(scope)
-                if outage and time.monotonic() < outage[0]:
-                    return self._as_error(_Failure(outage[1], None, None))
-        return None
-
-    @staticmethod
-    def _as_error(failure: _Failure) -> ApiError:
-        headers = {}
-        if failure.retry_after is not None:
-            headers = {
-                "Retry-After": f"{failure.retry_after:g}",
-                "retry-after-ms": str(int(failure.retry_after * 1000)),
-            }
-        if failure.status == 429:
-            error = ApiError(
-                429,
-                "Rate limit reached for requests. Please try again later.",
-                type_="requests",
-                code="rate_limit_exceeded",
-                headers=headers,
-            )
-        elif failure.status >= 500:
-            error = ApiError(failure.status, _SERVER_ERROR, type_="server_error", headers=headers)
-        else:
-            error = ApiError(failure.status, "Injected failure.", headers=headers)
-        if failure.body is not None:
-            error.body = {"error": failure.body}
-        return error
+        return Starlette(routes=build_routes(self))
 
     async def handle(
         self, request: Request, *, route: str, azure: bool, handler: Handler
@@ -400,7 +317,9 @@ class FakeOpenAI:
         model: str | None = params.get("deployment") or params.get("model_id")
         if self.latency:
             await asyncio.sleep(self.latency)
-        error = self._auth_error(request, azure=azure) or self.take_failure(route, job_id)
+        error = auth_error(request, api_key=self.api_key, azure=azure) or self.faults.take(
+            route, job_id
+        )
         response: Response
         if error is None:
             try:
@@ -445,25 +364,3 @@ class FakeOpenAI:
             if due:
                 self._last_tick[job.id] = last + due * self.seconds_per_tick
                 self.state.tick(job, due)
-
-    async def read_json(self, request: Request) -> dict[str, Any]:
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except json.JSONDecodeError:
-            raise ApiError(400, "We could not parse the JSON body of your request.") from None
-        if not isinstance(body, dict):
-            raise ApiError(400, "The request body must be a JSON object.")
-        return body
-
-    async def read_upload(self, request: Request) -> tuple[str, bytes, str]:
-        form = await request.form()
-        upload = form.get("file")
-        purpose = form.get("purpose")
-        if not isinstance(upload, UploadFile):
-            raise ApiError(400, "Missing required parameter: 'file'.", param="file")
-        if not isinstance(purpose, str) or not purpose:
-            raise ApiError(400, "Missing required parameter: 'purpose'.", param="purpose")
-        return upload.filename or "upload", await upload.read(), purpose
-
-    def limit(self, request: Request, *, default: int = 20) -> int:
-        return _limit(request.query_params.get("limit"), default=default)

@@ -1,6 +1,6 @@
-"""Route handlers of the fake OpenAI API: files, fine-tuning jobs, models, chat.
+"""State of the fake OpenAI API: files, fine-tuning jobs and models, with OpenAI's checks.
 
-Each handler receives parsed input and returns a JSON-able body or raises
+Operations take parsed input and return a JSON-able body or raise
 :class:`ApiError` with OpenAI's error shape, so the real ``openai`` SDK maps
 it to the same exception class (BadRequestError, NotFoundError, ...) as
 against api.openai.com.
@@ -8,7 +8,6 @@ against api.openai.com.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import secrets
@@ -17,11 +16,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-
 from tests.fakes.openai_jobs import FakeJob, JobScript, new_id
 
-__all__ = ["ApiError", "OpenAIState", "Responder"]
+__all__ = ["ApiError", "OpenAIState", "Responder", "missing_parameter", "parse_limit"]
 
 Responder = Callable[[list[dict[str, Any]], dict[str, Any]], str]
 PURPOSES = ("fine-tune", "assistants", "batch", "vision", "user_data", "evals")
@@ -72,7 +69,8 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def _missing(param: str) -> ApiError:
+def missing_parameter(param: str) -> ApiError:
+    """OpenAI's answer to a request without a required parameter."""
     return ApiError(
         400,
         f"Missing required parameter: '{param}'.",
@@ -97,7 +95,7 @@ def _page(items: list[dict[str, Any]], *, after: str | None, limit: int) -> dict
     }
 
 
-def _limit(raw: str | None, *, default: int = 20) -> int:
+def parse_limit(raw: str | None, *, default: int = 20) -> int:
     try:
         value = int(raw) if raw is not None else default
     except ValueError:
@@ -107,10 +105,6 @@ def _limit(raw: str | None, *, default: int = 20) -> int:
     if not 1 <= value <= 100:
         raise ApiError(400, "Invalid 'limit': must be between 1 and 100.", param="limit")
     return value
-
-
-def _tokens(text: str) -> int:
-    return max(1, len(text) // 4)
 
 
 class OpenAIState:
@@ -214,7 +208,7 @@ class OpenAIState:
     def create_job(self, body: dict[str, Any]) -> dict[str, Any]:
         for param in ("model", "training_file"):
             if not body.get(param):
-                raise _missing(param)
+                raise missing_parameter(param)
         if self.permission_denied is not None:
             raise ApiError(403, self.permission_denied, code="permission_denied")
         model = str(body["model"])
@@ -359,76 +353,3 @@ class OpenAIState:
         with self.lock:
             checkpoints = copy.deepcopy(list(reversed(self.job(job_id).checkpoints)))
         return _page(checkpoints, after=after, limit=limit)
-
-    # ---- chat --------------------------------------------------------------
-    async def chat(self, body: dict[str, Any], *, model: str) -> dict[str, Any]:
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise _missing("messages")
-        if body.get("stream"):
-            raise ApiError(
-                400,
-                "The fake OpenAI API does not stream; call without stream=True.",
-                param="stream",
-            )
-        with self.lock:
-            if model not in self.models:
-                raise ApiError(
-                    404,
-                    f"The model `{model}` does not exist or you do not have access to it.",
-                    code="model_not_found",
-                )
-            responder, delay = self.responders.get(model, (None, 0.0))
-        if delay:
-            await asyncio.sleep(delay)
-        n = int(body.get("n") or 1)
-        limit = body.get("max_completion_tokens") or body.get("max_tokens")
-        choices = []
-        completion_tokens = 0
-        for index in range(n):
-            if responder is None:
-                last = next(
-                    (m.get("content") for m in reversed(messages) if m.get("role") == "user"), ""
-                )
-                text = f"[{model}] answer to: {last}"
-            else:
-                text = await run_in_threadpool(responder, messages, body)
-            finish = "stop"
-            if limit is not None and _tokens(text) > int(limit):
-                text, finish = text[: int(limit) * 4], "length"
-            completion_tokens += _tokens(text)
-            choices.append(
-                {
-                    "index": index,
-                    "message": {
-                        "role": "assistant",
-                        "content": text,
-                        "refusal": None,
-                        "annotations": [],
-                    },
-                    "logprobs": None,
-                    "finish_reason": finish,
-                }
-            )
-        prompt_tokens = sum(_tokens(str(m.get("content") or "")) + 3 for m in messages) + 3
-        return {
-            "id": new_id("chatcmpl-", 29),
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": choices,
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                "completion_tokens_details": {
-                    "reasoning_tokens": 0,
-                    "audio_tokens": 0,
-                    "accepted_prediction_tokens": 0,
-                    "rejected_prediction_tokens": 0,
-                },
-            },
-            "service_tier": "default",
-            "system_fingerprint": "fp_fake0001",
-        }
