@@ -123,11 +123,14 @@ def _run(
             workers=workers,
         )
     columns = (TextColumn("Validating"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    # auto_refresh=False: no refresh thread, so validation may fork its workers
+    # (a forked child of a threaded process can inherit a held lock).
+    with Progress(*columns, console=console, transient=True, auto_refresh=False) as bar:
         task = bar.add_task("validate", total=file.stat().st_size)
 
         def advance(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
+            bar.refresh()
 
         return validate_file(
             file,
