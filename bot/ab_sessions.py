@@ -39,6 +39,10 @@ from core.store.jobs import TrainingJob
 
 logger = logging.getLogger(__name__)
 
+# Long enough that answers are rarely cut by the model; Slack shows ~2,800
+# characters of each and the full text is attached when longer.
+SESSION_MAX_TOKENS = 1024
+
 
 @dataclass(frozen=True)
 class SessionRequest:
@@ -120,7 +124,7 @@ def start_session(ctx: BotContext, request: SessionRequest) -> tuple[AbSession, 
         candidate=request.candidate,
         baseline=request.baseline,
         few_shot_prompt=few_shot,
-        generation=Generation(seed=secrets.randbelow(2**31)),
+        generation=Generation(max_tokens=SESSION_MAX_TOKENS, seed=secrets.randbelow(2**31)),
         job_id=request.job.id if request.job else None,
         labels=request.labels,
     )

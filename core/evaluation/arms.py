@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 class ChatProvider(Protocol):
     """What evaluation needs from ``core.providers.Provider``."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def chat(
         self,

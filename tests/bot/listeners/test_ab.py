@@ -4,6 +4,7 @@ for every Web API call, FakeOpenAI behind the real openai-SDK provider."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -322,3 +323,50 @@ def test_bad_input_gets_usage_not_a_crash(ab_bot: RunningBot, tmp_path: Path) ->
     )
     assert all("Usage" in r["text"] for r in replies), [r["text"] for r in replies]
     assert not _roots(bot)
+
+
+def test_long_answer_is_cut_and_attached_in_full_without_naming_the_model(
+    ab_bot: RunningBot, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    bot = ab_bot
+    long_answer = "".join(f"Sentence number {i} of a long answer. " for i in range(85))
+    fake_openai.set_responder(FT, lambda m, b: long_answer)
+    root = _start(bot, _job(bot, tmp_path))
+    _prompt(bot, root, "Tell me everything")
+    (pair,) = _wait_pairs(bot, root, 1)
+    shown_text = next(
+        b["text"]["text"]
+        for b in pair["blocks"]
+        if "Sentence number 0" in b.get("text", {}).get("text", "")
+    )
+    assert len(shown_text) < len(long_answer) and "Sentence number 84" not in shown_text
+    assert "full texts are attached" in json.dumps(pair)
+    (upload,) = bot.slack.wait_for(lambda: bot.slack.uploads(CHANNEL, root["ts"]), timeout=WAIT)
+    assert upload["content"].decode() == long_answer
+    assert upload["filename"] in ("prompt-1-response-A.txt", "prompt-1-response-B.txt")
+    assert FT not in json.dumps({k: upload[k] for k in ("filename", "title")})
+
+
+def test_scoreboard_edits_are_throttled_but_the_last_vote_shows(
+    ab_bot: RunningBot, tmp_path: Path
+) -> None:
+    bot = ab_bot
+    bot.ctx.settings.min_edit_seconds = 1.0
+    root = _start(bot, _job(bot, tmp_path))
+    _prompt(bot, root, "Vote on me")
+    (pair,) = _wait_pairs(bot, root, 1)
+    started = time.monotonic()
+    voters = [f"U0VOTER{i}" for i in range(8)]
+    for user in voters:
+        bot.slack.add_user(user)
+        _vote(bot, pair, user, "ab_vote_a")
+    bot.slack.wait_for(
+        lambda: "votes: *8* from 8 people" in json.dumps(bot.slack.message(CHANNEL, root["ts"])),
+        timeout=WAIT,
+        message="scoreboard with all eight votes",
+    )
+    elapsed = time.monotonic() - started
+    edits = [c for c in bot.slack.calls("chat.update") if c.args.get("ts") == root["ts"]]
+    # At most one edit per second (plus the trailing one), not one per vote.
+    assert len(edits) <= elapsed / 1.0 + 2, (len(edits), elapsed)
+    assert len(edits) < len(voters)
