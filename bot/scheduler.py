@@ -82,14 +82,15 @@ class EditBudget:
         self._spent: deque[float] = deque()
         self._paused_until = 0.0
 
-    def try_take(self) -> bool:
+    def available(self) -> bool:
+        """Whether one more edit fits now (does not spend it)."""
         now = self._clock()
         while self._spent and now - self._spent[0] >= 60.0:
             self._spent.popleft()
-        if now < self._paused_until or len(self._spent) >= self.per_minute:
-            return False
-        self._spent.append(now)
-        return True
+        return now >= self._paused_until and len(self._spent) < self.per_minute
+
+    def spend(self) -> None:
+        self._spent.append(self._clock())
 
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self._clock() + seconds)
@@ -235,6 +236,7 @@ class TickSummary:
     edits_deferred: int = 0
     finalized: int = 0
     seconds: float = 0.0
+    poll_seconds: float = 0.0
     status_changed: list[int] = field(default_factory=list)
 
 
@@ -311,17 +313,19 @@ class ProgressScheduler:
             with session_scope(self.engine) as session:
                 job_ids = claim_jobs(session, owner=self.owner, now=self.clock(), lease=self.lease)
             summary.claimed = len(job_ids)
+            polling = time.monotonic()
             report = self.poller.poll(
                 job_ids, deadline_seconds=max(1.0, 0.8 * self.settings.poll_seconds)
             )
+            summary.poll_seconds = time.monotonic() - polling
             summary.polled, summary.poll_failures = report.polled, report.failed
             summary.status_changed = report.status_changed
             silence = timedelta(seconds=self.settings.provider_silence_alert_seconds)
             views = load_views(self.engine, job_ids, now=self.clock(), silence_after=silence)
             for view in views:
                 summary.posted += self.poster.post_due(view, _label(view))
-            for view in sorted(views, key=_edit_order):
-                self._edit(view, summary)
+            edited = [self._edit(view, summary) for view in sorted(views, key=_edit_order)]
+            mark_edited(self.engine, edits=[e for e in edited if e is not None])
             for view in views:
                 self._after_render(view, summary)
             summary.seconds = time.monotonic() - started
@@ -333,38 +337,50 @@ class ProgressScheduler:
         digest = hashlib.sha256(json.dumps(message, sort_keys=True).encode()).hexdigest()[:32]
         return message, digest
 
-    def _edit(self, view: JobView, summary: TickSummary) -> None:
+    def _edit(self, view: JobView, summary: TickSummary) -> tuple[int, str, datetime] | None:
+        """Edit the progress message if due; return (job id, hash, time) when edited.
+
+        Rendering is skipped for throttled jobs and once the budget is spent, so
+        a tick over hundreds of jobs renders only the few it may edit.
+        """
         ts = view.job.progress_ts or self.poster.progress_ts(view)
         if not ts:
-            return
-        message, digest = self._rendered(view)
-        if digest == view.state.rendered_hash:
-            return
+            return None
         now = self.clock()
         last = view.state.last_edit_at
-        recent = last is not None and (now - last).total_seconds() < self.settings.min_edit_seconds
-        if (recent and not view.is_final) or not self.budget.try_take():
+        if (
+            not view.is_final
+            and last
+            and (now - last).total_seconds() < self.settings.min_edit_seconds
+        ):
+            return None
+        if not self.budget.available():
             summary.edits_deferred += 1
-            return
+            return None
+        message, digest = self._rendered(view)
+        if digest == view.state.rendered_hash:
+            return None
+        self.budget.spend()
         try:
             self.client.chat_update(channel=view.job.channel_id, ts=ts, **message)
         except SlackApiError as error:
-            if error.response.status_code == 429:
-                headers = {k.lower(): v for k, v in (error.response.headers or {}).items()}
-                retry_after = float(headers.get("retry-after") or 30)
-                self.budget.pause(retry_after)
-                logger.warning("chat.update rate-limited; pausing edits %.0f s", retry_after)
-            else:
-                logger.warning(
-                    "chat.update for job %s failed: %s",
-                    view.job.short_id,
-                    error.response.get("error"),
-                )
+            self._edit_failed(view, error)
             summary.edits_deferred += 1
-            return
+            return None
         summary.edits += 1
         view.state.rendered_hash = digest
-        mark_edited(self.engine, job_id=view.state.job_id, rendered_hash=digest, at=now)
+        return view.state.job_id, digest, now
+
+    def _edit_failed(self, view: JobView, error: SlackApiError) -> None:
+        if error.response.status_code == 429:
+            headers = {k.lower(): v for k, v in (error.response.headers or {}).items()}
+            retry_after = float(headers.get("retry-after") or 30)
+            self.budget.pause(retry_after)
+            logger.warning("chat.update rate-limited; pausing edits %.0f s", retry_after)
+        else:
+            logger.warning(
+                "chat.update for job %s failed: %s", view.job.short_id, error.response.get("error")
+            )
 
     def _after_render(self, view: JobView, summary: TickSummary) -> None:
         job_id = view.state.job_id

@@ -15,14 +15,13 @@ Three tables:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Column, Text, UniqueConstraint, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from core.store.datasets import utcnow
@@ -104,9 +103,10 @@ class NewPoint:
 
 
 def ensure_poll_states(session: Session) -> int:
-    """Give every active job that has none a poll-state row; return how many were added.
+    """Give every active job that has none a poll-state row; return how many were missing.
 
-    Two replicas may race here; the primary key turns the loser's insert into a no-op.
+    One statement for all of them; two replicas racing here both succeed, the
+    primary key turning the loser's rows into no-ops.
     """
     missing = session.exec(
         select(TrainingJob.id)
@@ -114,17 +114,32 @@ def ensure_poll_states(session: Session) -> int:
         .where(col(TrainingJob.status).in_(ACTIVE_STATUSES))
         .where(col(JobPollState.job_id).is_(None))
     ).all()
-    added = 0
-    for job_id in missing:
-        if job_id is None:
-            continue
-        try:
-            with session.begin_nested():
-                session.add(JobPollState(job_id=job_id))
-            added += 1
-        except IntegrityError:
-            continue
-    return added
+    now = utcnow()
+    rows = [
+        {
+            "job_id": job_id,
+            "next_poll_at": now,
+            "provider_last_ok_at": now,
+            "failures": 0,
+            "finalized": False,
+        }
+        for job_id in missing
+    ]
+    _insert_ignoring_duplicates(session, JobPollState, rows, key=["job_id"])
+    return len(rows)
+
+
+def _insert_ignoring_duplicates(
+    session: Session, model: type[SQLModel], rows: Sequence[Mapping[str, object]], *, key: list[str]
+) -> None:
+    if not rows:
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table = model.__table__  # type: ignore[attr-defined]
+    # Chunks keep each statement under SQLite's limit on bound parameters.
+    for start in range(0, len(rows), 500):
+        chunk = list(rows[start : start + 500])
+        session.execute(insert(table).values(chunk).on_conflict_do_nothing(index_elements=key))
 
 
 def claim_jobs(
@@ -189,16 +204,7 @@ def add_metric_points(session: Session, *, job_id: int, points: Iterable[NewPoin
         }
         for p in points
     ]
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(MetricPoint.__table__)  # type: ignore[attr-defined]
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["job_id", "step"])
-    )
-    session.execute(statement)
+    _insert_ignoring_duplicates(session, MetricPoint, rows, key=["job_id", "step"])
 
 
 def _message(session: Session, *, job_id: int, key: str) -> JobMessage | None:

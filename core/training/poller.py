@@ -24,14 +24,14 @@ from typing import Any, Protocol
 
 from sqlalchemy import or_
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from core.errors import ProviderError, ProviderTimeout
 from core.store.datasets import utcnow
 from core.store.engine import session_scope
 from core.store.jobs import ACTIVE_STATUSES, FINAL_STATUSES, TrainingJob
 from core.store.progress import JobPollState, add_metric_points
-from core.training.events import JobEvent, digest, from_timestamp
+from core.training.events import EventDigest, JobEvent, digest, from_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,18 @@ class _Due:
     provider: str
     provider_job_id: str
     status: str
+    after_event_id: str | None
+
+
+@dataclass
+class _Outcome:
+    """One poll's answer (``job`` and ``facts``) or its error, stored in a batch."""
+
+    due: _Due
+    at: datetime
+    job: Any = None
+    facts: EventDigest | None = None
+    error: ProviderError | None = None
 
 
 @dataclass
@@ -129,16 +141,18 @@ class Poller:
                 .where(JobPollState.next_poll_at <= now)
             ).all()
         return [
-            _Due(job.id, job.provider, job.provider_job_id, job.status)  # type: ignore[arg-type]
-            for job, _state in rows
+            _Due(job.id, job.provider, job.provider_job_id, job.status, state.last_event_id)  # type: ignore[arg-type]
+            for job, state in rows
             if job.provider_job_id and job.id not in self._in_flight
         ]
 
     def poll(self, job_ids: Sequence[int], *, deadline_seconds: float) -> TickReport:
         """Poll the due jobs among ``job_ids``; return when done or at the deadline.
 
-        Polls still running at the deadline finish in the background and store
-        their results; the job is not polled again until they do.
+        Answers are written in one transaction at the end (SQLite commits one
+        writer at a time, so a commit per job would serialise the pool). Polls
+        still running at the deadline store their own answer when they finish;
+        the job is not polled again until then.
         """
         report = TickReport()
         queues: dict[str, deque[_Due]] = defaultdict(deque)
@@ -150,7 +164,8 @@ class Poller:
                 continue
             queues[due.provider].append(due)
         share = max(1, math.ceil(self.concurrency / max(1, len(queues))))
-        running: dict[Future[bool], _Due] = {}
+        running: dict[Future[_Outcome], _Due] = {}
+        outcomes: list[_Outcome] = []
         started = time.monotonic()
         probing: set[str] = set()
         while queues or running:
@@ -165,16 +180,19 @@ class Poller:
                 break
             done, _ = wait(running, timeout=left, return_when=FIRST_COMPLETED)
             for future in done:
-                due = running.pop(future)
-                self._finish(due, future, report=report, probing=probing)
+                running.pop(future)
+                outcomes.append(self._finish(future.result(), report=report, probing=probing))
+        for future in running:
+            future.add_done_callback(lambda late: self._store([late.result()]))
         report.deferred += sum(len(q) for q in queues.values()) + len(running)
+        report.status_changed = self._store(outcomes)
         return report
 
     def _submit_some(
         self,
         name: str,
         queues: dict[str, deque[_Due]],
-        running: dict[Future[bool], _Due],
+        running: dict[Future[_Outcome], _Due],
         *,
         share: int,
         probing: set[str],
@@ -194,92 +212,102 @@ class Poller:
             due = queue.popleft()
             with self._lock:
                 self._in_flight.add(due.job_id)
-            running[self._pool.submit(self._poll_one, due)] = due
+            running[self._pool.submit(self._fetch, due)] = due
             in_use += 1
             if gate.failures:
                 probing.add(name)
         if not queue:
             del queues[name]
 
-    def _finish(
-        self, due: _Due, future: Future[bool], *, report: TickReport, probing: set[str]
-    ) -> None:
-        gate = self._gates[due.provider]
-        probing.discard(due.provider)
-        try:
-            changed = future.result()
-        except ProviderError as error:
+    def _finish(self, outcome: _Outcome, *, report: TickReport, probing: set[str]) -> _Outcome:
+        """Count the outcome and move the provider's gate (open on timeouts, close on success)."""
+        gate = self._gates[outcome.due.provider]
+        probing.discard(outcome.due.provider)
+        if outcome.error is None:
+            report.polled += 1
+            gate.failures = 0
+        else:
             report.failed += 1
-            if isinstance(error, ProviderTimeout):
+            if isinstance(outcome.error, ProviderTimeout):
                 gate.failures += 1
                 gate.open_until = time.monotonic() + backoff_seconds(
                     gate.failures - 1, base=self.poll_seconds
                 )
-            return
-        report.polled += 1
-        gate.failures = 0
-        if changed:
-            report.status_changed.append(due.job_id)
+        return outcome
 
-    def _poll_one(self, due: _Due) -> bool:
-        """Retrieve + new events for one job; store them. Returns whether the status changed."""
+    def _fetch(self, due: _Due) -> _Outcome:
+        """Retrieve + new events for one job (network only; storing happens in a batch)."""
+        provider = self.providers[due.provider]
         try:
-            return self._poll_and_store(due)
+            job = provider.retrieve_job(due.provider_job_id)
+            events = provider.new_events(due.provider_job_id, after_event_id=due.after_event_id)
         except ProviderError as error:
-            self._record_failure(due, error)
-            raise
+            logger.warning("polling job %s at %s failed: %s", due.job_id, due.provider, error)
+            return _Outcome(due=due, at=self.clock(), error=error)
+        return _Outcome(due=due, at=self.clock(), job=job, facts=digest(events))
+
+    def _store(self, outcomes: Sequence[_Outcome]) -> list[int]:
+        """Write answers and failures in one transaction; return jobs whose status changed."""
+        changed: list[int] = []
+        if not outcomes:
+            return changed
+        ids = [o.due.job_id for o in outcomes]
+        try:
+            with session_scope(self.engine) as session:
+                rows = {
+                    r.id: r
+                    for r in session.exec(select(TrainingJob).where(col(TrainingJob.id).in_(ids)))
+                }
+                states = {
+                    s.job_id: s
+                    for s in session.exec(
+                        select(JobPollState).where(col(JobPollState.job_id).in_(ids))
+                    )
+                }
+                for outcome in outcomes:
+                    row, state = rows.get(outcome.due.job_id), states.get(outcome.due.job_id)
+                    if row is None or state is None:
+                        continue
+                    if outcome.error is not None:
+                        self._note_failure(state, outcome.error, now=outcome.at)
+                    else:
+                        self._note_answer(session, row, state, outcome)
+                        if row.status != outcome.due.status:
+                            changed.append(row.id)  # type: ignore[arg-type]
+                    session.add(row)
+                    session.add(state)
         finally:
             with self._lock:
-                self._in_flight.discard(due.job_id)
+                self._in_flight.difference_update(ids)
+        return changed
 
-    def _poll_and_store(self, due: _Due) -> bool:
-        provider = self.providers[due.provider]
-        with session_scope(self.engine) as session:
-            state = session.get(JobPollState, due.job_id)
-            after = state.last_event_id if state else None
-        job = provider.retrieve_job(due.provider_job_id)
-        events = provider.new_events(due.provider_job_id, after_event_id=after)
-        facts = digest(events)
-        now = self.clock()
-        with session_scope(self.engine) as session:
-            row = session.get(TrainingJob, due.job_id)
-            state = session.get(JobPollState, due.job_id)
-            if row is None or state is None:
-                return False
-            add_metric_points(session, job_id=due.job_id, points=facts.points)
-            _apply_job(row, job, now=now)
-            state.job_json = job.model_dump_json()
-            state.provider_status = str(job.status)
-            state.last_event_id = facts.newest_event_id or state.last_event_id
-            if facts.queue_position is not None:
-                state.queue_position = facts.queue_position
-            if state.running_since is None and (
-                job.status in ("running", "succeeded") or facts.points
-            ):
-                state.running_since = facts.started_at or now
-            state.last_polled_at = state.provider_last_ok_at = now
-            state.failures = 0
-            state.last_failure = None
-            # Half an interval: due again at the next tick even if ticks drift.
-            state.next_poll_at = now + timedelta(seconds=self.poll_seconds * 0.5)
-            session.add(row)
-            session.add(state)
-        return str(job.status) != due.status
+    def _note_answer(
+        self, session: Session, row: TrainingJob, state: JobPollState, outcome: _Outcome
+    ) -> None:
+        job, facts, now = outcome.job, outcome.facts, outcome.at
+        assert facts is not None
+        add_metric_points(session, job_id=state.job_id, points=facts.points)
+        _apply_job(row, job, now=now)
+        state.job_json = job.model_dump_json()
+        state.provider_status = str(job.status)
+        state.last_event_id = facts.newest_event_id or state.last_event_id
+        if facts.queue_position is not None:
+            state.queue_position = facts.queue_position
+        if state.running_since is None and (job.status in ("running", "succeeded") or facts.points):
+            state.running_since = facts.started_at or now
+        state.last_polled_at = state.provider_last_ok_at = now
+        state.failures = 0
+        state.last_failure = None
+        # Half an interval: due again at the next tick even if ticks drift.
+        state.next_poll_at = now + timedelta(seconds=self.poll_seconds * 0.5)
 
-    def _record_failure(self, due: _Due, error: ProviderError) -> None:
-        logger.warning("polling job %s at %s failed: %s", due.job_id, due.provider, error)
-        now = self.clock()
-        with session_scope(self.engine) as session:
-            state = session.get(JobPollState, due.job_id)
-            if state is None:
-                return
-            state.failures += 1
-            state.last_failure = str(error)[:500]
-            state.last_polled_at = now
-            state.next_poll_at = now + timedelta(
-                seconds=backoff_seconds(state.failures - 1, base=self.poll_seconds)
-            )
-            session.add(state)
+    def _note_failure(self, state: JobPollState, error: ProviderError, *, now: datetime) -> None:
+        state.failures += 1
+        state.last_failure = str(error)[:500]
+        state.last_polled_at = now
+        state.next_poll_at = now + timedelta(
+            seconds=backoff_seconds(state.failures - 1, base=self.poll_seconds)
+        )
 
 
 def _apply_job(row: TrainingJob, job: Any, *, now: datetime) -> None:

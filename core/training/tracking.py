@@ -142,14 +142,26 @@ def load_views(
     return views
 
 
-def mark_edited(engine: Engine, *, job_id: int, rendered_hash: str, at: datetime) -> None:
-    """The progress message now shows ``rendered_hash``."""
+def mark_edited(engine: Engine, *, edits: Sequence[tuple[int, str, datetime]]) -> None:
+    """Progress messages now show these renders: (job id, rendered hash, edit time).
+
+    One transaction for the whole tick: SQLite commits are serial and slow.
+    """
+    if not edits:
+        return
     with session_scope(engine) as session:
-        state = session.get(JobPollState, job_id)
-        if state is not None:
-            state.rendered_hash = rendered_hash
-            state.last_edit_at = at
-            session.add(state)
+        states = {
+            s.job_id: s
+            for s in session.exec(
+                select(JobPollState).where(col(JobPollState.job_id).in_([e[0] for e in edits]))
+            )
+        }
+        for job_id, rendered_hash, at in edits:
+            state = states.get(job_id)
+            if state is not None:
+                state.rendered_hash = rendered_hash
+                state.last_edit_at = at
+                session.add(state)
 
 
 def set_progress_ts(engine: Engine, *, job_id: int, ts: str) -> None:

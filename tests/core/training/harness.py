@@ -92,18 +92,23 @@ class Rig:
             settings=settings, engine=self.engine, providers=self.providers, client=self.client
         )
 
-    def start_job(self, *, validation: bool = True, **script: Any) -> TrainingJob:
-        """Drop a dataset, create a provider job, post "job started": as the bot does."""
+    def start_job(
+        self, *, validation: bool = True, training_file: str | None = None, **script: Any
+    ) -> TrainingJob:
+        """Drop a dataset, create a provider job, post "job started": as the bot does.
+
+        ``training_file`` reuses an uploaded file (the benchmark creates hundreds of jobs).
+        """
         n = next(_numbers)
         parent = self.slack.post_user_message(CHANNEL, f"dataset {n}", user=UPLOADER)
         if script:
             self.openai.script_next_job(**script)
         provider = self.providers["openai"]
-        training = provider.upload_file(self.data)
+        training = training_file or provider.upload_file(self.data)
         job = provider.create_job(
             model="gpt-4o-mini-2024-07-18",
             training_file=training,
-            validation_file=provider.upload_file(self.data) if validation else None,
+            validation_file=training if validation else None,
         )
         with session_scope(self.engine) as session:
             dataset = Dataset(
