@@ -187,8 +187,9 @@ class SlackEventSender:
     ) -> httpx.Response:
         """Send a ``block_actions`` click (kwargs as :func:`block_actions_payload`)."""
         if kwargs.get("view") is None and "response_url" not in kwargs:
+            message_ts = (kwargs.get("message") or {}).get("ts")
             kwargs["response_url"] = self._response_url(
-                "actions", kwargs.get("channel_id") or "", user_id
+                "actions", kwargs.get("channel_id") or "", user_id, message_ts=message_ts
             )
         return self.interaction(
             block_actions_payload(action_id, user_id=user_id, **kwargs), signature=signature
@@ -216,7 +217,11 @@ class SlackEventSender:
             body, content_type="application/x-www-form-urlencoded", signature=signature
         )
 
-    def _response_url(self, kind: str, channel_id: str, user_id: str) -> str:
+    def _response_url(
+        self, kind: str, channel_id: str, user_id: str, *, message_ts: str | None = None
+    ) -> str:
         if self.slack is None:
             return f"https://hooks.slack.com/{kind}/{TEAM_ID}/0/unused"
-        return self.slack.new_response_url(kind=kind, channel=channel_id, user=user_id)
+        return self.slack.new_response_url(
+            kind=kind, channel=channel_id, user=user_id, message_ts=message_ts
+        )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import PlainTextResponse, Response
 
+from tests.fakes.slack_errors import SlackError
 from tests.fakes.slack_workspace import Channel, Workspace
 
 if TYPE_CHECKING:
@@ -133,8 +134,12 @@ class SlackInspection:
         title: str | None = None,
         filetype: str | None = None,
         mimetype: str | None = None,
+        size: int | None = None,
     ) -> dict[str, Any]:
         """Register a file a person uploaded; returns Slack's file object.
+
+        ``size`` overrides the reported size (to fake a huge file without
+        allocating it); the download still serves ``content``.
 
         With ``channel``, also posts the ``file_share`` message there (see
         :meth:`file_message`). ``url_private_download`` points at this fake and
@@ -154,6 +159,9 @@ class SlackInspection:
             filetype=filetype,
             mimetype=mimetype,
         )
+        if size is not None:
+            with self.ws.lock:
+                self.ws.files[file_id]["size"] = info["size"] = size
         if channel is not None:
             self.post_user_message(channel, text, user=user, thread_ts=thread_ts, files=[info])
         with self.ws.lock:
@@ -168,12 +176,18 @@ class SlackInspection:
                         return channel.id, copy.deepcopy(message)
         raise KeyError(file_id)
 
-    def new_response_url(self, *, channel: str, user: str, kind: str = "commands") -> str:
-        """A response_url (``kind`` "commands" or "actions") the bot may POST to."""
+    def new_response_url(
+        self, *, channel: str, user: str, kind: str = "commands", message_ts: str | None = None
+    ) -> str:
+        """A response_url (``kind`` "commands" or "actions") the bot may POST to.
+
+        ``message_ts``: the message whose button was clicked, which
+        ``replace_original``/``delete_original`` then edit or delete.
+        """
         hook = str(secrets.randbelow(10**12))
         url = f"{self.url}/{kind}/{self.ws.team_id}/{hook}/{secrets.token_urlsafe(18)}"
         with self.ws.lock:
-            self._hooks[url] = {"channel": channel, "user": user, "uses": 0}
+            self._hooks[url] = {"channel": channel, "user": user, "uses": 0, "ts": message_ts}
         return url
 
     # ---- inspection ------------------------------------------------------
@@ -299,11 +313,13 @@ class SlackInspection:
                 "user": hook["user"],
             }
             self.ws.responses.append(record)
-            if payload.get("response_type") == "in_channel" and not payload.get("replace_original"):
+            if payload.get("replace_original") or payload.get("delete_original"):
+                return self._change_original(hook, payload)
+            if payload.get("response_type") == "in_channel":
                 channel = self.ws.channel(hook["channel"], need_member=False)
                 message = self.ws.bot_message(payload.get("text"), {}, payload.get("blocks"))
                 self.ws.post(channel, message, thread_ts=payload.get("thread_ts"))
-            elif not payload.get("replace_original") and not payload.get("delete_original"):
+            else:
                 self.ws.ephemerals.append(
                     {
                         "channel": hook["channel"],
@@ -315,4 +331,26 @@ class SlackInspection:
                         "via": "response_url",
                     }
                 )
+        return PlainTextResponse("ok")
+
+    def _change_original(self, hook: dict[str, Any], payload: dict[str, Any]) -> Response:
+        """replace_original / delete_original on the message whose button was clicked."""
+        if hook["ts"] is None:
+            # A slash command has no original message to change.
+            return PlainTextResponse("invalid_replace_original", status_code=400)
+        channel = self.ws.channel(hook["channel"], need_member=False)
+        try:
+            message = self.ws.message(channel, hook["ts"])
+        except SlackError:
+            return PlainTextResponse("message_not_found", status_code=404)
+        self.ws.edits.setdefault((channel.id, message["ts"]), []).append(copy.deepcopy(message))
+        if payload.get("delete_original"):
+            channel.messages.remove(message)
+            return PlainTextResponse("ok")
+        message["text"] = payload.get("text", "")
+        if payload.get("blocks") is not None:
+            message["blocks"] = payload["blocks"]
+        else:
+            message.pop("blocks", None)
+        message["edited"] = {"user": self.ws.bot_user_id, "ts": self.ws.new_ts()}
         return PlainTextResponse("ok")

@@ -74,6 +74,7 @@ def test_thread_edit_reaction_and_ephemeral_are_recorded(
     assert fake_slack.reactions(CHANNEL, root["ts"]) == {}
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # slack_sdk warns about what we test
 def test_only_known_methods_and_the_bot_token_are_accepted(
     fake_slack: FakeSlack, client: WebClient
 ) -> None:
@@ -86,6 +87,7 @@ def test_only_known_methods_and_the_bot_token_are_accepted(
     assert client.auth_test()["user_id"] == "U0TUNEBOT"
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # slack_sdk warns about what we test
 def test_required_arguments_and_message_limits(fake_slack: FakeSlack, client: WebClient) -> None:
     assert _error(lambda: client.chat_postMessage(channel=CHANNEL)) == "no_text"
     assert (
@@ -166,6 +168,14 @@ def test_files_upload_v2_reaches_the_thread(fake_slack: FakeSlack, client: WebCl
     [share] = fake_slack.messages(CHANNEL, thread_ts=root["ts"])
     assert share["subtype"] == "file_share" and share["text"] == "Fixed"
     assert client.files_info(file=upload["file_id"])["file"]["size"] == 9
+
+
+def test_reported_size_can_exceed_the_content(fake_slack: FakeSlack) -> None:
+    info = fake_slack.add_file(
+        "huge.jsonl", b"{}\n", user="U0ALICE", channel=CHANNEL, size=600 * 2**20
+    )
+    _, message = fake_slack.file_message(info["id"])
+    assert info["size"] == message["files"][0]["size"] == 600 * 2**20
 
 
 def test_file_download_needs_the_bot_token(fake_slack: FakeSlack) -> None:
@@ -272,6 +282,8 @@ def test_response_urls_record_ephemeral_replies(fake_slack: FakeSlack) -> None:
     assert httpx.post(url, json={"text": "usage: /finetune help"}).text == "ok"
     assert fake_slack.ephemerals(CHANNEL, user="U0ALICE")[0]["via"] == "response_url"
     assert httpx.post(f"{fake_slack.url}/commands/T0/1/nope", json={"text": "x"}).status_code == 404
+    replace = httpx.post(url, json={"replace_original": True, "text": "x"})
+    assert replace.status_code == 400  # a slash command has no original message
     assert httpx.post(url, json={"response_type": "in_channel", "text": "public"}).text == "ok"
     assert fake_slack.messages(CHANNEL)[-1]["text"] == "public"
 

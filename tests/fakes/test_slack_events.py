@@ -157,6 +157,14 @@ def test_button_opens_modal_and_submission_is_parsed(
         sender.view_submission("start_job", values, user_id="U0ALICE", view=view).status_code == 200
     )
     assert seen == [("action", "dataset-1"), ("submit", "3")]
+    # The click's response_url edits the message holding the button.
+    url = fake_slack.new_response_url(
+        kind="actions", channel=CHANNEL, user="U0ALICE", message_ts=report["ts"]
+    )
+    assert httpx.post(url, json={"replace_original": True, "text": "Starting…"}).text == "ok"
+    assert fake_slack.message(CHANNEL, report["ts"])["text"] == "Starting…"
+    assert "blocks" not in fake_slack.message(CHANNEL, report["ts"])
+    assert len(fake_slack.edits(CHANNEL, report["ts"])) == 1
 
 
 def test_app_home_opened_publishes_home(
