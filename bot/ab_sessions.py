@@ -12,10 +12,12 @@ import logging
 import secrets
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 
 from bot.blocks.ab import (
@@ -39,6 +41,8 @@ from core.store.jobs import TrainingJob
 
 logger = logging.getLogger(__name__)
 
+# A prompt still pending this long was left by a process that died mid-answer.
+STALE_PROMPT = timedelta(minutes=5)
 # Long enough that answers are rarely cut by the model; Slack shows ~2,800
 # characters of each and the full text is attached when longer.
 SESSION_MAX_TOKENS = 1024
@@ -195,15 +199,22 @@ def answer_prompt(ctx: BotContext, session: AbSession, event: dict[str, Any]) ->
         return
     if prompt is None:  # a retried event: this prompt is already being answered
         return
+    finish_prompt(ctx, session, prompt)
+
+
+def finish_prompt(ctx: BotContext, session: AbSession, prompt: AbPrompt) -> None:
+    """Post (or reuse) the placeholder, get both answers at once, show them blind."""
     assert prompt.id is not None
     number = prompt_number(ctx, prompt)
-    wip_ts = post_wip(
-        ctx.client,
-        channel=session.channel_id,
-        thread_ts=session.thread_ts,
-        text=build_wip_text(number),
-    )
-    sessions.set_message_ts(ctx.engine, prompt.id, wip_ts)
+    wip_ts = prompt.message_ts
+    if wip_ts is None:
+        wip_ts = post_wip(
+            ctx.client,
+            channel=session.channel_id,
+            thread_ts=session.thread_ts,
+            text=build_wip_text(number),
+        )
+        sessions.set_message_ts(ctx.engine, prompt.id, wip_ts)
     pair = sessions.generate(ctx.engine, session, prompt, providers=ctx.providers)
     hidden = (session.candidate_model, session.baseline_model)
     sides = [shown(r, hidden_names=hidden) for r in (pair.response_a, pair.response_b)]
@@ -220,6 +231,19 @@ def answer_prompt(ctx: BotContext, session: AbSession, event: dict[str, Any]) ->
                 content=(response.text or "").encode("utf-8"),
             )
     refresh_scoreboard(ctx, session.id or 0)
+
+
+def resume_stale_prompts(ctx: BotContext, *, older_than: timedelta = STALE_PROMPT) -> int:
+    """Answer prompts a dead process left pending (its placeholder says "answering…")."""
+    resumed = 0
+    for session, prompt in sessions.claim_stale_prompts(ctx.engine, older_than=older_than):
+        try:
+            finish_prompt(ctx, session, prompt)
+            resumed += 1
+        except (SlackApiError, IntegrityError) as exc:
+            # IntegrityError: the first process finished after all; nothing to redo.
+            logger.warning("could not resume A/B prompt %s: %s", prompt.id, exc)
+    return resumed
 
 
 def record_vote(

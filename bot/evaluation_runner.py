@@ -1,9 +1,11 @@
-"""Held-out evaluations, run on the scheduler: queue, claim, evaluate, post to the job's thread.
+"""Scheduled evaluation work: held-out evaluations of finished jobs, abandoned A/B prompts.
 
-:func:`run_pending_heldout` is one scheduler job (its own APScheduler entry, so a
-long evaluation never delays progress polling). Each call queues a run for
-every newly succeeded job that has held-out data, then works through claimed
-runs. All state is in the database (``heldout_run``), so a restart resumes.
+:func:`run_pending_heldout` queues a run for every newly succeeded job that has
+held-out data, then evaluates claimed runs and posts each report to its job's
+thread. :func:`start_evaluation_scheduler` runs it (and the resumption of A/B
+prompts a dead process left half-answered) on its own APScheduler, so a long
+evaluation never delays progress polling. All state is in the database, so a
+restart resumes.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
+from bot.ab_sessions import resume_stale_prompts
 from bot.blocks.heldout import build_heldout_failure, build_heldout_report
+from bot.context import BotContext
 from bot.slack_ops import post_in_thread, upload_to_thread
 from core.config import Settings
 from core.errors import EvaluationError
@@ -117,11 +122,38 @@ def run_pending_heldout(
     return done
 
 
-def heldout_tick(ctx: Any) -> None:
-    """The scheduler entry point: one call per interval, never raising."""
+def evaluation_tick(ctx: BotContext) -> None:
+    """One scheduler run: resume abandoned A/B prompts, then held-out evaluations. Never raises."""
+    try:
+        resume_stale_prompts(ctx)
+    except Exception:
+        logger.exception("resuming A/B prompts failed")
     try:
         run_pending_heldout(
             settings=ctx.settings, engine=ctx.engine, providers=ctx.providers, client=ctx.client
         )
     except Exception:
         logger.exception("held-out evaluation tick failed")
+
+
+def start_evaluation_scheduler(
+    ctx: BotContext, *, seconds: float | None = None
+) -> BackgroundScheduler:
+    """Run :func:`evaluation_tick` every ``seconds`` (default: the progress poll interval).
+
+    Its own scheduler (not a job in the progress scheduler) so an evaluation of
+    many prompts never delays progress polling; ``max_instances=1`` keeps ticks
+    from overlapping. Call ``shutdown()`` on the result when the bot stops.
+    """
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(
+        evaluation_tick,
+        "interval",
+        args=[ctx],
+        seconds=seconds or ctx.settings.poll_seconds,
+        id="evaluation",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.start()
+    return scheduler

@@ -250,6 +250,40 @@ def generate(
     return PairResult(prompt=stored, response_a=rows[0], response_b=rows[1])
 
 
+def claim_stale_prompts(
+    engine: Engine, *, older_than: timedelta, limit: int = 10
+) -> list[tuple[AbSession, AbPrompt]]:
+    """Take over prompts left pending by a process that died while answering them.
+
+    Each claim is a compare-and-set on ``claimed_at``, so two replicas never
+    answer the same prompt twice.
+    """
+    cutoff = utcnow() - older_than
+    with session_scope(engine) as db:
+        stale = db.exec(
+            select(AbPrompt)
+            .where(AbPrompt.status == "pending", col(AbPrompt.claimed_at) < cutoff)
+            .order_by(col(AbPrompt.id))
+            .limit(limit)
+        ).all()
+    claimed = []
+    for prompt in stale:
+        now = utcnow()
+        with session_scope(engine) as db:
+            taken = db.exec(
+                update(AbPrompt)
+                .where(col(AbPrompt.id) == prompt.id)
+                .where(col(AbPrompt.claimed_at) == prompt.claimed_at)
+                .where(col(AbPrompt.status) == "pending")
+                .values(claimed_at=now)
+            )
+            session = db.get(AbSession, prompt.session_id)
+        if taken.rowcount and session is not None:
+            prompt.claimed_at = now
+            claimed.append((session, prompt))
+    return claimed
+
+
 def set_message_ts(engine: Engine, prompt_id: int, message_ts: str) -> None:
     with session_scope(engine) as db:
         row = db.get(AbPrompt, prompt_id)

@@ -83,6 +83,9 @@ class AbPrompt(SQLModel, table=True):
     # pending -> answered | failed (a model did not answer: not counted)
     status: str = Field(default="pending", max_length=16)
     message_ts: str | None = Field(default=None, max_length=32)
+    # When a process last took on answering it; a pending prompt whose claim is
+    # old was left by a process that died, and the scheduler takes it over.
+    claimed_at: datetime = Field(default_factory=utcnow)
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.evaluation_runner import run_pending_heldout
+from bot.evaluation_runner import run_pending_heldout, start_evaluation_scheduler
 from core.store.datasets import Dataset
 from core.store.engine import session_scope
 from core.store.evaluation import HeldoutRun, JudgeVerdict
@@ -131,3 +131,27 @@ def test_missing_heldout_file_is_reported_in_the_thread(bot: RunningBot, tmp_pat
     assert _run(bot) == 1
     (message,) = bot.slack.bot_messages(CHANNEL, parent["ts"])
     assert "could not run" in message["text"] and "missing" in message["text"]
+
+
+def test_evaluation_scheduler_runs_the_tick_on_its_own(
+    bot: RunningBot, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.set_responder(FT, lambda m, b: ANSWERS[m[-1]["content"]])
+    fake_openai.set_responder(BASE, lambda m, b: ANSWERS[m[-1]["content"]])
+    fake_openai.set_responder("gpt-4o", lambda m, b: "Verdict: tie")
+    parent = _job(bot, tmp_path)
+    scheduler = start_evaluation_scheduler(bot.ctx, seconds=0.2)
+    try:
+        bot.slack.wait_for(
+            lambda: [
+                m
+                for m in bot.slack.bot_messages(CHANNEL, parent["ts"])
+                if "Held-out evaluation" in (m.get("text") or "")
+            ],
+            timeout=15.0,
+            message="the held-out report",
+        )
+    finally:
+        scheduler.shutdown(wait=True)
+    with session_scope(bot.ctx.engine) as db:
+        assert db.exec(select(HeldoutRun)).one().posted_ts

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlmodel import select
 
+from bot.evaluation_runner import evaluation_tick
+from core.evaluation.sessions import record_prompt
 from core.store.datasets import Dataset
 from core.store.engine import session_scope
 from core.store.evaluation import AbPrompt, AbResponse, AbSession, AbVote
@@ -370,3 +373,26 @@ def test_scoreboard_edits_are_throttled_but_the_last_vote_shows(
     # At most one edit per second (plus the trailing one), not one per vote.
     assert len(edits) <= elapsed / 1.0 + 2, (len(edits), elapsed)
     assert len(edits) < len(voters)
+
+
+def test_prompt_left_pending_by_a_dead_process_is_answered_by_the_scheduler(
+    ab_bot: RunningBot, tmp_path: Path
+) -> None:
+    bot = ab_bot
+    root = _start(bot, _job(bot, tmp_path))
+    with session_scope(bot.ctx.engine) as db:
+        session = db.exec(select(AbSession)).one()
+    # What a process killed after recording the prompt leaves behind.
+    message = bot.slack.post_user_message(CHANNEL, "orphan", user=BOB, thread_ts=root["ts"])
+    prompt = record_prompt(
+        bot.ctx.engine, session, slack_ts=message["ts"], author_id=BOB, text="orphan"
+    )
+    with session_scope(bot.ctx.engine) as db:
+        row = db.get(AbPrompt, prompt.id)
+        row.claimed_at = row.claimed_at - timedelta(minutes=10)
+        db.add(row)
+    evaluation_tick(bot.ctx)
+    (pair,) = _wait_pairs(bot, root, 1)
+    assert "reply one to orphan" in json.dumps(pair)
+    evaluation_tick(bot.ctx)  # nothing left to resume
+    assert len(_pairs(bot, root)) == 1

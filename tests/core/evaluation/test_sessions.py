@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from core.errors import EvaluationError
 from core.evaluation import sessions, votes
 from core.evaluation.arms import Arm, Generation
 from core.store.engine import session_scope
-from core.store.evaluation import AbResponse
+from core.store.evaluation import AbPrompt, AbResponse
 from tests.core.evaluation.conftest import ScriptedProvider
 
 
@@ -169,3 +170,17 @@ def test_responses_record_which_model_was_a(engine: Engine, scripted: ScriptedPr
     with session_scope(engine) as db:
         rows = db.query(AbResponse).filter(AbResponse.prompt_id == prompt.id).all()
     assert {(r.arm, r.position) for r in rows} == {("candidate", "A"), ("baseline", "B")}
+
+
+def test_stale_pending_prompts_are_claimed_once(engine: Engine) -> None:
+    session, _ = _session(engine)
+    fresh = sessions.record_prompt(engine, session, slack_ts="8.1", author_id="U", text="new")
+    stale = sessions.record_prompt(engine, session, slack_ts="8.2", author_id="U", text="old")
+    with session_scope(engine) as db:
+        row = db.get(AbPrompt, stale.id)
+        row.claimed_at = row.claimed_at - timedelta(minutes=30)
+        db.add(row)
+    claimed = sessions.claim_stale_prompts(engine, older_than=timedelta(minutes=5))
+    assert [(s.id, p.id) for s, p in claimed] == [(session.id, stale.id)]
+    assert fresh.id != stale.id
+    assert sessions.claim_stale_prompts(engine, older_than=timedelta(minutes=5)) == []
