@@ -60,6 +60,10 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
         )
     app = build_app(ctx)
     scheduler = start_scheduler(ctx)
+    # Held-out evaluations and abandoned A/B prompts, on their own scheduler.
+    from bot.evaluation_runner import start_evaluation_scheduler
+
+    evaluations = start_evaluation_scheduler(ctx)
     try:
         if settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -80,6 +84,7 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
                 access_log=False,
             )
     finally:
+        evaluations.shutdown(wait=False)
         if scheduler is not None:
             scheduler.shutdown()
         ctx.validation_pool.shutdown(wait=False, cancel_futures=True)
