@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, Text, UniqueConstraint, or_
+from sqlalchemy import Column, Text, UniqueConstraint, func, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -125,21 +125,33 @@ def ensure_poll_states(session: Session) -> int:
         }
         for job_id in missing
     ]
-    _insert_ignoring_duplicates(session, JobPollState, rows, key=["job_id"])
+    _insert(session, JobPollState, rows, key=["job_id"])
     return len(rows)
 
 
-def _insert_ignoring_duplicates(
-    session: Session, model: type[SQLModel], rows: Sequence[Mapping[str, object]], *, key: list[str]
+def _insert(
+    session: Session,
+    model: type[SQLModel],
+    rows: Sequence[Mapping[str, object]],
+    *,
+    key: list[str],
+    merge: Sequence[str] = (),
 ) -> None:
+    """Multi-row insert; a row whose ``key`` exists is skipped, or, with ``merge``,
+    fills those columns where the new value is not null (``COALESCE``)."""
     if not rows:
         return
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     table = model.__table__  # type: ignore[attr-defined]
     # Chunks keep each statement under SQLite's limit on bound parameters.
     for start in range(0, len(rows), 500):
-        chunk = list(rows[start : start + 500])
-        session.execute(insert(table).values(chunk).on_conflict_do_nothing(index_elements=key))
+        statement = insert(table).values(list(rows[start : start + 500]))
+        if merge:
+            fill = {c: func.coalesce(statement.excluded[c], table.c[c]) for c in merge}
+            statement = statement.on_conflict_do_update(index_elements=key, set_=fill)
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=key)
+        session.execute(statement)
 
 
 def claim_jobs(
@@ -189,22 +201,27 @@ def release_claims(session: Session, *, owner: str) -> None:
         session.add(state)
 
 
+_POINT_VALUES = ("total_steps", "epoch", "train_loss", "valid_loss", "tokens_per_second")
+
+
 def add_metric_points(session: Session, *, job_id: int, points: Iterable[NewPoint]) -> None:
-    """Insert points, ignoring steps already stored (events can be read twice)."""
-    rows = [
-        {
-            "job_id": job_id,
-            "step": p.step,
-            "total_steps": p.total_steps,
-            "epoch": p.epoch,
-            "train_loss": p.train_loss,
-            "valid_loss": p.valid_loss,
-            "tokens_per_second": p.tokens_per_second,
-            "reported_at": p.reported_at,
-        }
-        for p in points
-    ]
-    _insert_ignoring_duplicates(session, MetricPoint, rows, key=["job_id", "step"])
+    """Store points by step; a step seen again keeps its values, updated by any the
+    new event carries (None never erases).
+
+    Events can be read twice (a crash before the newest event id was saved),
+    and the worker reports a step's validation loss in a second event.
+    """
+    merged: dict[int, dict[str, object]] = {}
+    for p in points:
+        row = merged.setdefault(
+            p.step, {"job_id": job_id, "step": p.step, "reported_at": p.reported_at}
+        )
+        for name in _POINT_VALUES:
+            value = getattr(p, name)
+            row[name] = value if value is not None else row.get(name)
+    _insert(
+        session, MetricPoint, list(merged.values()), key=["job_id", "step"], merge=_POINT_VALUES
+    )
 
 
 def _message(session: Session, *, job_id: int, key: str) -> JobMessage | None:

@@ -28,20 +28,44 @@ NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=2)
 
 
-def point(step: int, loss: float) -> NewPoint:
-    return NewPoint(step=step, total_steps=10, epoch=None, train_loss=loss, valid_loss=None,
-                    tokens_per_second=None, reported_at=NOW)
+def point(step: int, loss: float | None, valid: float | None = None) -> NewPoint:
+    return NewPoint(
+        step=step,
+        total_steps=10,
+        epoch=None,
+        train_loss=loss,
+        valid_loss=valid,
+        tokens_per_second=None,
+        reported_at=NOW,
+    )
+
+
+def stored_points(engine: Engine) -> list[tuple[int, float | None, float | None]]:
+    with session_scope(engine) as session:
+        rows = session.exec(select(MetricPoint).order_by(MetricPoint.step)).all()
+    return [(p.step, p.train_loss, p.valid_loss) for p in rows]
 
 
 def test_reading_the_same_events_twice_stores_each_step_once(engine: Engine) -> None:
     job = add_job(engine)
+    first = [point(1, 2.0), point(2, 1.5)]
     with session_scope(engine) as session:
-        add_metric_points(session, job_id=job.id, points=[point(1, 2.0), point(2, 1.5)])
+        add_metric_points(session, job_id=job.id, points=first)
     with session_scope(engine) as session:
-        add_metric_points(session, job_id=job.id, points=[point(2, 9.9), point(3, 1.2)])
+        add_metric_points(session, job_id=job.id, points=[*first, point(3, 1.2)])
+    assert stored_points(engine) == [(1, 2.0, None), (2, 1.5, None), (3, 1.2, None)]
+
+
+def test_a_later_event_for_the_same_step_adds_the_validation_loss(engine: Engine) -> None:
+    """The worker reports a step's eval loss in its own event, after the train loss."""
+    job = add_job(engine)
     with session_scope(engine) as session:
-        stored = session.exec(select(MetricPoint).order_by(MetricPoint.step)).all()
-    assert [(p.step, p.train_loss) for p in stored] == [(1, 2.0), (2, 1.5), (3, 1.2)]
+        add_metric_points(session, job_id=job.id, points=[point(4, 1.0), point(4, None, 1.3)])
+    with session_scope(engine) as session:
+        add_metric_points(session, job_id=job.id, points=[point(8, 0.8)])
+    with session_scope(engine) as session:
+        add_metric_points(session, job_id=job.id, points=[point(8, None, 0.9)])
+    assert stored_points(engine) == [(4, 1.0, 1.3), (8, 0.8, 0.9)]
 
 
 def test_intent_survives_a_crash_before_posted(engine: Engine) -> None:
@@ -74,8 +98,7 @@ def test_claims_give_each_job_to_one_replica_until_the_lease_runs_out(engine: En
         theirs = claim_jobs(session, owner="b", now=NOW + timedelta(seconds=30), lease=LEASE)
     assert mine == [j.id for j in jobs] and final.id not in mine and theirs == []
     with session_scope(engine) as session:  # "a" died; its lease runs out
-        taken = claim_jobs(session, owner="b", now=NOW + LEASE + timedelta(seconds=1),
-                           lease=LEASE)
+        taken = claim_jobs(session, owner="b", now=NOW + LEASE + timedelta(seconds=1), lease=LEASE)
     assert taken == mine
     with session_scope(engine) as session:
         release_claims(session, owner="b")
