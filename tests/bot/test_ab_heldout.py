@@ -155,3 +155,39 @@ def test_evaluation_scheduler_runs_the_tick_on_its_own(
         scheduler.shutdown(wait=True)
     with session_scope(bot.ctx.engine) as db:
         assert db.exec(select(HeldoutRun)).one().posted_ts
+
+
+def test_heldout_command_with_a_dataset_given_by_the_user(
+    bot: RunningBot, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.set_responder(FT, lambda m, b: ANSWERS[m[-1]["content"]])
+    fake_openai.set_responder(BASE, lambda m, b: "no idea")
+    fake_openai.set_responder("gpt-4o", lambda m, b: "Verdict: tie")
+    parent = _job(bot, tmp_path)
+    with session_scope(bot.ctx.engine) as db:
+        dataset = db.exec(select(Dataset)).one()
+        other = Dataset(
+            **{
+                **dataset.model_dump(exclude={"id"}),
+                "short_id": "ds-given01",
+                "training_path": dataset.validation_path,
+                "validation_path": None,
+            }
+        )
+        dataset.validation_path = None  # the job itself had no split
+        db.add(dataset)
+        db.add(other)
+    send = bot.sender.command
+    send("ab heldout job-ho0001", user_id=ALICE, channel_id=CHANNEL)
+    send("ab heldout job-ho0001 --data ds-given01", user_id=ALICE, channel_id=CHANNEL)
+    send("ab heldout job-ho0001 --data ds-given01", user_id=ALICE, channel_id=CHANNEL)
+    replies = bot.slack.wait_for(
+        lambda: len(r := bot.slack.responses(CHANNEL, ALICE)) >= 3 and r, timeout=15.0
+    )
+    texts = sorted(r["text"] for r in replies)
+    assert any("no held-out data" in t for t in texts)
+    assert any(t.startswith("Queued the held-out evaluation") for t in texts)
+    assert any("already evaluated" in t for t in texts)
+    assert _run(bot) == 1
+    report = [m for m in bot.slack.bot_messages(CHANNEL, parent["ts"]) if m.get("blocks")]
+    assert "Exact match: *100.0%*" in json.dumps(report[0]["blocks"])
