@@ -76,7 +76,7 @@ async def chat_completion(
     if delay:
         await asyncio.sleep(delay)
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
-    choices = []
+    choices: list[dict[str, Any]] = []
     for index in range(int(body.get("n") or 1)):
         text, finish = await _answer(responder, model, messages, body), "stop"
         if limit is not None and _tokens(text) > int(limit):

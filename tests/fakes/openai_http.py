@@ -114,7 +114,9 @@ async def files_delete(fake: FakeOpenAI, request: Request, params: dict[str, Any
 
 # ---- fine-tuning jobs ---------------------------------------------------------------
 async def jobs_create(fake: FakeOpenAI, request: Request, params: dict[str, Any]) -> Any:
-    return fake.state.create_job(await _json(request))
+    created = fake.state.create_job(await _json(request))
+    fake.on_access(fake.state.job(created["id"]))  # in clock mode, time runs from creation
+    return created
 
 
 async def jobs_list(fake: FakeOpenAI, request: Request, params: dict[str, Any]) -> Any:

@@ -147,7 +147,7 @@ class OpenAIState:
         return self.store_file(filename, content, purpose)
 
     def store_file(self, filename: str, content: bytes, purpose: str) -> dict[str, Any]:
-        info = {
+        info: dict[str, Any] = {
             "id": new_id("file-", 22),
             "object": "file",
             "bytes": len(content),

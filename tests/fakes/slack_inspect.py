@@ -29,7 +29,11 @@ class SlackInspection:
 
     ws: Workspace
     _calls: list[SlackCall]
-    url: str
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
     _hooks: dict[str, dict[str, Any]]
 
     # ---- seeding ---------------------------------------------------------

@@ -33,7 +33,7 @@ def _start(client: OpenAI, **kwargs: Any) -> str:
 
 
 def _poll(client: OpenAI, job_id: str) -> list[str]:
-    statuses = []
+    statuses: list[str] = []
     for _ in range(20):
         job = client.fine_tuning.jobs.retrieve(job_id)
         statuses.append(job.status)
@@ -52,7 +52,7 @@ def test_full_lifecycle(fake_openai: FakeOpenAI, client: OpenAI) -> None:
     assert job.trained_tokens == 10 * 2048 and job.hyperparameters.n_epochs == 2
     assert job.error is None and job.finished_at is not None
     events = list(client.fine_tuning.jobs.list_events(job_id, limit=100))
-    metrics = [e.data for e in events if e.type == "metrics"]
+    metrics: list[dict[str, Any]] = [e.data for e in events if e.type == "metrics"]  # type: ignore[misc]
     assert [m["step"] for m in metrics] == list(range(10, 0, -1))  # newest first
     assert {"full_valid_loss", "valid_loss"} <= set(
         metrics[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -107,7 +108,7 @@ def test_required_arguments_and_message_limits(fake_slack: FakeSlack, client: We
 
 
 def test_block_kit_limits(client: WebClient) -> None:
-    def post(blocks: object) -> str:
+    def post(blocks: Any) -> str:
         return _error(lambda: client.chat_postMessage(channel=CHANNEL, text="t", blocks=blocks))
 
     assert post([{"type": "divider"}] * 51) == "invalid_blocks"

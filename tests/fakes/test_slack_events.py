@@ -89,7 +89,7 @@ def _build_app(slack: FakeSlack, seen: list[tuple[str, Any]]) -> App:
 @pytest.fixture
 def bot(fake_slack: FakeSlack) -> Iterator[tuple[SlackEventSender, list[tuple[str, Any]]]]:
     seen: list[tuple[str, Any]] = []
-    server = LoopbackServer(SlackRequestHandler(_build_app(fake_slack, seen)), name="bolt-app")
+    server = LoopbackServer(SlackRequestHandler(_build_app(fake_slack, seen)), name="bolt-app")  # type: ignore[arg-type]
     server.start()
     sender = SlackEventSender(f"{server.url}/slack/events", signing_secret=SECRET, slack=fake_slack)
     yield sender, seen
@@ -146,7 +146,7 @@ def test_button_opens_modal_and_submission_is_parsed(
         "text": {"type": "plain_text", "text": "Fine-tune on worker"},
     }
     blocks = [{"type": "actions", "block_id": "report_actions", "elements": [button]}]
-    report = client.chat_postMessage(channel=CHANNEL, text="Report", blocks=blocks).data["message"]
+    report = client.chat_postMessage(channel=CHANNEL, text="Report", blocks=blocks)["message"]
     # The click carries the rendered button's block_id and value, as from Slack.
     response = sender.action("start_worker", user_id="U0ALICE", channel_id=CHANNEL, message=report)
     assert response.status_code == 200
@@ -173,4 +173,4 @@ def test_app_home_opened_publishes_home(
     sender, _ = bot
     assert sender.event(app_home_opened_event("U0BOB")).status_code == 200
     home = fake_slack.wait_for(lambda: fake_slack.home_view("U0BOB"))
-    assert json.dumps(home["blocks"]).count("Jobs") == 1
+    assert home is not None and json.dumps(home["blocks"]).count("Jobs") == 1
