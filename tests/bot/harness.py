@@ -101,3 +101,70 @@ def start_bot(settings: Settings, slack: FakeSlack) -> RunningBot:
         f"{server.url}/slack/events", signing_secret=SIGNING_SECRET, slack=slack
     )
     return RunningBot(ctx=ctx, server=server, sender=sender, slack=slack)
+
+
+def unit_context(
+    tmp_path: Path,
+    *,
+    client: Any,
+    providers: dict[str, Any] | None = None,
+    admins: tuple[str, ...] = (),
+    **settings: Any,
+) -> BotContext:
+    """A context for calling listeners directly: real SQLite, a mocked WebClient."""
+    from bot.auth import Authorizer
+    from core.store.engine import create_db_engine, init_db
+
+    values: dict[str, Any] = {
+        **_BLANK,
+        "SLACK_BOT_TOKEN": "xoxb-unit",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'unit.db'}",
+        "TUNEBOT_DATA_DIR": tmp_path / "data",
+        **settings,
+    }
+    config = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    engine = create_db_engine(config.database_url)
+    init_db(engine)
+    return BotContext(
+        settings=config,
+        engine=engine,
+        providers=providers or {},
+        client=client,
+        authorizer=Authorizer(admins=list(admins), usergroup=None, client=client),
+    )
+
+
+def add_dataset_row(ctx: BotContext, **fields: Any) -> Any:
+    """A validated dataset row (ready, 30 chat examples) for listener tests."""
+    from core.store.datasets import Dataset, add_dataset
+    from core.validation.report import Report
+
+    report = Report(
+        file_name="faq.jsonl",
+        file_type="jsonl",
+        verdict="ready",
+        format="chat",
+        examples=30,
+        billed_tokens_per_epoch=3000,
+        epochs=4,
+        trained_tokens=12000,
+        model="gpt-4o-mini-2024-07-18",
+        encoding="o200k_base",
+    )
+    values: dict[str, Any] = {
+        "short_id": "ds-000001",
+        "slack_file_id": "F0001",
+        "channel_id": CHANNEL,
+        "thread_ts": "100.1",
+        "uploader_id": ALICE,
+        "file_name": "faq.jsonl",
+        "sha256": "0" * 64,
+        "verdict": "ready",
+        "format": "chat",
+        "examples": 30,
+        "model": report.model,
+        "report_json": report.model_dump_json(),
+    }
+    values.update(fields)
+    return add_dataset(ctx.engine, Dataset(**values))
