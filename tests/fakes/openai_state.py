@@ -126,7 +126,6 @@ class OpenAIState:
         self.next_scripts: list[JobScript] = []
         self.permission_denied: str | None = None
         self.responders: dict[str, tuple[Responder | None, float]] = {}
-        self.on_job_tick: Callable[[FakeJob], None] = lambda job: None
 
     def add_model(self, model_id: str, *, owned_by: str) -> None:
         self.models[model_id] = {
@@ -319,7 +318,6 @@ class OpenAIState:
                 job.tick()
                 if job.is_final and not was_final:
                     self._on_final(job)
-            self.on_job_tick(job)
 
     def _on_final(self, job: FakeJob) -> None:
         if job.status == "succeeded" and job.fine_tuned_model:

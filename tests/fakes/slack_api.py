@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -111,8 +112,12 @@ class SlackCall(NamedTuple):
     error: str | None
 
 
+@functools.cache
 def load_required(spec_path: Path) -> dict[str, tuple[str, ...]]:
-    """Required non-token parameters per method, from Slack's OpenAPI (swagger 2) spec."""
+    """Required non-token parameters per method, from Slack's OpenAPI (swagger 2) spec.
+
+    Cached: the spec is 1 MB and every test starts a fresh FakeSlack.
+    """
     spec = json.loads(spec_path.read_text())
     required: dict[str, tuple[str, ...]] = {}
     for path, ops in spec["paths"].items():
@@ -159,7 +164,7 @@ class FakeSlack(SlackInspection):
         self.bot_token = bot_token
         self.methods = set(methods)
         self.ws = Workspace(team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id, app_id=app_id)
-        self._required = load_required(spec_path)
+        self._required = dict(load_required(spec_path))
         for method, extra in _EXTRA_REQUIRED.items():
             self._required[method] = tuple(dict.fromkeys(self._required.get(method, ()) + extra))
         self._impl = SlackMethods(self.ws, base_url=lambda: self.url, trigger_ttl=trigger_ttl)
