@@ -38,7 +38,6 @@ VOTE_BUTTONS = (
 VOTE_LABELS = dict(VOTE_BUTTONS)
 RESPONSE_CHARS = 2800
 TABLE_PROMPT_CHARS = 48
-FEW_SHOT_LABEL = "base + few-shot prompt"
 
 HOW_TO = (
     "*How to take part:* reply in this thread with a prompt. Both models answer it at the "
@@ -61,7 +60,7 @@ class ShownResponse:
 def arm_label(session: AbSession, arm: str) -> str:
     """What people call an arm: "fine-tuned", "base", "base + few-shot prompt"."""
     if arm == FEW_SHOT:
-        return FEW_SHOT_LABEL
+        return f"{session.baseline_label} + few-shot prompt"
     return session.baseline_label if arm == BASELINE else session.candidate_label
 
 
@@ -73,13 +72,16 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
-def summary_lines(summary: Summary, *, candidate: str, opponent: str) -> list[str]:
-    """Counts, win rate with its Wilson interval, sign test, position bias, verdict."""
+def summary_lines(
+    summary: Summary, *, candidate: str, opponent: str, both_bad: bool = True
+) -> list[str]:
+    """Counts, win rate with its Wilson interval, sign test, position bias, verdict.
+
+    ``both_bad`` is False where that outcome does not exist (held-out comparisons).
+    """
     t = summary.tally
-    lines = [
-        f"{candidate} wins *{t.wins}* · ties *{t.ties}* · losses *{t.losses}*"
-        + (f" · both bad *{t.both_bad}*" if t.both_bad else ""),
-    ]
+    counts = f"{candidate} wins *{t.wins}* · ties *{t.ties}* · losses *{t.losses}*"
+    lines = [counts + (f" · both bad *{t.both_bad}*" if both_bad else "")]
     if summary.win_rate is not None:
         lines.append(
             f"Win rate (ties excluded): *{_pct(summary.win_rate)}* "
@@ -98,7 +100,8 @@ def build_scoreboard(session: AbSession, board: Scoreboard) -> dict[str, Any]:
     arms = f"*{session.candidate_label}* `{session.candidate_model}` vs *{session.baseline_label}* "
     arms += f"`{session.baseline_model}`"
     if session.few_shot_prompt:
-        arms += f" and *{FEW_SHOT_LABEL}* (up to 5 training examples in the system prompt)"
+        few_shot = arm_label(session, FEW_SHOT)
+        arms += f" and *{few_shot}* (up to 5 training examples in the system prompt)"
     counts = (
         f"Prompts: *{board.prompts}* ({board.counted_prompts} counted"
         + (f", {board.failed_prompts} not counted: a model failed" if board.failed_prompts else "")

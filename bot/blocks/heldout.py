@@ -81,13 +81,15 @@ def build_heldout_report(
             text=_md(
                 "*Closer to the dataset's answer, per prompt*\n"
                 + "\n".join(
-                    summary_lines(result.reference, candidate="fine-tuned", opponent="base")
+                    summary_lines(
+                        result.reference, candidate="fine-tuned", opponent="base", both_bad=False
+                    )
                 )
             )
         ),
     ]
     if result.judge is not None:
-        lines = summary_lines(result.judge, candidate="fine-tuned", opponent="base")
+        lines = summary_lines(result.judge, candidate="fine-tuned", opponent="base", both_bad=False)
         blocks.append(
             SectionBlock(
                 text=_md(
