@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from core.datasets.records import ReadProblem, Record
-from core.errors import DatasetError
+from core.datasets.records import LocatedDatasetError, ReadProblem, Record
 
 Layout = Literal["prompt_completion", "roles", "messages"]
 
@@ -25,8 +24,8 @@ _LAYOUTS: tuple[tuple[Layout, tuple[str, ...], tuple[str, ...]], ...] = (
     ("roles", ("user", "assistant"), ("system",)),
     ("prompt_completion", ("prompt", "completion"), ()),
 )
-# A cell a spreadsheet would run: =, @, or +/- followed by a name or '('.
-_FORMULA = re.compile(r"^\s*(?:[=@]|[+-][A-Za-z(])")
+# A cell a spreadsheet would run: =, @, or +/- followed by a name, number or '('.
+_FORMULA = re.compile(r"^\s*(?:[=@]|[+-][\w(])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +60,11 @@ class ColumnMapping:
         return notes
 
 
-def map_columns(header: Sequence[object]) -> ColumnMapping:
-    """Find the layout the header row describes.
+def map_columns(header: Sequence[object], *, line: int = 1) -> ColumnMapping:
+    """Find the layout the header row (on ``line``) describes.
 
     Raises:
-        DatasetError: ``unknown_columns`` when no layout's columns are present.
+        LocatedDatasetError: ``unknown_columns`` when no layout's columns are present.
     """
     names = ["" if cell is None else str(cell) for cell in header]
     folded = {name.strip().lower(): index for index, name in reversed(list(enumerate(names)))}
@@ -78,9 +77,10 @@ def map_columns(header: Sequence[object]) -> ColumnMapping:
             unused = tuple(n for i, n in enumerate(names) if i not in used and n.strip())
             return ColumnMapping(layout, columns, mismatched, unused)
     shown = ", ".join(repr(name) for name in names[:10]) or "(none)"
-    raise DatasetError(
+    raise LocatedDatasetError(
         f"The header row has no columns tunebot knows: {shown}.",
         code="unknown_columns",
+        line=line,
         hint="Name the columns prompt/completion, or system/user/assistant, or put the chat "
         "as JSON in a column named messages. The first row must be the header.",
     )

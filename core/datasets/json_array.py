@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from core.datasets.limits import MAX_JSON_FILE_BYTES
-from core.datasets.records import ReadProblem, Record
+from core.datasets.records import LocatedDatasetError, ReadProblem, Record
 from core.datasets.sniff import UTF8_BOM
 from core.errors import DatasetError
 
@@ -20,7 +20,7 @@ _WS = " \t\r\n"
 
 
 def iter_json_records(path: Path) -> Iterator[Record]:
-    """Yield one record per array element.
+    """Find the list of examples now (so a broken file fails here) and iterate it.
 
     Raises:
         DatasetError: ``file_too_large``, ``not_utf8`` or ``invalid_json`` when
@@ -43,7 +43,7 @@ def iter_json_records(path: Path) -> Iterator[Record]:
             hint="Save the file as UTF-8.",
         ) from exc
     start = _find_array(text)
-    yield from _iter_elements(text, start)
+    return _iter_elements(text, start)
 
 
 def _skip_ws(text: str, pos: int) -> int:
@@ -57,9 +57,10 @@ def _line_at(text: str, pos: int) -> int:
 
 
 def _fail(text: str, pos: int, message: str) -> DatasetError:
-    return DatasetError(
-        f"Line {_line_at(text, pos)}: {message}",
+    return LocatedDatasetError(
+        message[0].upper() + message[1:],
         code="invalid_json",
+        line=_line_at(text, pos),
         hint='A .json dataset is an array of examples ([{"messages": [...]}, ...]) or an '
         "object holding one such array; JSONL (one example per line) is preferred.",
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.errors import DatasetError
+
 
 @dataclass(frozen=True, slots=True)
 class ReadProblem:
@@ -30,3 +32,11 @@ class Record:
     data: object
     problem: ReadProblem | None = None
     notes: tuple[ReadProblem, ...] = ()
+
+
+class LocatedDatasetError(DatasetError):
+    """A file-level reading failure that happened at a known line (or CSV row)."""
+
+    def __init__(self, message: str, *, code: str, line: int, hint: str | None = None) -> None:
+        super().__init__(message, code=code, hint=hint)
+        self.line = line

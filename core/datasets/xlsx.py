@@ -118,7 +118,7 @@ def open_xlsx(path: Path) -> tuple[ColumnMapping, list[ReadProblem], Iterator[Re
     rows = frame.itertuples(index=False, name=None)
     for index, header in enumerate(rows):
         if any(str(cell).strip() for cell in header):
-            mapping = map_columns(list(header))
+            mapping = map_columns(list(header), line=index + 1)
             return mapping, notes + mapping.warnings(), _records(rows, mapping, start=index + 2)
     raise DatasetError(
         "The first sheet has no rows.",

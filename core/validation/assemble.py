@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from core.datasets.formats import file_format
+from core.datasets.records import LocatedDatasetError
 from core.errors import DatasetError
 from core.tokens import ModelSpec, estimate_billing
 from core.validation.codes import severity
@@ -26,12 +27,15 @@ def unreadable_report(path: Path, error: DatasetError, *, spec: ModelSpec) -> Re
 
     An empty file is readable (it simply holds no examples), so it exits 1.
     """
+    line = error.line if isinstance(error, LocatedDatasetError) else None
+    if error.code in ("not_utf8", "binary_file"):
+        line = 1  # detected in the first bytes of the file
     finding = Finding(
         code=error.code,
         severity=severity(error.code),
         message=error.message,
         fix=error.hint,
-        line=1 if error.code in ("not_utf8", "binary_file") else None,
+        line=line,
     )
     size = path.stat().st_size if path.is_file() else 0
     return Report(
