@@ -37,8 +37,9 @@ JUDGE_SYSTEM = (
 
 _BRACKETED = re.compile(r"\[\[\s*(a|b|tie|c)\s*\]\]", re.IGNORECASE)
 _VERDICT = re.compile(
-    r"(?:verdict|winner|answer|decision)\s*(?:is)?\s*[:=\-]?\s*[*_`\"'(\[]*\s*"
-    r"(?:response|assistant|answer|output)?\s*(a|b|tie|equal|neither|both)\b",
+    r"(?:verdict|winner|decision|better (?:response|answer)|preferred (?:response|answer))"
+    r"\s*(?:is)?\s*[:=\-]?\s*[*_`\"'(\[]*\s*"
+    r"(?:response|assistant|answer|output)?\s*(?:an?\s+)?(a|b|tie|equal|neither|both)\b",
     re.IGNORECASE,
 )
 _BETTER = re.compile(
