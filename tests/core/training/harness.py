@@ -49,7 +49,7 @@ class Rig:
     """The fakes, the database and the clients one test uses."""
 
     slack: FakeSlack
-    openai: FakeOpenAI
+    openai: FakeOpenAI | None  # None: a rig for the real worker (set its URL in overrides)
     tmp: Path
     overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -65,12 +65,10 @@ class Rig:
 
     def env(self, **extra: Any) -> dict[str, str]:
         """Environment for a bot process pointed at the fakes (no secrets of ours)."""
-        values = {
+        values: dict[str, str] = {
             "DATABASE_URL": f"sqlite:///{self.db_path}",
             "SLACK_BOT_TOKEN": self.slack.bot_token,
             "SLACK_API_BASE_URL": self.slack.base_url,
-            "OPENAI_API_KEY": self.openai.api_key,
-            "OPENAI_BASE_URL": self.openai.base_url,
             "TUNEBOT_PROVIDER_MAX_RETRIES": "0",
             "TUNEBOT_PROVIDER_TIMEOUT": "10",
             "TUNEBOT_POLL_SECONDS": "0.01",
@@ -79,12 +77,14 @@ class Rig:
             "TUNEBOT_REPLICA_ID": "test-replica",
             "TUNEBOT_DATA_DIR": str(self.tmp / "data"),
         }
+        if self.openai is not None:
+            values.update(OPENAI_API_KEY=self.openai.api_key, OPENAI_BASE_URL=self.openai.base_url)
         values.update({k: str(v) for k, v in extra.items()})
         return values
 
     def make_settings(self, **extra: Any) -> Settings:
-        env = self.env(**extra)
-        return Settings(_env_file=None, **env)  # type: ignore[call-arg]
+        blank = {"OPENAI_API_KEY": None, "AZURE_OPENAI_API_KEY": None, "TUNEBOT_WORKER_URL": None}
+        return Settings(_env_file=None, **{**blank, **self.env(**extra)})  # type: ignore[arg-type]
 
     def scheduler(self, **extra: Any) -> ProgressScheduler:
         settings = self.make_settings(**{**self.overrides, **extra}) if extra else self.settings
@@ -93,7 +93,14 @@ class Rig:
         )
 
     def start_job(
-        self, *, validation: bool = True, training_file: str | None = None, **script: Any
+        self,
+        *,
+        validation: bool = True,
+        training_file: str | None = None,
+        provider_name: str = "openai",
+        model: str = "gpt-4o-mini-2024-07-18",
+        hyperparameters: dict[str, Any] | None = None,
+        **script: Any,
     ) -> TrainingJob:
         """Drop a dataset, create a provider job, post "job started": as the bot does.
 
@@ -101,14 +108,15 @@ class Rig:
         """
         n = next(_numbers)
         parent = self.slack.post_user_message(CHANNEL, f"dataset {n}", user=UPLOADER)
-        if script:
+        if script and self.openai is not None:
             self.openai.script_next_job(**script)
-        provider = self.providers["openai"]
+        provider = self.providers[provider_name]
         training = training_file or provider.upload_file(self.data)
         job = provider.create_job(
-            model="gpt-4o-mini-2024-07-18",
+            model=model,
             training_file=training,
             validation_file=training if validation else None,
+            hyperparameters=hyperparameters,
         )
         with session_scope(self.engine) as session:
             dataset = Dataset(
@@ -123,7 +131,7 @@ class Rig:
                 verdict="ready",
                 format="chat",
                 examples=12,
-                model="gpt-4o-mini-2024-07-18",
+                model=model,
                 report_json=json.dumps({"billed_tokens_per_epoch": 240}),
             )
             session.add(dataset)
@@ -136,7 +144,7 @@ class Rig:
             short_id=f"job-{n:04d}",
             request_id=f"req-{n}-{os.getpid()}",
             dataset_id=dataset_id,
-            provider="openai",
+            provider=provider_name,
             provider_job_id=job.id,
             base_model=job.model,
             status=str(job.status),
