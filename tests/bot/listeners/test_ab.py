@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from bot.auth import Authorizer
 from bot.evaluation_runner import evaluation_tick
 from core.evaluation.sessions import record_prompt
 from core.store.datasets import Dataset
@@ -396,3 +397,16 @@ def test_prompt_left_pending_by_a_dead_process_is_answered_by_the_scheduler(
     assert "reply one to orphan" in json.dumps(pair)
     evaluation_tick(bot.ctx)  # nothing left to resume
     assert len(_pairs(bot, root)) == 1
+
+
+def test_only_allowed_people_start_sessions(ab_bot: RunningBot, tmp_path: Path) -> None:
+    bot = ab_bot
+    bot.ctx.authorizer = Authorizer(admins=[ALICE], usergroup=None, client=bot.ctx.client)
+    parent = _job(bot, tmp_path)
+    bot.sender.action("ab_start", user_id=BOB, value=JOB, channel_id=CHANNEL, message=parent)
+    bot.sender.command(f"ab {JOB}", user_id=BOB, channel_id=CHANNEL)
+    refusal = bot.slack.wait_for(lambda: bot.slack.ephemerals(CHANNEL, BOB), timeout=WAIT)[0]
+    assert "Only tunebot admins" in refusal["text"]
+    reply = bot.slack.wait_for(lambda: bot.slack.responses(CHANNEL, BOB), timeout=WAIT)[0]
+    assert "Only tunebot admins" in reply["text"]
+    assert not _roots(bot)
