@@ -24,7 +24,6 @@ import logging
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -58,6 +57,7 @@ from core.store.progress import (
 from core.training.milestones import Milestone
 from core.training.plots import loss_curve_png
 from core.training.poller import JobSource, Poller
+from core.training.throttle import EditBudget
 from core.training.tracking import (
     JobView,
     finalize,
@@ -70,33 +70,8 @@ from core.training.tracking import (
 logger = logging.getLogger(__name__)
 
 
-class EditBudget:
-    """Workspace-wide ``chat.update`` allowance: at most ``per_minute`` in any 60 s.
-
-    A 429 pauses every edit until Slack's ``Retry-After`` has passed.
-    """
-
-    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute = max(1, per_minute)
-        self._clock = clock
-        self._spent: deque[float] = deque()
-        self._paused_until = 0.0
-
-    def available(self) -> bool:
-        """Whether one more edit fits now (does not spend it)."""
-        now = self._clock()
-        while self._spent and now - self._spent[0] >= 60.0:
-            self._spent.popleft()
-        return now >= self._paused_until and len(self._spent) < self.per_minute
-
-    def spend(self) -> None:
-        self._spent.append(self._clock())
-
-    def pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, self._clock() + seconds)
-
-
 MARKER_EVENT = "tunebot_job_message"
+HOME_PUBLISHES_PER_TICK = 50
 PROGRESS_KEY = "progress"
 
 
@@ -326,8 +301,8 @@ class ProgressScheduler:
                 summary.posted += self.poster.post_due(view, _label(view))
             edited = [self._edit(view, summary) for view in sorted(views, key=_edit_order)]
             mark_edited(self.engine, edits=[e for e in edited if e is not None])
-            for view in views:
-                self._after_render(view, summary)
+            self._refresh_homes(views)
+            self._finalize(views, summary)
             summary.seconds = time.monotonic() - started
             logger.info("progress tick: %s", summary)
             return summary
@@ -382,23 +357,47 @@ class ProgressScheduler:
                 "chat.update for job %s failed: %s", view.job.short_id, error.response.get("error")
             )
 
-    def _after_render(self, view: JobView, summary: TickSummary) -> None:
-        job_id = view.state.job_id
-        if self.home_publisher and view.job.status != view.state.home_status:
-            for user in dict.fromkeys(u for u in (view.job.started_by, view.uploader_id) if u):
-                try:
-                    self.home_publisher(user)
-                except SlackApiError as error:
-                    logger.warning(
-                        "App Home for %s not refreshed: %s", user, error.response.get("error")
-                    )
-            set_home_status(self.engine, job_id=job_id, status=view.job.status)
-        if not view.is_final or view.unposted:
+    def _refresh_homes(self, views: list[JobView]) -> None:
+        """Republish App Home for the people of jobs whose status changed.
+
+        Each person once per tick, at most ``HOME_PUBLISHES_PER_TICK`` people
+        (``views.publish`` is Tier 4); the rest are refreshed at the next tick.
+        """
+        if self.home_publisher is None:
             return
-        if view.state.rendered_hash != self._rendered(view)[1]:
-            return
-        finalize(self.engine, job_id=job_id)
-        summary.finalized += 1
+        changed = [v for v in views if v.job.status != v.state.home_status]
+        done: dict[str, bool] = {}
+        for view in changed:
+            for user in (view.job.started_by, view.uploader_id):
+                if user and user not in done and len(done) < HOME_PUBLISHES_PER_TICK:
+                    done[user] = self._publish_home(user)
+        set_home_status(
+            self.engine,
+            statuses={
+                v.state.job_id: v.job.status
+                for v in changed
+                if all(done.get(u) for u in (v.job.started_by, v.uploader_id) if u)
+            },
+        )
+
+    def _publish_home(self, user: str) -> bool:
+        assert self.home_publisher is not None
+        try:
+            self.home_publisher(user)
+        except SlackApiError as error:
+            logger.warning("App Home for %s not refreshed: %s", user, error.response.get("error"))
+            return False
+        return True
+
+    def _finalize(self, views: list[JobView], summary: TickSummary) -> None:
+        """Stop claiming final jobs whose replies are all posted and whose message shows the end."""
+        done = [
+            v.state.job_id
+            for v in views
+            if v.is_final and not v.unposted and v.state.rendered_hash == self._rendered(v)[1]
+        ]
+        finalize(self.engine, job_ids=done)
+        summary.finalized += len(done)
 
     # --- lifecycle ----------------------------------------------------------------
     def _safe_tick(self) -> None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from core.store.datasets import Dataset
 from core.store.engine import session_scope
@@ -150,12 +150,7 @@ def mark_edited(engine: Engine, *, edits: Sequence[tuple[int, str, datetime]]) -
     if not edits:
         return
     with session_scope(engine) as session:
-        states = {
-            s.job_id: s
-            for s in session.exec(
-                select(JobPollState).where(col(JobPollState.job_id).in_([e[0] for e in edits]))
-            )
-        }
+        states = {s.job_id: s for s in _states(session, [e[0] for e in edits])}
         for job_id, rendered_hash, at in edits:
             state = states.get(job_id)
             if state is not None:
@@ -173,20 +168,27 @@ def set_progress_ts(engine: Engine, *, job_id: int, ts: str) -> None:
             session.add(job)
 
 
-def set_home_status(engine: Engine, *, job_id: int, status: str) -> None:
-    """The App Home of the job's people shows ``status`` now."""
+def _states(session: Session, job_ids: Iterable[int]) -> list[JobPollState]:
+    query = select(JobPollState).where(col(JobPollState.job_id).in_(list(job_ids)))
+    return list(session.exec(query))
+
+
+def set_home_status(engine: Engine, *, statuses: Mapping[int, str]) -> None:
+    """The App Home of these jobs' people shows these statuses now (job id -> status)."""
+    if not statuses:
+        return
     with session_scope(engine) as session:
-        state = session.get(JobPollState, job_id)
-        if state is not None:
-            state.home_status = status
+        for state in _states(session, statuses):
+            state.home_status = statuses[state.job_id]
             session.add(state)
 
 
-def finalize(engine: Engine, *, job_id: int) -> None:
-    """Nothing is left to post or edit: stop claiming the job."""
+def finalize(engine: Engine, *, job_ids: Sequence[int]) -> None:
+    """Nothing is left to post or edit for these jobs: stop claiming them."""
+    if not job_ids:
+        return
     with session_scope(engine) as session:
-        state = session.get(JobPollState, job_id)
-        if state is not None:
+        for state in _states(session, job_ids):
             state.finalized = True
             state.claim_owner = None
             state.claim_expires_at = None
