@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from worker.job_spec import read_new_lines
 from worker.records import CheckpointRecord, EventRecord, JobRecord
@@ -49,6 +49,8 @@ def ingest_progress(store: WorkerStore, job_id: str, path: Path) -> int:
                 last_eval = record
                 s.add(_eval_event(job_id, record, created))
             elif kind == "checkpoint":
+                if last_eval.get("step") != record.get("step"):
+                    last_eval = _stored_eval(s, job_id, record.get("step"))
                 s.add(_checkpoint(job_id, record, created, last_eval))
                 s.add(_event(job_id, f"Checkpoint created at step {record['step']}", created))
             elif kind == "message":
@@ -56,6 +58,21 @@ def ingest_progress(store: WorkerStore, job_id: str, path: Path) -> int:
         job.progress_offset = offset
         s.add(job)
     return len(records)
+
+
+def _stored_eval(session: Session, job_id: str, step: object) -> dict[str, Any]:
+    """The eval at ``step`` when it was ingested in an earlier batch than its checkpoint."""
+    query = (
+        select(EventRecord)
+        .where(EventRecord.job_id == job_id, EventRecord.type == "metrics")
+        .order_by(col(EventRecord.seq).desc())
+        .limit(5)
+    )
+    for event in session.exec(query):
+        data = json.loads(event.data_json or "{}")
+        if "valid_loss" in data and data.get("step") == step:
+            return dict(data)
+    return {}
 
 
 def _event(
@@ -83,7 +100,9 @@ def _eval_event(job_id: str, record: dict[str, Any], created: int) -> EventRecor
         "valid_loss": record.get("valid_loss"),
         "valid_mean_token_accuracy": record.get("valid_mean_token_accuracy"),
     }
-    message = f"Step {data['step']}: validation loss={data['valid_loss']:.2f}"
+    loss = data["valid_loss"]
+    shown = f"{loss:.2f}" if isinstance(loss, int | float) else "n/a"
+    message = f"Step {data['step']}: validation loss={shown}"
     return _event(job_id, message, created, type_="metrics", data=data)
 
 

@@ -199,6 +199,7 @@ class JobRunner:
             resume_from=resume,
             device=self.config.device,
         )
+        spec.result_path.unlink(missing_ok=True)  # a resumed run writes its own outcome
         spec_path = spec.write(job_dir / "spec.json")
         with (job_dir / "trainer.log").open("ab") as log:
             process = subprocess.Popen(
@@ -271,8 +272,11 @@ class JobRunner:
             job_dir = self.config.jobs_dir / job.id
             ingest_progress(self.store, job.id, job_dir / "progress.jsonl")
             outcome = _read_result_file(job_dir / "result.json")
-            if outcome and outcome.get("status") in ("succeeded", "failed", "cancelled"):
-                finish_job(self.store, self.config, job.id, outcome=outcome)  # ended meanwhile
+            status = outcome.get("status") if outcome else None
+            # A trainer stopped by the worker's own shutdown reports "cancelled" too;
+            # only a cancel someone asked for (or a real ending) is final.
+            if outcome and (status in ("succeeded", "failed") or job.cancel_requested):
+                finish_job(self.store, self.config, job.id, outcome=outcome)
         for job in self.store.jobs_with_status(["validating_files"]):
             self.submit(job.id)
 

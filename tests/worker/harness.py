@@ -105,6 +105,7 @@ class WorkerProcess:
             "--model", f"tiny={self.model_dir}",
             "--log-level", "warning",
         ]  # fmt: skip
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command, cwd=self.data_dir.parent, env=env, stdout=log, stderr=subprocess.STDOUT

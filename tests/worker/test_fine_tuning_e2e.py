@@ -54,7 +54,12 @@ def test_fine_tune_succeeds_and_the_model_learns(worker: WorkerProcess, tmp_path
     )
     assert uploaded.purpose == "fine-tune" and uploaded.bytes > 0
     job = client.fine_tuning.jobs.create(
-        model="tiny", training_file=uploaded.id, suffix="qa", seed=7, method=_supervised()
+        model="tiny",
+        training_file=uploaded.id,
+        validation_file=uploaded.id,
+        suffix="qa",
+        seed=7,
+        method=_supervised(),
     )
     assert job.status == "validating_files" and job.seed == 7
 
@@ -69,7 +74,9 @@ def test_fine_tune_succeeds_and_the_model_learns(worker: WorkerProcess, tmp_path
     assert events[0].message == "The job has successfully completed"
     messages = [e.message for e in events if e.type == "message"]
     assert "Files validated, moving job to queued state" in messages
-    metrics = [e for e in reversed(events) if e.type == "metrics"]
+    valid = [e for e in events if e.type == "metrics" and "valid_loss" in e.data]
+    assert sorted(e.data["step"] for e in valid) == [20, 40]
+    metrics = [e for e in reversed(events) if e.type == "metrics" and "train_loss" in e.data]
     assert [m.data["step"] for m in metrics] == list(range(1, 41))
     assert set(metrics[0].data) >= {
         "step", "total_steps", "train_loss", "train_mean_token_accuracy",
@@ -97,6 +104,8 @@ def test_fine_tune_succeeds_and_the_model_learns(worker: WorkerProcess, tmp_path
         "valid_mean_token_accuracy",
     ]
     assert [int(r["step"]) for r in rows] == list(range(1, 41))
+    assert float(rows[-1]["valid_loss"]) < float(rows[19]["valid_loss"])
+    assert checkpoints[0].metrics.valid_loss == float(rows[-1]["valid_loss"])
     with pytest.raises(openai.BadRequestError, match="purpose"):  # results never train
         client.fine_tuning.jobs.create(model="tiny", training_file=job.result_files[0])
 

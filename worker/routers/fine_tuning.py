@@ -193,7 +193,9 @@ def _params(body: JobCreate) -> TrainingParams:
     if body.method is not None and body.method.supervised is not None:
         given = body.method.supervised.hyperparameters
         param = "method.supervised.hyperparameters"
-    seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
+    seed = body.seed
+    if seed is None and not (given and "seed" in given):
+        seed = secrets.randbelow(2**31)  # OpenAI picks one too, and reports it
     try:
         return TrainingParams.from_hyperparameters(given, seed=seed)
     except TrainingError as exc:
