@@ -123,7 +123,36 @@ class Provider:
             ProviderTimeout: no answer after the SDK's retries.
         """
         with self._errors("upload the dataset"), path.open("rb") as handle:
-            return self._client.files.create(file=handle, purpose="fine-tune").id
+            file_id = self._client.files.create(file=handle, purpose="fine-tune").id
+        if self.name == "azure":
+            self._wait_until_processed(file_id)
+        return file_id
+
+    def _wait_until_processed(self, file_id: str, *, timeout_s: float = 600.0) -> None:
+        """Azure refuses jobs on files it is still importing (OpenAI and the worker wait)."""
+        deadline = time.monotonic() + timeout_s
+        delay = 0.5
+        while True:
+            with self._errors("check the uploaded dataset"):
+                status = self._client.files.retrieve(file_id).status
+            if status == "processed":
+                return
+            if status in ("error", "failed", "deleted"):
+                raise ProviderRejected(
+                    f"{self.name} could not import the uploaded dataset (status {status}).",
+                    provider=self.name,
+                    code="invalid_training_file",
+                    hint="Check the report's warnings, fix the file and drop it again.",
+                )
+            if time.monotonic() > deadline:
+                raise ProviderTimeout(
+                    f"{self.name} did not finish importing the dataset in {timeout_s:.0f} s.",
+                    provider=self.name,
+                    code="file_processing_timeout",
+                    hint="Try again later.",
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
     def create_job(
         self,

@@ -21,7 +21,9 @@ import hashlib
 import json
 import random
 import re
+import threading
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -29,7 +31,7 @@ from sqlalchemy.engine import Engine
 from core.config import Settings
 from core.errors import ConfigError, ProviderError, TrainingError
 from core.providers import Provider
-from core.store.datasets import Dataset, get_dataset, new_short_id
+from core.store.datasets import Dataset, get_dataset, new_short_id, utcnow
 from core.store.jobs import (
     TrainingJob,
     fail_job,
@@ -45,6 +47,12 @@ from core.validation.report import Report
 
 _SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 MAX_VALIDATION_SPLIT = 0.5
+# A row still "starting" after this long lost its process (crash between claim
+# and launch); it no longer blocks the same dataset and options.
+STALE_START = timedelta(minutes=15)
+# Budget check and insert as one step within this process, so two concurrent
+# requests cannot both fit under the cap (replicas share only the database).
+_CLAIM_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -219,17 +227,28 @@ def claim_job(
     options.check()
     report = Report.model_validate_json(dataset.report_json)
     cost = estimate_job_cost(report, options, settings=settings)
-    check_budget(engine, settings=settings, cost=cost)
-    job = _new_row(dataset, request, cost=cost, trained=report.trained_tokens)
-    if insert_job(engine, job):
-        return job
-    existing = job_by_request(engine, request_id=request.request_id)
-    if existing is not None:
-        raise DuplicateRequest(existing)
-    active = job_by_active_key(engine, active_key=job.active_key or "")
+    for _ in range(2):
+        job = _new_row(dataset, request, cost=cost, trained=report.trained_tokens)
+        with _CLAIM_LOCK:
+            check_budget(engine, settings=settings, cost=cost)
+            if insert_job(engine, job):
+                return job
+        existing = job_by_request(engine, request_id=request.request_id)
+        if existing is not None:
+            raise DuplicateRequest(existing)
+        active = job_by_active_key(engine, active_key=job.active_key or "")
+        if active is None or not _stale(active):
+            break
+        fail_job(
+            engine, _id(active), error={"code": "lost", "message": "The start was interrupted."}
+        )
     if active is not None:
         raise JobAlreadyActive(active)
     raise TrainingError("Could not record the job.", hint="Try again.")
+
+
+def _stale(job: TrainingJob) -> bool:
+    return job.status == "starting" and job.created_at < utcnow() - STALE_START
 
 
 def _new_row(

@@ -203,3 +203,19 @@ def test_build_providers_only_configured(fake_openai: FakeOpenAI) -> None:
     assert list(providers) == ["worker", "openai"]
     assert providers["worker"].list_models() == providers["openai"].list_models()
     assert "sk-" not in repr(providers["openai"])
+
+
+def test_azure_upload_waits_until_the_file_is_processed(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    client = AzureOpenAI(
+        azure_endpoint=fake_openai.azure_endpoint,
+        api_key=fake_openai.api_key,
+        api_version="2025-04-01-preview",
+        max_retries=0,
+    )
+    path = tmp_path / "t.jsonl"
+    path.write_text(CHAT_LINE.decode())
+    file_id = Provider(name="azure", client=client).upload_file(path)
+    assert [r.route for r in fake_openai.requests()] == ["files.create", "files.retrieve"]
+    assert file_id

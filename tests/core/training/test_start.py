@@ -223,3 +223,22 @@ def test_split_is_reproducible_and_never_empty(tmp_path: Path) -> None:
     assert (
         len(first[1].read_text().splitlines()) == 1 and len(first[0].read_text().splitlines()) == 9
     )
+
+
+def test_a_start_lost_in_a_crash_stops_blocking_after_a_while(
+    engine: Engine, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    from datetime import timedelta
+
+    from core.store.datasets import utcnow
+
+    dataset = _dataset(engine, tmp_path)
+    settings, providers = _settings(tmp_path), _providers(fake_openai)
+    lost = claim_job(engine, _request(dataset), settings=settings, providers=providers)
+    with pytest.raises(JobAlreadyActive):
+        claim_job(engine, _request(dataset, "view:V2"), settings=settings, providers=providers)
+    update_job(engine, lost.id or 0, created_at=utcnow() - timedelta(hours=1))
+    again = claim_job(engine, _request(dataset, "view:V3"), settings=settings, providers=providers)
+    assert again.status == "starting"
+    old = get_job(engine, lost.id or 0)
+    assert old is not None and old.status == "failed"
