@@ -99,7 +99,7 @@ def run_pending_heldout(
         client: bot-token Web API client (posts to the job's thread).
         max_runs: runs per call, so one call stays bounded in time.
     """
-    queue_runs(engine)
+    queue_runs(engine, data_dir=settings.data_dir)
     done = 0
     for _ in range(max_runs):
         run = claim_run(engine)

@@ -8,7 +8,7 @@ from bot.ab_sessions import SessionRequest, link_text, post_results, request_for
 from bot.commands import Reply, UsageError
 from bot.context import BotContext
 from core.evaluation.arms import Arm
-from core.evaluation.runs import queue_run
+from core.evaluation.runs import heldout_file, queue_run
 from core.evaluation.sessions import find_session
 from core.store.datasets import find_dataset, get_dataset
 from core.store.jobs import find_job
@@ -132,12 +132,14 @@ def _heldout(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply
         )
     if job.status != "succeeded" or not job.fine_tuned_model:
         return Reply(text=f"Job `{job.short_id}` has no fine-tuned model yet ({job.status}).")
+    path: str | None
     if "data" in opts:
         dataset = find_dataset(ctx.engine, ref=opts["data"], channel_id=command["channel_id"])
         path = dataset.training_path if dataset else None
     else:
         dataset = get_dataset(ctx.engine, job.dataset_id) if job.dataset_id else None
-        path = dataset.validation_path if dataset else None
+        found = heldout_file(job, dataset, data_dir=ctx.settings.data_dir)
+        path = str(found) if found else None
     if not path:
         return Reply(
             text="I have no held-out data for this job. Drop a held-out file in the channel, "

@@ -48,7 +48,24 @@ def judge_arm(settings: Settings, *, default_provider: str) -> Arm | None:
     return Arm("judge", provider, spec)
 
 
-def queue_runs(engine: Engine, *, max_age: timedelta = timedelta(days=1)) -> list[int]:
+def heldout_file(job: TrainingJob, dataset: Dataset | None, *, data_dir: Path) -> Path | None:
+    """The held-out examples of a job, if it had any.
+
+    A split chosen at job start is written by ``core.training.start.split_jsonl``
+    to ``<data_dir>/jobs/<job>/validation.jsonl``; otherwise the dataset may
+    carry a validation file of its own (a split made when it was validated).
+    """
+    split = data_dir / "jobs" / job.short_id / "validation.jsonl"
+    if split.is_file():
+        return split
+    if dataset is not None and dataset.validation_path and Path(dataset.validation_path).is_file():
+        return Path(dataset.validation_path)
+    return None
+
+
+def queue_runs(
+    engine: Engine, *, data_dir: Path, max_age: timedelta = timedelta(days=1)
+) -> list[int]:
     """Queue a run for each recently succeeded job with held-out data and none yet.
 
     ``max_age`` keeps a first deployment from evaluating every old job at once.
@@ -57,20 +74,21 @@ def queue_runs(engine: Engine, *, max_age: timedelta = timedelta(days=1)) -> lis
     with session_scope(engine) as db:
         rows = db.exec(
             select(TrainingJob, Dataset)
-            .join(Dataset, col(Dataset.id) == col(TrainingJob.dataset_id))
+            .outerjoin(Dataset, col(Dataset.id) == col(TrainingJob.dataset_id))
             .outerjoin(HeldoutRun, col(HeldoutRun.job_id) == col(TrainingJob.id))
             .where(
                 TrainingJob.status == "succeeded",
                 col(TrainingJob.fine_tuned_model).is_not(None),
-                col(Dataset.validation_path).is_not(None),
                 col(HeldoutRun.id).is_(None),
                 (col(TrainingJob.finished_at).is_(None)) | (col(TrainingJob.finished_at) >= cutoff),
             )
         ).all()
     queued = []
     for job, dataset in rows:
-        assert job.id is not None and dataset.validation_path is not None
-        run_id = queue_run(engine, job_id=job.id, data_path=dataset.validation_path)
+        path = heldout_file(job, dataset, data_dir=data_dir)
+        if path is None or job.id is None:
+            continue
+        run_id = queue_run(engine, job_id=job.id, data_path=str(path))
         if run_id is not None:
             queued.append(run_id)
     return queued

@@ -14,6 +14,7 @@ from core.store.datasets import Dataset
 from core.store.engine import session_scope
 from core.store.evaluation import HeldoutItem, HeldoutRun, JudgeVerdict
 from core.store.jobs import TrainingJob
+from core.training.start import JobOptions, _job_files
 from tests.core.evaluation.conftest import ScriptedProvider
 
 
@@ -73,8 +74,8 @@ def test_queue_once_per_job_with_heldout_data(engine: Engine, tmp_path: Path) ->
     job = _job(engine, tmp_path)
     _job(engine, tmp_path, validation=False)
     _job(engine, tmp_path, status="running")
-    assert len(runs.queue_runs(engine)) == 1
-    assert runs.queue_runs(engine) == []
+    assert len(runs.queue_runs(engine, data_dir=tmp_path)) == 1
+    assert runs.queue_runs(engine, data_dir=tmp_path) == []
     assert runs.queue_run(engine, job_id=job.id, data_path="x") is None
 
 
@@ -82,7 +83,7 @@ def test_claim_is_exclusive_and_execute_records_everything(
     engine: Engine, tmp_path: Path, scripted: ScriptedProvider
 ) -> None:
     _job(engine, tmp_path)
-    runs.queue_runs(engine)
+    runs.queue_runs(engine, data_dir=tmp_path)
     run = runs.claim_run(engine)
     assert run is not None and run.status == "running"
     assert runs.claim_run(engine) is None
@@ -104,7 +105,7 @@ def test_claim_is_exclusive_and_execute_records_everything(
 
 def test_missing_file_fails_the_run_with_a_message(engine: Engine, tmp_path: Path) -> None:
     _job(engine, tmp_path)
-    runs.queue_runs(engine)
+    runs.queue_runs(engine, data_dir=tmp_path)
     run = runs.claim_run(engine)
     Path(run.data_path).unlink()
     with pytest.raises(EvaluationError):
@@ -112,6 +113,22 @@ def test_missing_file_fails_the_run_with_a_message(engine: Engine, tmp_path: Pat
     with session_scope(engine) as db:
         stored = db.get(HeldoutRun, run.id)
     assert stored.status == "failed" and "missing" in stored.error
+
+
+def test_split_made_at_job_start_is_found(engine: Engine, tmp_path: Path) -> None:
+    job = _job(engine, tmp_path, validation=False)
+    train = tmp_path / "train.jsonl"
+    train.write_text((tmp_path / "valid.jsonl").read_text("utf-8"), "utf-8")
+    with session_scope(engine) as db:
+        dataset = db.exec(select(Dataset)).one()
+        dataset.training_path = str(train)
+        db.add(dataset)
+    settings = Settings(_env_file=None, TUNEBOT_DATA_DIR=tmp_path / "data")  # type: ignore[call-arg]
+    options = JobOptions(provider="worker", base_model="base", validation_split=0.5)
+    _training, validation = _job_files(engine, job, options, settings=settings)  # as job start does
+    assert runs.queue_runs(engine, data_dir=settings.data_dir) != []
+    with session_scope(engine) as db:
+        assert db.exec(select(HeldoutRun)).one().data_path == str(validation)
 
 
 def test_judge_spec() -> None:
