@@ -39,8 +39,12 @@ def _echo(prefix: str):  # type: ignore[no-untyped-def]
 
 def _session(engine: Engine) -> Any:
     session, _ = sessions.create_session(
-        engine, request_id="http", channel_id="C", created_by="U",
-        candidate=Arm("candidate", "openai", FT), baseline=Arm("baseline", "openai", BASE),
+        engine,
+        request_id="http",
+        channel_id="C",
+        created_by="U",
+        candidate=Arm("candidate", "openai", FT),
+        baseline=Arm("baseline", "openai", BASE),
         generation=Generation(temperature=0.3, max_tokens=100, seed=42),
     )
     return session
