@@ -113,6 +113,16 @@ def test_fine_tune_succeeds_and_the_model_learns(worker: WorkerProcess, tmp_path
     tuned, base = _exact_matches(client, job.fine_tuned_model), _exact_matches(client, "tiny")
     assert tuned >= 0.9 and base <= 0.1, (tuned, base)
 
+    stream = client.chat.completions.create(
+        model=job.fine_tuned_model,
+        messages=chat_prompt(QA[0][0]),
+        temperature=0,
+        stream=True,  # type: ignore[arg-type]
+    )
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == QA[0][1]
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
 
 def test_queue_order_and_cancel_mid_run(worker: WorkerProcess, tmp_path: Path) -> None:
     client = worker.client()

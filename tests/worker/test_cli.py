@@ -1,0 +1,33 @@
+"""``tunebot worker`` refuses to start without a key or without the [train] extra."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+
+
+def test_refuses_without_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TUNEBOT_WORKER_API_KEY", raising=False)
+    result = CliRunner().invoke(app, ["worker", "--model", "tiny=./tiny"])
+    assert result.exit_code == 2
+    assert "TUNEBOT_WORKER_API_KEY" in result.output and "--insecure-no-auth" in result.output
+
+
+def test_bad_model_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUNEBOT_WORKER_API_KEY", "k")
+    result = CliRunner().invoke(app, ["worker", "--model", "tiny"])
+    assert result.exit_code == 2 and "NAME=PATH_OR_HUB_ID" in result.output
+
+
+def test_says_how_to_install_the_train_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "trl" else real(name, *a)
+    )
+    result = CliRunner().invoke(app, ["worker", "--model", "tiny=./tiny"])
+    assert result.exit_code == 2
+    assert "Missing: trl" in result.output and "tunebot[train]" in result.output
