@@ -184,3 +184,31 @@ def test_provider_errors_back_off_alert_once_then_recover(rig: Rig) -> None:
     assert keys[-2:] == ["plot", "result"] and keys.count("started") == 1
     silence = next(m["text"] for m in rig.replies(job) if "has not answered" in m["text"])
     assert "openai" in silence and "UTC" in silence
+
+
+def test_a_failing_provider_delays_only_its_own_jobs(
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    with FakeOpenAI() as worker_api:  # the worker speaks the same protocol
+        rig = Rig(
+            slack=fake_slack,
+            openai=fake_openai,
+            tmp=tmp_path,
+            overrides={
+                "TUNEBOT_WORKER_URL": worker_api.url,
+                "TUNEBOT_WORKER_API_KEY": worker_api.api_key,
+            },
+        )
+        broken = rig.start_job(total_steps=4, n_epochs=1)
+        healthy = rig.start_job(provider_name="worker")
+        fake_openai.fail_for(30, status=503)
+        scheduler = rig.scheduler(TUNEBOT_POLL_SECONDS=0.2)
+        ticks = run_until_final(rig, scheduler, healthy, pause=0.2)
+        assert rig.reply_keys(healthy)[-2:] == ["plot", "result"]
+        # the broken provider was backed off: fewer tries than ticks
+        assert len(fake_openai.requests("jobs.retrieve")) < ticks
+        assert rig.reply_keys(broken) == []
+        with session_scope(rig.engine) as session:
+            row = session.get(TrainingJob, broken.id)
+        assert row is not None and row.status == "validating_files"  # keeps its last status
+        rig.engine.dispose()
