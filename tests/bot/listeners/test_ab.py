@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import select
 
 from bot.auth import Authorizer
+from bot.blocks.progress import JobLabel, build_result_message
 from bot.evaluation_runner import evaluation_tick
 from core.evaluation.sessions import record_prompt
 from core.store.datasets import Dataset
@@ -410,3 +411,24 @@ def test_only_allowed_people_start_sessions(ab_bot: RunningBot, tmp_path: Path) 
     reply = bot.slack.wait_for(lambda: bot.slack.responses(CHANNEL, BOB), timeout=WAIT)[0]
     assert "Only tunebot admins" in reply["text"]
     assert not _roots(bot)
+
+
+def test_the_result_messages_own_button_starts_the_session(
+    ab_bot: RunningBot, tmp_path: Path
+) -> None:
+    """The contract with the progress scheduler: its own "Start A/B test" button, as rendered."""
+    bot = ab_bot
+    parent = _job(bot, tmp_path)
+    label = JobLabel(
+        short_id=JOB, provider="openai", base_model=BASE, started_by=ALICE, fine_tuned_model=FT
+    )
+    posted = bot.ctx.client.chat_postMessage(
+        channel=CHANNEL,
+        thread_ts=parent["ts"],
+        **build_result_message(label, reported_cost_usd=None),
+    )
+    result = bot.slack.message(CHANNEL, posted["ts"])
+    response = bot.sender.action("ab_start", user_id=ALICE, channel_id=CHANNEL, message=result)
+    assert response.status_code == 200
+    root = bot.slack.wait_for(lambda: _roots(bot), timeout=WAIT, message="session root")[0]
+    assert FT in json.dumps(root["blocks"])  # the root names the arms; pairs never do
