@@ -43,11 +43,14 @@ class PromptRow:
     opponent_text: str
 
 
-def _outcome(status: str, candidate: int, opponent: int, total: int) -> str:
+def _outcome(status: str, candidate: int, opponent: int, both_bad: int, total: int) -> str:
     if status != "answered":
         return "not counted"
     if total == 0:
         return "no votes"
+    if both_bad > candidate + opponent:
+        # Most voters rejected both answers: neither is a good "preferred" example.
+        return "both bad"
     if candidate == opponent:
         return "tie"
     return "candidate" if candidate > opponent else "opponent"
@@ -89,7 +92,9 @@ def prompt_rows(engine: Engine, session: AbSession) -> list[PromptRow]:
                 both_bad=counts["both_bad"],
                 candidate_votes=cand_votes,
                 opponent_votes=opp_votes,
-                outcome=_outcome(prompt.status, cand_votes, opp_votes, sum(counts.values())),
+                outcome=_outcome(
+                    prompt.status, cand_votes, opp_votes, counts["both_bad"], sum(counts.values())
+                ),
                 candidate_text=(candidate.text or candidate.error or "") if candidate else "",
                 opponent_text=(opponent.text or opponent.error or "") if opponent else "",
             )

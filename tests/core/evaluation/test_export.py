@@ -28,7 +28,13 @@ def _voted_session(engine: Engine, scripted: ScriptedProvider):  # type: ignore[
         candidate=Arm("candidate", "worker", "ft"),
         baseline=Arm("baseline", "worker", "base"),
     )
-    plan = [("A", ["a", "a", "b"]), ("B", ["a", "tie"]), ("A", ["tie"]), ("B", [])]
+    plan = [
+        ("A", ["a", "a", "b"]),
+        ("B", ["a", "tie"]),
+        ("A", ["tie"]),
+        ("B", []),
+        ("A", ["a", "both_bad", "both_bad"]),
+    ]
     for number, (slot, choices) in enumerate(plan):
         prompt = sessions.record_prompt(
             engine, session, slack_ts=f"{number}.0", author_id="U", text=f'Q{number}, "quoted"'
@@ -44,11 +50,11 @@ def _voted_session(engine: Engine, scripted: ScriptedProvider):  # type: ignore[
 
 def test_per_prompt_rows_and_csv(engine: Engine, scripted: ScriptedProvider) -> None:
     rows = export.prompt_rows(engine, _voted_session(engine, scripted))
-    assert [r.outcome for r in rows] == ["candidate", "opponent", "tie", "no votes"]
+    assert [r.outcome for r in rows] == ["candidate", "opponent", "tie", "no votes", "both bad"]
     assert (rows[0].candidate_votes, rows[0].opponent_votes) == (2, 1)
     assert rows[1].candidate_text.startswith("fine answer")
     parsed = list(csv.DictReader(io.StringIO(export.to_csv(rows))))
-    assert len(parsed) == 4 and parsed[0]["prompt"] == 'Q0, "quoted"'
+    assert len(parsed) == 5 and parsed[0]["prompt"] == 'Q0, "quoted"'
     assert parsed[1]["opponent_model"] == "base" and parsed[1]["votes_a"] == "1"
 
 
