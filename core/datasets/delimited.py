@@ -25,7 +25,9 @@ def open_delimited(path: Path, *, delimiter: str) -> tuple[ColumnMapping, Iterat
     """
     csv.field_size_limit(MAX_CSV_FIELD_BYTES)
     handle = path.open("r", encoding="utf-8-sig", newline="")
-    reader = csv.reader(handle, delimiter=delimiter)
+    # strict: a stray quote is reported with its row instead of silently
+    # merging cells (what the lenient default does).
+    reader = csv.reader(handle, delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
     except (UnicodeDecodeError, csv.Error) as exc:

@@ -44,14 +44,10 @@ def check_prompt_completion(
             found = special_tokens_in(value, ctx.specials)
             if found:
                 problems.append(special_token_problem(key, found))
-    if "completion" in texts and not texts["completion"].strip():
-        problems.append(
-            (
-                "missing_content",
-                "The completion is empty.",
-                "Every example needs the text the model should learn to write.",
-            )
-        )
+    for key, text in texts.items():
+        if not text.strip():
+            fix = "Chat models need the prompt and the reply; fill in the text or drop the row."
+            problems.append(("missing_content", f"The {key} is empty.", fix))
     unknown = [key for key in example if key not in _KEYS]
     if unknown:
         problems.append(
