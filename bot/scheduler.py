@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
@@ -68,6 +68,7 @@ from core.training.tracking import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 MARKER_EVENT = "tunebot_job_message"
@@ -230,6 +231,16 @@ def _label(view: JobView) -> JobLabel:
     )
 
 
+def _isolated(view: JobView, step: Callable[..., T], *args: Any) -> T | None:
+    """Run one job's step; an unexpected error (a bug, a network failure) is logged
+    and skips only that job, which is retried at the next tick."""
+    try:
+        return step(*args)
+    except Exception:
+        logger.exception("progress for job %s failed in %s", view.job.short_id, step.__name__)
+        return None
+
+
 def _edit_order(view: JobView) -> tuple[bool, datetime]:
     """Final states first (they must never wait), then the longest-unedited."""
     return (not view.is_final, view.state.last_edit_at or datetime.min.replace(tzinfo=UTC))
@@ -298,8 +309,11 @@ class ProgressScheduler:
             silence = timedelta(seconds=self.settings.provider_silence_alert_seconds)
             views = load_views(self.engine, job_ids, now=self.clock(), silence_after=silence)
             for view in views:
-                summary.posted += self.poster.post_due(view, _label(view))
-            edited = [self._edit(view, summary) for view in sorted(views, key=_edit_order)]
+                summary.posted += _isolated(view, self.poster.post_due, view, _label(view)) or 0
+            edited = [
+                _isolated(view, self._edit, view, summary)
+                for view in sorted(views, key=_edit_order)
+            ]
             mark_edited(self.engine, edits=[e for e in edited if e is not None])
             self._refresh_homes(views)
             self._finalize(views, summary)

@@ -80,7 +80,7 @@ class _Outcome:
     at: datetime
     job: Any = None
     facts: EventDigest | None = None
-    error: ProviderError | None = None
+    error: Exception | None = None
 
 
 @dataclass
@@ -241,10 +241,15 @@ class Poller:
         try:
             job = provider.retrieve_job(due.provider_job_id)
             events = provider.new_events(due.provider_job_id, after_event_id=due.after_event_id)
+            facts = digest(events)
         except ProviderError as error:
             logger.warning("polling job %s at %s failed: %s", due.job_id, due.provider, error)
             return _Outcome(due=due, at=self.clock(), error=error)
-        return _Outcome(due=due, at=self.clock(), job=job, facts=digest(events))
+        except Exception as error:
+            # A bug or an answer we cannot read: back this job off, keep polling the rest.
+            logger.exception("polling job %s at %s failed unexpectedly", due.job_id, due.provider)
+            return _Outcome(due=due, at=self.clock(), error=error)
+        return _Outcome(due=due, at=self.clock(), job=job, facts=facts)
 
     def _store(self, outcomes: Sequence[_Outcome]) -> list[int]:
         """Write answers and failures in one transaction; return jobs whose status changed."""
@@ -301,7 +306,7 @@ class Poller:
         # Half an interval: due again at the next tick even if ticks drift.
         state.next_poll_at = now + timedelta(seconds=self.poll_seconds * 0.5)
 
-    def _note_failure(self, state: JobPollState, error: ProviderError, *, now: datetime) -> None:
+    def _note_failure(self, state: JobPollState, error: Exception, *, now: datetime) -> None:
         state.failures += 1
         state.last_failure = str(error)[:500]
         state.last_polled_at = now

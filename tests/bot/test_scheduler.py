@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+import bot.scheduler
 from bot.scheduler import ProgressScheduler
 from core.store.engine import session_scope
 from core.store.jobs import TrainingJob
@@ -212,3 +213,24 @@ def test_a_failing_provider_delays_only_its_own_jobs(
             row = session.get(TrainingJob, broken.id)
         assert row is not None and row.status == "validating_files"  # keeps its last status
         rig.engine.dispose()
+
+
+def test_a_bug_in_one_job_does_not_stop_the_others(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unlucky = rig.start_job(total_steps=2, n_epochs=1, steps_per_tick=2)
+    lucky = rig.start_job(total_steps=2, n_epochs=1, steps_per_tick=2)
+    real_plot = bot.scheduler.loss_curve_png
+
+    def plot_fails_for_one_job(points: object, *, title: str) -> bytes:
+        if unlucky.short_id in title:
+            raise RuntimeError("simulated bug")
+        return real_plot(points, title=title)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bot.scheduler, "loss_curve_png", plot_fails_for_one_job)
+    scheduler = rig.scheduler()
+    run_until_final(rig, scheduler, lucky)
+    assert rig.reply_keys(unlucky)[-1] == "epoch:1"  # stuck before its plot, nothing skipped
+    monkeypatch.setattr(bot.scheduler, "loss_curve_png", real_plot)
+    run_until_final(rig, scheduler, unlucky)
+    assert rig.reply_keys(unlucky) == ["started", "epoch:1", "plot", "result"]
