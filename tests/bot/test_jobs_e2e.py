@@ -235,3 +235,26 @@ def test_permission_denied_points_to_the_worker(bot: RunningBot, fake_openai: Fa
     assert row.status == "failed" and row.active_key is None
     assert json.loads(row.error_json or "{}")["code"] == "fine_tuning_unavailable"
     assert "sk-" not in failure["text"]
+
+
+def test_status_cancel_and_models_commands(bot: RunningBot, fake_openai: FakeOpenAI) -> None:
+    message, _, short_id = dropped_report(bot)
+    bot.sender.command(f"start {short_id} --provider openai", user_id=ALICE, channel_id=CHANNEL)
+    wait_text(bot, message["ts"], "started on OpenAI")
+    (row,) = jobs(bot)
+
+    def reply_to(text: str, user: str = ALICE) -> str:
+        before = len(bot.slack.responses(user=user))
+        assert bot.sender.command(text, user_id=user, channel_id=CHANNEL).status_code == 200
+        found = bot.slack.wait_for(lambda: bot.slack.responses(user=user)[before:], timeout=WAIT)
+        return str(found[0]["text"])
+
+    assert f"Job `{row.short_id}`" in reply_to(f"status {row.short_id}")
+    assert "Only tunebot admins" in reply_to(f"cancel {row.short_id}", user=BOB)
+    assert "cancel" in reply_to(f"cancel {row.short_id}")
+    assert fake_openai.job(row.provider_job_id or "")["status"] == "cancelled"
+    assert "cancelled" in reply_to(f"status {row.provider_job_id}")
+    assert "already cancelled" in reply_to(f"cancel {row.short_id}")
+    models = reply_to("models")
+    assert "*the worker* (worker)" in models and "*OpenAI* (openai)" in models
+    assert "gpt-4o-mini-2024-07-18" in models
