@@ -48,26 +48,30 @@ def uses_4bit(params: TrainingParams, device: str) -> bool:
     return params.load_in_4bit if params.load_in_4bit is not None else device == "cuda"
 
 
-def quantization_config(device: str) -> Any:
-    """4-bit NF4 with double quantisation; bf16 compute on CUDA, fp32 on CPU."""
+def compute_dtype(device: str) -> Any:
+    """bf16 on CUDA (fp16 on GPUs without bf16, e.g. T4), fp32 on CPU."""
     import torch
+
+    if device != "cuda":
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def quantization_config(device: str) -> Any:
+    """4-bit NF4 with double quantisation, computing in :func:`compute_dtype`."""
     from transformers import BitsAndBytesConfig
 
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch.bfloat16 if device == "cuda" else torch.float32,
+        bnb_4bit_compute_dtype=compute_dtype(device),
     )
 
 
 def model_load_kwargs(*, device: str, load_in_4bit: bool) -> dict[str, Any]:
     """``from_pretrained`` kwargs shared by training and serving (same precision)."""
-    import torch
-
-    kwargs: dict[str, Any] = {
-        "dtype": torch.bfloat16 if device == "cuda" else torch.float32,
-    }
+    kwargs: dict[str, Any] = {"dtype": compute_dtype(device)}
     if device == "cuda":
         kwargs["device_map"] = {"": 0}
     if load_in_4bit:
@@ -90,9 +94,11 @@ def build_hf_configs(
         device: "cuda" or "cpu" (see :func:`resolve_device`).
         has_validation: evaluate at each checkpoint when a validation file exists.
     """
+    import torch
     from peft import LoraConfig
 
     cuda = device == "cuda"
+    half = compute_dtype(device)
     four_bit = uses_4bit(params, device)
     per_steps = params.checkpoint_steps > 0
     strategy = "steps" if per_steps else "epoch"
@@ -117,7 +123,8 @@ def build_hf_configs(
         eval_strategy=strategy if has_validation else "no",
         eval_steps=params.checkpoint_steps if per_steps else None,
         include_num_input_tokens_seen="non_padding",
-        bf16=cuda,
+        bf16=half == torch.bfloat16,
+        fp16=half == torch.float16,
         use_cpu=not cuda,
         gradient_checkpointing=cuda,
         gradient_checkpointing_kwargs={"use_reentrant": False} if cuda else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from core.training.config import BASE_LEARNING_RATE, TrainingParams
@@ -25,7 +26,8 @@ def test_cpu_defaults_train_in_full_precision(tmp_path: Path) -> None:
     assert configs.model_kwargs["dtype"] == torch.float32
 
 
-def test_cuda_gets_qlora(tmp_path: Path) -> None:
+def test_cuda_gets_qlora(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     params = TrainingParams(checkpoint_steps=50, target_modules="q_proj, v_proj")
     configs = build_hf_configs(params, output_dir=tmp_path, device="cuda", has_validation=True)
     bnb = configs.quantization
@@ -47,3 +49,11 @@ def test_4bit_on_cpu_only_when_asked(tmp_path: Path) -> None:
     configs = build_hf_configs(TrainingParams(load_in_4bit=True), output_dir=tmp_path, device="cpu")
     assert configs.load_in_4bit and configs.sft_config().optim == "adamw_torch"
     assert configs.quantization.bnb_4bit_compute_dtype == torch.float32
+
+
+def test_gpus_without_bf16_use_fp16(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    configs = build_hf_configs(TrainingParams(), output_dir=tmp_path, device="cuda")
+    assert configs.sft_kwargs["fp16"] and not configs.sft_kwargs["bf16"]
+    assert configs.quantization.bnb_4bit_compute_dtype == torch.float16
+    assert configs.model_kwargs["dtype"] == torch.float16
