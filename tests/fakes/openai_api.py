@@ -83,6 +83,10 @@ class FakeOpenAI:
         overlap, as they would against the real API).
     fine_tunable:
         Model name -> snapshot the job reports; other models get ``model_not_available``.
+    azure_file_processing_retrieves:
+        Files uploaded through Azure's paths read ``"pending"`` until retrieved
+        this many times (Azure imports asynchronously); a job on a pending file
+        is refused. OpenAI's ``/v1`` answers ``"processed"`` at once.
     """
 
     def __init__(
@@ -96,8 +100,10 @@ class FakeOpenAI:
         latency: float = 0.0,
         fine_tunable: dict[str, str] | None = None,
         chat_models: tuple[str, ...] = DEFAULT_CHAT_MODELS,
+        azure_file_processing_retrieves: int = 1,
     ) -> None:
         self.api_key = api_key
+        self.azure_file_processing_retrieves = azure_file_processing_retrieves
         self.advance_mode: Advance = advance
         self.retrieves_per_tick = retrieves_per_tick
         self.seconds_per_tick = seconds_per_tick

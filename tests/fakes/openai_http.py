@@ -87,7 +87,11 @@ async def files_create(fake: FakeOpenAI, request: Request, params: dict[str, Any
         raise missing_parameter("file")
     if not isinstance(purpose, str) or not purpose:
         raise missing_parameter("purpose")
-    return fake.state.create_file(upload.filename or "upload", await upload.read(), purpose)
+    # Azure imports uploads asynchronously ("pending" first); OpenAI answers "processed".
+    pending = fake.azure_file_processing_retrieves if request.url.path.startswith("/openai/") else 0
+    return fake.state.create_file(
+        upload.filename or "upload", await upload.read(), purpose, pending_retrieves=pending
+    )
 
 
 async def files_list(fake: FakeOpenAI, request: Request, params: dict[str, Any]) -> Any:
@@ -98,7 +102,7 @@ async def files_list(fake: FakeOpenAI, request: Request, params: dict[str, Any])
 
 
 async def files_retrieve(fake: FakeOpenAI, request: Request, params: dict[str, Any]) -> Any:
-    return dict(fake.state.file(params["file_id"]))
+    return fake.state.retrieve_file(params["file_id"])
 
 
 async def files_content(fake: FakeOpenAI, request: Request, params: dict[str, Any]) -> Any:

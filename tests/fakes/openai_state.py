@@ -121,6 +121,7 @@ class OpenAIState:
             self.add_model(model, owned_by="system")
         self.files: dict[str, dict[str, Any]] = {}
         self.file_bytes: dict[str, bytes] = {}
+        self.pending: dict[str, int] = {}
         self.jobs: dict[str, FakeJob] = {}
         self.default_script = JobScript()
         self.next_scripts: list[JobScript] = []
@@ -136,14 +137,22 @@ class OpenAIState:
         }
 
     # ---- files -------------------------------------------------------------
-    def create_file(self, filename: str, content: bytes, purpose: str) -> dict[str, Any]:
+    def create_file(
+        self, filename: str, content: bytes, purpose: str, *, pending_retrieves: int = 0
+    ) -> dict[str, Any]:
+        """Store an upload; with ``pending_retrieves`` it reads "pending" that often (Azure)."""
         if purpose not in PURPOSES:
             raise ApiError(
                 400, f"'{purpose}' is not one of {list(PURPOSES)} - 'purpose'", param="purpose"
             )
         if purpose == "fine-tune":
             self._check_jsonl(filename, content)
-        return self.store_file(filename, content, purpose)
+        info = self.store_file(filename, content, purpose)
+        if pending_retrieves > 0:
+            with self.lock:
+                self.files[info["id"]]["status"] = info["status"] = "pending"
+                self.pending[info["id"]] = pending_retrieves
+        return info
 
     def store_file(self, filename: str, content: bytes, purpose: str) -> dict[str, Any]:
         info: dict[str, Any] = {
@@ -187,6 +196,17 @@ class OpenAIState:
                 raise ApiError(404, f"No such File object: {file_id}", param="id")
             return self.files[file_id]
 
+    def retrieve_file(self, file_id: str) -> dict[str, Any]:
+        """GET /files/{id}: a pending (Azure) import advances one step per retrieve."""
+        with self.lock:
+            info = self.file(file_id)
+            if file_id in self.pending:
+                self.pending[file_id] -= 1
+                if self.pending[file_id] <= 0:
+                    del self.pending[file_id]
+                    info["status"] = "processed"
+            return copy.deepcopy(info)
+
     def list_files(self, *, purpose: str | None, after: str | None, limit: int) -> dict[str, Any]:
         with self.lock:
             items = [
@@ -222,21 +242,8 @@ class OpenAIState:
                 code="model_not_available",
             )
         for param in ("training_file", "validation_file"):
-            file_id = body.get(param)
-            if file_id is None:
-                continue
-            with self.lock:
-                info = self.files.get(str(file_id))
-            if info is None:
-                raise ApiError(400, f"invalid {param}: {file_id}", param=param, code="invalid_file")
-            if info["purpose"] != "fine-tune":
-                raise ApiError(
-                    400,
-                    f"File {file_id} has purpose '{info['purpose']}'; fine-tuning needs "
-                    "purpose 'fine-tune'.",
-                    param=param,
-                    code="invalid_file",
-                )
+            if body.get(param) is not None:
+                self._check_job_file(param, str(body[param]))
         suffix = body.get("suffix")
         if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64):
             raise ApiError(400, "suffix must be a string of at most 64 characters.", param="suffix")
@@ -261,6 +268,28 @@ class OpenAIState:
             )
             self.jobs[job.id] = job
             return job.to_dict()
+
+    def _check_job_file(self, param: str, file_id: str) -> None:
+        with self.lock:
+            info = self.files.get(file_id)
+        if info is None:
+            raise ApiError(400, f"invalid {param}: {file_id}", param=param, code="invalid_file")
+        if info["purpose"] != "fine-tune":
+            raise ApiError(
+                400,
+                f"File {file_id} has purpose '{info['purpose']}'; fine-tuning needs "
+                "purpose 'fine-tune'.",
+                param=param,
+                code="invalid_file",
+            )
+        if info["status"] != "processed":
+            raise ApiError(
+                400,
+                f"File {file_id} is not ready for fine-tuning yet (status "
+                f"'{info['status']}'); wait until it is 'processed'.",
+                param=param,
+                code="invalid_file_status",
+            )
 
     @staticmethod
     def _hyperparameters(body: dict[str, Any]) -> dict[str, Any]:

@@ -220,7 +220,14 @@ def test_azure_client_uses_the_same_server(fake_openai: FakeOpenAI) -> None:
         api_version="2024-10-21",
         max_retries=0,
     )
+    fake_openai.azure_file_processing_retrieves = 2
     training = azure.files.create(file=("train.jsonl", TRAIN), purpose="fine-tune")
+    # Azure's file states include "pending" (the openai SDK's type lists only OpenAI's).
+    assert str(training.status) == "pending"
+    with pytest.raises(openai.BadRequestError):  # Azure refuses jobs on files still importing
+        azure.fine_tuning.jobs.create(model="gpt-4o-mini-2024-07-18", training_file=training.id)
+    statuses = [azure.files.retrieve(training.id).status for _ in range(2)]
+    assert statuses == ["pending", "processed"]
     job = azure.fine_tuning.jobs.create(model="gpt-4o-mini-2024-07-18", training_file=training.id)
     assert azure.fine_tuning.jobs.retrieve(job.id).status == "queued"
     reply = azure.chat.completions.create(
