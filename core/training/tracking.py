@@ -70,7 +70,7 @@ def _snapshot(job: TrainingJob, state: JobPollState) -> JobSnapshot:
 def load_views(
     engine: Engine, job_ids: Sequence[int], *, now: datetime, silence_after: timedelta
 ) -> list[JobView]:
-    """Build views for ``job_ids`` (jobs without a poll state are left out).
+    """Build views for ``job_ids`` (jobs without a poll state or a provider job are left out).
 
     Parameters:
         now: the tick's clock, aware UTC.
@@ -104,8 +104,8 @@ def load_views(
     views = []
     for job in jobs:
         state = states.get(job.id)  # type: ignore[arg-type]
-        if state is None or job.id is None:
-            continue
+        if state is None or job.id is None or not job.provider_job_id:
+            continue  # no provider job yet: the bot is still starting it
         dataset = datasets.get(job.dataset_id) if job.dataset_id is not None else None
         snapshot = _snapshot(job, state)
         job_points = points[job.id]
