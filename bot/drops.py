@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from core.validation.report import Report
 logger = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+PROGRESS_EVERY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ def _process_file(ctx: BotContext, drop: FileDrop, shared: SharedFile) -> None:
         text=f"⏳ Validating `{shared.name}`…",
     )
     try:
-        dataset, report, fixed = _validate(ctx, drop, shared)
+        dataset, report, fixed = _validate(ctx, drop, shared, wip_ts=wip)
     except TunebotError as exc:
         update_wip(ctx.client, channel=drop.channel, ts=wip, text=f"❌ {exc.user_message()}")
         return
@@ -138,8 +140,29 @@ def _process_file(ctx: BotContext, drop: FileDrop, shared: SharedFile) -> None:
     _report(ctx, drop, dataset, report, fixed=fixed, wip_ts=wip)
 
 
+def _progress_note(
+    ctx: BotContext, drop: FileDrop, name: str, wip_ts: str
+) -> Callable[[int, int], None]:
+    """A validation progress callback that edits the WIP message every few seconds at most
+    (chat.update is rate-limited; a big file takes minutes)."""
+    last = time.monotonic()
+
+    def note(done: int, total: int) -> None:
+        nonlocal last
+        if time.monotonic() - last < PROGRESS_EVERY_S or total <= 0:
+            return
+        last = time.monotonic()
+        text = f"⏳ Validating `{name}`… {done / total:.0%}"
+        try:
+            update_wip(ctx.client, channel=drop.channel, ts=wip_ts, text=text)
+        except SlackApiError as exc:
+            logger.info("progress note skipped: %s", exc.response.get("error"))
+
+    return note
+
+
 def _validate(
-    ctx: BotContext, drop: FileDrop, shared: SharedFile
+    ctx: BotContext, drop: FileDrop, shared: SharedFile, *, wip_ts: str
 ) -> tuple[Dataset, Report, Path | None]:
     from core.validation import validate_file  # the validator's import cost stays off start-up
 
@@ -162,7 +185,8 @@ def _validate(
         downloaded = time.perf_counter()
         sha = _sha256(source)
         fix_path = store / (Path(name).stem + ".fixed.jsonl")
-        report = validate_file(source, settings=settings)
+        progress = _progress_note(ctx, drop, shared.name, wip_ts)
+        report = validate_file(source, settings=settings, progress=progress)
         if _needs_fix_pass(report):
             # The fix pass reads the file again; a clean chat JSONL skips it.
             report = validate_file(source, settings=settings, fix_path=fix_path)
@@ -176,7 +200,14 @@ def _validate(
         # Jobs train on the fixed/converted file when core wrote one, else the original.
         training = fix_path if fix_path.is_file() else Path(shutil.move(source, store / name))
         fixed = fix_path if fix_path.is_file() and _worth_attaching(report) else None
-    dataset = Dataset(
+    dataset = _dataset_row(drop, shared, report, size=size, sha=sha, training=training)
+    return add_dataset(ctx.engine, dataset), report, fixed
+
+
+def _dataset_row(
+    drop: FileDrop, shared: SharedFile, report: Report, *, size: int, sha: str, training: Path
+) -> Dataset:
+    return Dataset(
         short_id=new_short_id("ds"),
         slack_file_id=shared.id,
         team_id=drop.team_id,
@@ -195,7 +226,6 @@ def _validate(
         training_path=str(training),
         validation_path=_validation_path(report),
     )
-    return add_dataset(ctx.engine, dataset), report, fixed
 
 
 def _needs_fix_pass(report: Report) -> bool:

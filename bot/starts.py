@@ -46,51 +46,59 @@ def start_in_thread(
     except TunebotError as exc:
         notify(f"Not started: {exc.user_message()}")
         return None
+    job_with_message = _post_starting(ctx, job, request, notify=notify)
+    if job_with_message is None:
+        return None
+    return _launch(ctx, job_with_message)
+
+
+def _post_starting(
+    ctx: BotContext, job: TrainingJob, request: StartRequest, *, notify: Notify
+) -> TrainingJob | None:
+    """Post "starting…" in the dataset's thread; its ts becomes the job's progress message."""
     dataset = get_dataset(ctx.engine, request.dataset_id)
-    short = dataset.short_id if dataset else "?"
     text = build_job_starting_text(
-        provider=job.provider, dataset_short_id=short, user_id=request.user_id
+        provider=job.provider,
+        dataset_short_id=dataset.short_id if dataset else "?",
+        user_id=request.user_id,
     )
     try:
         wip = post_wip(ctx.client, channel=job.channel_id, thread_ts=job.thread_ts, text=text)
     except SlackApiError as exc:
         # Without its thread message the job could not report progress: don't start it.
         error = str(exc.response.get("error"))
-        if job.id is not None:
-            fail_job(ctx.engine, job.id, error={"code": "slack_" + error, "message": error})
+        fail_job(ctx.engine, _row_id(job), error={"code": "slack_" + error, "message": error})
         notify(f"Not started: I could not post in the dataset's thread ({error}).")
         return None
-    if job.id is not None:
-        job = update_job(ctx.engine, job.id, progress_ts=wip)
+    return update_job(ctx.engine, _row_id(job), progress_ts=wip)
+
+
+def _launch(ctx: BotContext, job: TrainingJob) -> TrainingJob | None:
+    """Upload and create the provider job; the progress message says how it went."""
+    wip = job.progress_ts or ""
     try:
         job = launch_job(ctx.engine, job, settings=ctx.settings, providers=ctx.providers)
     except (ProviderError, TrainingError) as exc:
-        update_wip(
-            ctx.client,
-            channel=job.channel_id,
-            ts=wip,
-            text=build_job_failed_text(provider=job.provider, message=exc.user_message()),
-        )
-        return None
+        message = exc.user_message()
     except Exception:
         logger.exception("starting job %s failed", job.short_id)
-        if job.id is not None:
-            fail_job(ctx.engine, job.id, error={"code": "internal", "message": "internal error"})
+        fail_job(ctx.engine, _row_id(job), error={"code": "internal", "message": "internal error"})
+        message = "Something went wrong on our side; the error is logged for the admins."
+    else:
         update_wip(
             ctx.client,
             channel=job.channel_id,
             ts=wip,
-            text=build_job_failed_text(
-                provider=job.provider,
-                message="Something went wrong on our side; the error is logged for the admins.",
-            ),
+            text=build_job_started_text(job),
+            blocks=build_job_started_blocks(job),
         )
-        return None
-    update_wip(
-        ctx.client,
-        channel=job.channel_id,
-        ts=wip,
-        text=build_job_started_text(job),
-        blocks=build_job_started_blocks(job),
-    )
-    return job
+        return job
+    failed = build_job_failed_text(provider=job.provider, message=message)
+    update_wip(ctx.client, channel=job.channel_id, ts=wip, text=failed)
+    return None
+
+
+def _row_id(job: TrainingJob) -> int:
+    if job.id is None:
+        raise RuntimeError("a claimed job always has a row id")
+    return job.id
