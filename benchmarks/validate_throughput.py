@@ -83,12 +83,22 @@ def _example(rng: random.Random, words: list[str], system: str) -> dict[str, obj
     for turn in range(rng.choice((1, 1, 2, 2, 3, 4))):
         messages.append({"role": "user", "content": _text(rng, words, rng.randint(5, 60))})
         if turn == 0 and rng.random() < 0.05:
-            call = {"id": f"call_{rng.randrange(10**9)}", "type": "function",
-                    "function": {"name": "lookup_order",
-                                 "arguments": json.dumps({"order_id": rng.randrange(10**6)})}}
+            call = {
+                "id": f"call_{rng.randrange(10**9)}",
+                "type": "function",
+                "function": {
+                    "name": "lookup_order",
+                    "arguments": json.dumps({"order_id": rng.randrange(10**6)}),
+                },
+            }
             messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
-            messages.append({"role": "tool", "tool_call_id": call["id"],
-                             "content": json.dumps({"status": "shipped"})})
+            messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": call["id"],
+                    "content": json.dumps({"status": "shipped"}),
+                }
+            )
         messages.append({"role": "assistant", "content": _text(rng, words, rng.randint(15, 150))})
     return {"messages": messages}
 
@@ -192,12 +202,14 @@ class Peaks:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=200_000)
-    parser.add_argument("--size-mb", type=float, default=None,
-                        help="Generate this many MB instead.")
+    parser.add_argument(
+        "--size-mb", type=float, default=None, help="Generate this many MB instead."
+    )
     parser.add_argument("--model", default="gpt-4o-mini-2024-07-18")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--keep", type=Path, default=None,
-                        help="Write the dataset here and keep it.")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="Write the dataset here and keep it."
+    )
     args = parser.parse_args()
     spec = resolve_model(args.model)
     with tempfile.TemporaryDirectory() as scratch:
@@ -208,24 +220,28 @@ def main() -> None:
         seconds, peaks, report = validate_in_child(path, spec.id)
     if report["examples"] != examples:
         raise SystemExit(f"validator saw {report['examples']} examples, wrote {examples}")
-    print(json.dumps({
-        "examples": examples,
-        "mb": round(mb, 1),
-        "seconds": round(seconds, 2),
-        "mb_per_s": round(mb / seconds, 2),
-        "raw_tiktoken_mb_per_s": round(mb / raw_seconds, 2),
-        "ratio": round(raw_seconds / seconds, 3),
-        "peak_rss_mb": round(peaks.rss / 1_048_576, 1),
-        "peak_tree_rss_mb": round(peaks.tree_rss / 1_048_576, 1),
-        "peak_tree_pss_mb": round(peaks.tree_pss / 1_048_576, 1),
-        "raw_tiktoken_seconds": round(raw_seconds, 2),
-        "raw_cpu_seconds": round(raw_cpu, 2),
-        "validate_cpu_seconds": round(peaks.cpu, 2),
-        "cpu_ratio": round(raw_cpu / peaks.cpu, 3),
-        "text_mb": round(text_bytes / 1_048_576, 1),
-        "verdict": report["verdict"],
-        "cpus": len(os.sched_getaffinity(0)),
-    }))
+    print(
+        json.dumps(
+            {
+                "examples": examples,
+                "mb": round(mb, 1),
+                "seconds": round(seconds, 2),
+                "mb_per_s": round(mb / seconds, 2),
+                "raw_tiktoken_mb_per_s": round(mb / raw_seconds, 2),
+                "ratio": round(raw_seconds / seconds, 3),
+                "peak_rss_mb": round(peaks.rss / 1_048_576, 1),
+                "peak_tree_rss_mb": round(peaks.tree_rss / 1_048_576, 1),
+                "peak_tree_pss_mb": round(peaks.tree_pss / 1_048_576, 1),
+                "raw_tiktoken_seconds": round(raw_seconds, 2),
+                "raw_cpu_seconds": round(raw_cpu, 2),
+                "validate_cpu_seconds": round(peaks.cpu, 2),
+                "cpu_ratio": round(raw_cpu / peaks.cpu, 3),
+                "text_mb": round(text_bytes / 1_048_576, 1),
+                "verdict": report["verdict"],
+                "cpus": len(os.sched_getaffinity(0)),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,11 @@ from core.validation import Finding, Report, validate_file
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
-def chat(user: str = "Where is my parcel?", assistant: str = "It arrives Friday.",
-         system: str | None = "You are a support assistant.") -> dict[str, object]:
+def chat(
+    user: str = "Where is my parcel?",
+    assistant: str = "It arrives Friday.",
+    system: str | None = "You are a support assistant.",
+) -> dict[str, object]:
     """One valid chat example."""
     messages: list[dict[str, object]] = [{"role": "system", "content": system}] if system else []
     messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
@@ -21,7 +24,9 @@ def chat(user: str = "Where is my parcel?", assistant: str = "It arrives Friday.
 
 def good_rows(count: int, *, start: int = 0) -> list[dict[str, object]]:
     """``count`` distinct valid chat examples."""
-    return [chat(f"Question number {i}?", f"Answer number {i}.") for i in range(start, start + count)]
+    return [
+        chat(f"Question number {i}?", f"Answer number {i}.") for i in range(start, start + count)
+    ]
 
 
 def write_jsonl(path: Path, rows: list[object]) -> Path:

@@ -64,8 +64,15 @@ def test_wrong_types_at_every_level_each_line_reported() -> None:
     report = run(BAD / "wrong_types.jsonl")
     error_lines = {f.line for f in report.errors}
     assert set(range(1, 17)) <= error_lines
-    assert {"data_type", "missing_messages_list", "unrecognized_role", "invalid_weight",
-            "invalid_tool_call", "invalid_tools", "invalid_preference"} <= codes(report)
+    assert {
+        "data_type",
+        "missing_messages_list",
+        "unrecognized_role",
+        "invalid_weight",
+        "invalid_tool_call",
+        "invalid_tools",
+        "invalid_preference",
+    } <= codes(report)
 
 
 def test_fifty_megabyte_line_is_bounded(tmp_path: Path) -> None:
@@ -92,8 +99,10 @@ def _sheet_xml(rows: int) -> str:
     cells = "".join(
         f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>q</t></is></c></row>' for r in range(rows)
     )
-    return ('<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/'
-            f'spreadsheetml/2006/main"><sheetData>{cells}</sheetData></worksheet>')
+    return (
+        '<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+        f'spreadsheetml/2006/main"><sheetData>{cells}</sheetData></worksheet>'
+    )
 
 
 def test_zip_bomb_workbook_is_refused_before_parsing(tmp_path: Path) -> None:

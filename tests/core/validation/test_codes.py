@@ -26,8 +26,11 @@ from tests.core.validation.helpers import (
 
 U = {"role": "user", "content": "Track my parcel?"}
 A = {"role": "assistant", "content": "It is on its way."}
-CALL = {"id": "call_1", "type": "function",
-        "function": {"name": "lookup_order", "arguments": "{\"order_id\": \"PP-1\"}"}}
+CALL = {
+    "id": "call_1",
+    "type": "function",
+    "function": {"name": "lookup_order", "arguments": '{"order_id": "PP-1"}'},
+}
 TOOLS = [{"type": "function", "function": {"name": "lookup_order", "parameters": {}}}]
 
 EXAMPLE_CASES: dict[str, object] = {
@@ -42,20 +45,36 @@ EXAMPLE_CASES: dict[str, object] = {
     "example_missing_assistant_message": {"messages": [U]},
     "no_trained_messages": {"messages": [U, {**A, "weight": 0}]},
     "invalid_weight": {"messages": [U, {**A, "weight": 2}]},
-    "invalid_tool_call": {"messages": [U, {"role": "tool", "tool_call_id": "nope", "content": "x"},
-                                       A]},
+    "invalid_tool_call": {
+        "messages": [U, {"role": "tool", "tool_call_id": "nope", "content": "x"}, A]
+    },
     "invalid_tools": {"messages": [U, A], "tools": [{"type": "function", "function": {}}]},
     "example_unrecognized_key": {"messages": [U, A], "meta": {"source": "crm"}},
-    "deprecated_functions": {"messages": [U, {"role": "assistant", "content": None,
-                                              "function_call": {"name": "f", "arguments": "{}"}},
-                                          {"role": "function", "name": "f", "content": "ok"}, A],
-                             "functions": [{"name": "f", "parameters": {}}]},
+    "deprecated_functions": {
+        "messages": [
+            U,
+            {
+                "role": "assistant",
+                "content": None,
+                "function_call": {"name": "f", "arguments": "{}"},
+            },
+            {"role": "function", "name": "f", "content": "ok"},
+            A,
+        ],
+        "functions": [{"name": "f", "parameters": {}}],
+    },
     "unknown_format": {"question": "hi", "answer": "hello"},
     "missing_field": {"prompt": "Track my parcel ->"},
-    "preference_old_keys": {"input": {"messages": [U]}, "preferred_completion": "a",
-                            "non_preferred_completion": "b"},
-    "invalid_preference": {"input": {"messages": [U]}, "preferred_output": "yes",
-                           "non_preferred_output": [A]},
+    "preference_old_keys": {
+        "input": {"messages": [U]},
+        "preferred_completion": "a",
+        "non_preferred_completion": "b",
+    },
+    "invalid_preference": {
+        "input": {"messages": [U]},
+        "preferred_output": "yes",
+        "non_preferred_output": [A],
+    },
     "special_token_in_content": {"messages": [{"role": "user", "content": "a<|endoftext|>b"}, A]},
     "whitespace_padding": {"messages": [U, {"role": "assistant", "content": "Sure. \n"}]},
     "missing_user_message": {"messages": [{"role": "system", "content": "x"}, A]},
@@ -77,12 +96,23 @@ def test_example_code_is_reported_on_its_line(tmp_path: Path, code: str) -> None
 
 def test_valid_tool_calls_weight_and_null_content_are_not_errors(tmp_path: Path) -> None:
     """The cookbook checker crashes on weight and flags these; they are valid."""
-    rows = [{"messages": [U, {"role": "assistant", "content": None, "tool_calls": [CALL]},
-                          {"role": "tool", "tool_call_id": "call_1", "content": "{\"ok\": 1}"},
-                          {**A, "weight": 1}, U, {**A, "content": "Anything else?", "weight": 0},
-                          U, {**A, "content": f"Bye {i}."}],
-             "tools": TOOLS, "parallel_tool_calls": False}
-            for i in range(60)]
+    rows = [
+        {
+            "messages": [
+                U,
+                {"role": "assistant", "content": None, "tool_calls": [CALL]},
+                {"role": "tool", "tool_call_id": "call_1", "content": '{"ok": 1}'},
+                {**A, "weight": 1},
+                U,
+                {**A, "content": "Anything else?", "weight": 0},
+                U,
+                {**A, "content": f"Bye {i}."},
+            ],
+            "tools": TOOLS,
+            "parallel_tool_calls": False,
+        }
+        for i in range(60)
+    ]
     report = run(write_jsonl(tmp_path / "tools.jsonl", rows))
     assert report.errors == []
     assert codes(report) == {"missing_system_message"}
@@ -117,8 +147,12 @@ def test_mixed_formats_and_legacy_advice(tmp_path: Path) -> None:
     pairs = [{"prompt": f"Question {i}", "completion": f"Answer {i}"} for i in range(60)]
     report = run(write_jsonl(tmp_path / "pc.jsonl", pairs))
     assert report.format == "prompt_completion"
-    assert {"legacy_format", "prompt_separator_missing", "completion_ending_missing",
-            "completion_leading_space"} <= codes(report)
+    assert {
+        "legacy_format",
+        "prompt_separator_missing",
+        "completion_ending_missing",
+        "completion_leading_space",
+    } <= codes(report)
     assert report.errors == []
     good = [{"prompt": f"Q {i}\n\n###\n\n", "completion": f" A {i} END"} for i in range(60)]
     assert codes(run(write_jsonl(tmp_path / "good_pc.jsonl", good))) == {"legacy_format"}
@@ -174,16 +208,33 @@ def test_missing_file() -> None:
 
 # Codes whose cases live elsewhere: the bad-input corpus and the reader tests.
 COVERED_ELSEWHERE = {
-    "empty_file": "test_bad_inputs", "binary_file": "test_bad_inputs",
-    "unsupported_file_type": "test_bad_inputs", "line_too_long": "test_bad_inputs",
-    "zip_bomb": "test_bad_inputs", "extra_sheets": "test_bad_inputs",
-    "formula_cell": "test_bad_inputs", "field_too_large": "test_bad_inputs",
+    "empty_file": "test_bad_inputs",
+    "binary_file": "test_bad_inputs",
+    "unsupported_file_type": "test_bad_inputs",
+    "line_too_long": "test_bad_inputs",
+    "zip_bomb": "test_bad_inputs",
+    "extra_sheets": "test_bad_inputs",
+    "formula_cell": "test_bad_inputs",
+    "field_too_large": "test_bad_inputs",
 }
 COVERED_HERE = {
-    "too_few_examples", "few_examples", "missing_system_message", "mixed_formats",
-    "legacy_format", "prompt_separator_missing", "completion_ending_missing",
-    "completion_leading_space", "too_many_tokens", "utf8_bom", "blank_lines", "file_too_large",
-    "column_name_case", "unused_column", "invalid_csv", "unknown_columns", "invalid_xlsx",
+    "too_few_examples",
+    "few_examples",
+    "missing_system_message",
+    "mixed_formats",
+    "legacy_format",
+    "prompt_separator_missing",
+    "completion_ending_missing",
+    "completion_leading_space",
+    "too_many_tokens",
+    "utf8_bom",
+    "blank_lines",
+    "file_too_large",
+    "column_name_case",
+    "unused_column",
+    "invalid_csv",
+    "unknown_columns",
+    "invalid_xlsx",
     "file_not_found",
 }
 
