@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.blocks.limits import truncate
 from core.training.milestones import Milestone
 from core.training.progress import ProgressState
 
@@ -179,7 +180,8 @@ def milestone_text(
             f"known.{why}"
         )
     if milestone.kind == "failed":
-        reason = milestone.error_message or "the provider gave no reason"
+        # Provider errors can be long (stack traces from a worker): keep the reply readable.
+        reason = truncate(milestone.error_message or "the provider gave no reason", 1500)
         code = f" (`{milestone.error_code}`)" if milestone.error_code else ""
         return (
             f":x: Job {job} failed: {reason}{code}\n*What to do:* {milestone.hint}\n"

@@ -126,3 +126,9 @@ def test_result_without_a_reported_cost_shows_the_estimate() -> None:
 def test_empty_home_view_is_valid() -> None:
     view = build_home_view(Overview(datasets=[], jobs=[]))
     assert view["type"] == "home" and len(view["blocks"]) <= 100
+
+
+def test_a_huge_provider_error_is_cut_to_fit_a_message() -> None:
+    failed = Milestone(key="final", kind="failed", error_message="x" * 50_000, hint="Retry.")
+    text = milestone_text(failed, LABEL)
+    assert len(text) < 2000 and text.count("x") < 1500 and "Retry." in text
