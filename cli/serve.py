@@ -45,6 +45,8 @@ def start_scheduler(ctx: Any) -> Any | None:
 
 def serve(settings: Settings, *, host: str, port: int) -> None:
     """Build the bot and run it until interrupted."""
+    from slack_bolt.error import BoltError
+
     from bot.app import build_app, build_context
 
     ctx = build_context(settings)
@@ -58,7 +60,15 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
             "No provider configured (TUNEBOT_WORKER_URL, OPENAI_API_KEY, Azure): "
             "datasets are validated but no job can start."
         )
-    app = build_app(ctx)
+    try:
+        app = build_app(ctx)  # checks the bot token with auth.test
+    except BoltError:
+        typer.echo(
+            "tunebot serve cannot start: Slack rejected SLACK_BOT_TOKEN (auth.test failed). "
+            "Copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page.",
+            err=True,
+        )
+        raise typer.Exit(2) from None
     scheduler = start_scheduler(ctx)
     # Held-out evaluations and abandoned A/B prompts, on their own scheduler.
     from bot.evaluation_runner import start_evaluation_scheduler

@@ -80,3 +80,17 @@ def test_http_mode_serves_healthz_and_refuses_unsigned_requests(
         output = process.communicate(timeout=15)[0]
     assert "every member of the workspace can start fine-tuning jobs" in output
     assert fake_slack.bot_token not in output and "s3cret-signing" not in output
+
+
+def test_a_rejected_bot_token_is_a_clear_exit_2(
+    fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-revoked")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+    monkeypatch.setenv("SLACK_API_BASE_URL", fake_slack.base_url)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    result = CliRunner().invoke(app, ["serve", "--port", str(_free_port())])
+    assert result.exit_code == 2
+    assert "rejected SLACK_BOT_TOKEN" in result.output and "xoxb-revoked" not in result.output
