@@ -432,3 +432,21 @@ def test_the_result_messages_own_button_starts_the_session(
     assert response.status_code == 200
     root = bot.slack.wait_for(lambda: _roots(bot), timeout=WAIT, message="session root")[0]
     assert FT in json.dumps(root["blocks"])  # the root names the arms; pairs never do
+
+
+def test_two_models_without_a_job(ab_bot: RunningBot, fake_openai: FakeOpenAI) -> None:
+    bot = ab_bot
+    fake_openai.set_responder("gpt-4o", lambda m, b: "reply three")
+    bot.sender.command(
+        "ab gpt-4o vs gpt-4o-mini --provider openai", user_id=ALICE, channel_id=CHANNEL
+    )
+    bot.slack.wait_for(lambda: bot.slack.responses(CHANNEL, ALICE), timeout=WAIT)
+    root = _roots(bot)[0]
+    bot.slack.wait_for(lambda: _session_thread(bot) == root["ts"], timeout=WAIT)
+    with session_scope(bot.ctx.engine) as db:
+        session = db.exec(select(AbSession)).one()
+    assert (session.candidate_model, session.baseline_model) == ("gpt-4o", "gpt-4o-mini")
+    assert (session.candidate_label, session.baseline_label) == ("gpt-4o", "gpt-4o-mini")
+    _prompt(bot, root, "hi")
+    (pair,) = _wait_pairs(bot, root, 1)
+    assert "gpt-4o" not in json.dumps(pair)
