@@ -54,6 +54,8 @@ class Authorizer:
         return f"Only {who} can start or cancel fine-tuning jobs. Ask one of them to start it."
 
     def _group_members(self) -> frozenset[str]:
+        if not self.usergroup:
+            return frozenset()
         with self._lock:
             if time.monotonic() - self._read_at < self._ttl_s:
                 return self._members

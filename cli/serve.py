@@ -79,7 +79,8 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             logger.info("Socket Mode: connecting to Slack")
-            SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+            handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+            handler.start()  # type: ignore[no-untyped-call]
         else:
             import uvicorn
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bot.commands import Reply, UsageError, parse_flags
@@ -39,7 +40,7 @@ def _on_off(raw: str) -> bool:
     return raw.lower() == "on"
 
 
-FLAGS = {
+FLAGS: dict[str, Callable[[str], Any]] = {
     "provider": str.lower,
     "model": str,
     "epochs": _positive_int,
