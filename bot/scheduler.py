@@ -166,6 +166,8 @@ class ThreadPoster:
                 filename=plot_file_name(view.job.short_id),
                 title=f"Loss curve {label.short_id}",
                 alt_txt="Training and validation loss by step",
+                initial_comment=f"Loss curve of job `{label.short_id}`: training and validation "
+                "loss by step.",
             )
             return str(response["files"][0]["id"]) if response.get("files") else None
         if milestone.kind == "succeeded":

@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.blocks.jobs import provider_title
 from bot.blocks.limits import truncate
 from core.training.milestones import Milestone
 from core.training.progress import ProgressState
@@ -103,7 +104,7 @@ def build_progress_message(state: ProgressState, label: JobLabel) -> dict[str, A
     """
     emoji, word = _status(state.status)
     head = (
-        f"{emoji} *{word}* · job `{label.short_id}` on *{label.provider}* · "
+        f"{emoji} *{word}* · job `{label.short_id}` on *{provider_title(label.provider)}* · "
         f"base `{label.base_model}`"
     )
     if state.queue_position is not None:
@@ -141,7 +142,7 @@ def build_progress_message(state: ProgressState, label: JobLabel) -> dict[str, A
                 ]
             )
         )
-    text = f"{word}: job {label.short_id} ({label.provider}, {label.base_model})"
+    text = f"{word}: job {label.short_id} ({provider_title(label.provider)}, {label.base_model})"
     return {"text": text, "blocks": [block.to_dict() for block in blocks]}
 
 
@@ -164,7 +165,7 @@ def milestone_text(
         if milestone.queue_position is not None:
             extra.append(f"queue position was {milestone.queue_position}")
         tail = f" ({', '.join(extra)})" if extra else ""
-        return f":rocket: Training started for job {job} on {label.provider}{tail}."
+        return f":rocket: Training started for job {job} on {provider_title(label.provider)}{tail}."
     if milestone.kind == "epoch":
         return (
             f":checkered_flag: Epoch {milestone.epoch}/{milestone.n_epochs or '?'} finished "
@@ -175,7 +176,8 @@ def milestone_text(
         since = _utc(milestone.silent_since) if milestone.silent_since else "a while"
         why = f" Last error: {provider_failure}" if provider_failure else ""
         return (
-            f":warning: {label.provider} has not answered about job {job} since {since}. "
+            f":warning: {provider_title(label.provider)} has not answered about job {job} "
+            f"since {since}. "
             f"tunebot keeps retrying with backoff; the status above is the last one "
             f"known.{why}"
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.blocks.jobs import provider_title
 from bot.blocks.progress import CANCEL_ACTION_ID
 from bot.context import BotContext
 from core.errors import TunebotError
@@ -46,7 +47,7 @@ def cancel_from_button(ctx: BotContext, body: dict[str, Any]) -> None:
     _tell(
         ctx,
         body,
-        f"Cancelling job `{job.short_id}` on {job.provider}; the thread will say "
+        f"Cancelling job `{job.short_id}` on {provider_title(job.provider)}; the thread will say "
         "when the provider has stopped it.",
     )
 

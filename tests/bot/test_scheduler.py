@@ -184,7 +184,7 @@ def test_provider_errors_back_off_alert_once_then_recover(rig: Rig) -> None:
     assert len([k for k in keys if k.startswith("silence:")]) == 1
     assert keys[-2:] == ["plot", "result"] and keys.count("started") == 1
     silence = next(m["text"] for m in rig.replies(job) if "has not answered" in m["text"])
-    assert "openai" in silence and "UTC" in silence
+    assert "OpenAI has not answered" in silence and "UTC" in silence
 
 
 def test_a_failing_provider_delays_only_its_own_jobs(
