@@ -11,14 +11,18 @@ Trains the same random Llama for the same number of steps twice, in one run:
 Throughput is measured the same way in both: tokens seen since
 ``on_train_begin`` divided by the seconds until the last logged step (the
 worker reports it in its final ``metrics`` event). The ratio worker/plain is the
-figure with a goal (>= 0.9). Wall times (process start to adapter saved for the
-plain script, job created to ``succeeded`` for the worker) are printed too:
-they include imports, validation and polling, which the training-loop figure
-deliberately leaves out.
+figure with a goal (>= 0.9). Because other processes may share the CPU, runs
+alternate (plain, worker, worker, plain, ...), medians are reported, and tokens
+per CPU-second of the training process (immune to other load) are printed
+too. Wall times (process start to adapter saved for the plain script, job
+created to ``succeeded`` for the worker) include imports, validation and
+polling, which the training-loop figures leave out. ``OMP_NUM_THREADS``
+defaults to 1 for both (``--threads``): on shared cores OpenMP spin-waiting
+otherwise dominates.
 
 Usage::
 
-    python benchmarks/worker_overhead.py [--steps 60] [--size small] [--repeats 1]
+    python benchmarks/worker_overhead.py [--steps 30] [--size small] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -73,12 +78,14 @@ def plain_trl(model_dir: str, data: str, out: str, steps: int) -> dict[str, floa
 
     class Clock(TrainerCallback):  # type: ignore[misc]
         def on_train_begin(self, args: Any, state: Any, control: Any, **_: Any) -> None:
-            self.start, self.tokens0, self.rate = time.monotonic(), state.num_input_tokens_seen, 0.0
+            self.start, self.tokens0 = time.monotonic(), state.num_input_tokens_seen
+            self.cpu0, self.rate, self.cpu_rate = time.process_time(), 0.0, 0.0
 
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **_: Any) -> None:
             if logs and "loss" in logs:
-                elapsed = time.monotonic() - self.start
-                self.rate = (state.num_input_tokens_seen - self.tokens0) / elapsed
+                tokens = state.num_input_tokens_seen - self.tokens0
+                self.rate = tokens / (time.monotonic() - self.start)
+                self.cpu_rate = tokens / (time.process_time() - self.cpu0)
 
     configs = build_hf_configs(bench_params(steps), output_dir=Path(out), device="cpu")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -94,7 +101,12 @@ def plain_trl(model_dir: str, data: str, out: str, steps: int) -> dict[str, floa
     )  # fmt: skip
     trainer.train()
     trainer.save_model(str(Path(out) / "adapter"))
-    return {"tokens_per_second": clock.rate, "tokens": float(trainer.state.num_input_tokens_seen)}
+    tokens = float(trainer.state.num_input_tokens_seen)
+    return {
+        "tokens_per_second": clock.rate,
+        "tokens_per_cpu_second": clock.cpu_rate,
+        "tokens": tokens,
+    }
 
 
 def run_plain(model_dir: Path, data: Path, work: Path, steps: int) -> dict[str, float]:
@@ -134,8 +146,15 @@ def run_worker(model_dir: Path, data: Path, work: Path, steps: int) -> dict[str,
             raise SystemExit(f"worker job {job.status}: {job.error}")
         page = client.fine_tuning.jobs.list_events(job.id, limit=100)
         last = next(e for e in page.data if e.type == "metrics" and "train_loss" in e.data)
-        rate = float(last.data["tokens_per_second"])
-        return {"tokens_per_second": rate, "tokens": float(job.trained_tokens or 0), "wall": wall}
+        progress = worker.data_dir / "jobs" / job.id / "progress.jsonl"
+        lines = [json.loads(line) for line in progress.read_text().splitlines()]
+        final = [line for line in lines if line["kind"] == "metrics"][-1]
+        return {
+            "tokens_per_second": float(last.data["tokens_per_second"]),
+            "tokens_per_cpu_second": final["run_tokens"] / final["run_cpu_seconds"],
+            "tokens": float(job.trained_tokens or 0),
+            "wall": wall,
+        }
     finally:
         worker.stop()
 
@@ -146,10 +165,12 @@ def main() -> None:
         print(json.dumps(plain_trl(model_dir, data, out, int(steps))))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--size", choices=["tiny", "small"], default="small")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", default="1", help="OMP_NUM_THREADS for both paths.")
     args = parser.parse_args()
+    os.environ["OMP_NUM_THREADS"] = args.threads
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from worker.tiny_model import SIZES, write_tiny_model
 
@@ -161,31 +182,43 @@ def main() -> None:
         print(
             f"worker_overhead: {args.size} random Llama (hidden {shape.hidden_size}, "
             f"{shape.num_hidden_layers} layers), {args.steps} steps, batch 8, "
-            f"max_seq_length 256, cpu, {args.repeats} repeat(s)"
+            f"max_seq_length 256, cpu, OMP_NUM_THREADS={args.threads}, {args.repeats} repeat(s)"
         )
-        plain_rates, worker_rates, plain_walls, worker_walls = [], [], [], []
+        runs: dict[str, list[dict[str, float]]] = {"plain": [], "worker": []}
         for repeat in range(args.repeats):
-            plain = run_plain(model_dir, data, root / f"plain{repeat}", args.steps)
-            worker = run_worker(model_dir, data, root / f"worker{repeat}", args.steps)
-            plain_rates.append(plain["tokens_per_second"])
-            worker_rates.append(worker["tokens_per_second"])
-            plain_walls.append(plain["wall"])
-            worker_walls.append(worker["wall"])
-            print(
-                f"  run {repeat + 1}: plain TRL {plain['tokens_per_second']:.0f} tokens/s "
-                f"({plain['tokens']:.0f} tokens, wall {plain['wall']:.1f}s); "
-                f"worker {worker['tokens_per_second']:.0f} tokens/s "
-                f"({worker['tokens']:.0f} tokens, wall {worker['wall']:.1f}s)"
-            )
-        plain_rate, worker_rate = max(plain_rates), max(worker_rates)
-        print(f"plain TRL : {plain_rate:.0f} tokens/s (training loop, best of {args.repeats})")
-        print(f"worker API: {worker_rate:.0f} tokens/s (training loop, best of {args.repeats})")
-        print(f"ratio worker/plain tokens/s: {worker_rate / plain_rate:.3f} (goal >= 0.9)")
-        print(
-            f"wall: plain {min(plain_walls):.1f}s (process start -> adapter saved), "
-            f"worker {min(worker_walls):.1f}s (job created -> succeeded), "
-            f"ratio plain/worker {min(plain_walls) / min(worker_walls):.3f}"
-        )
+            order = ["plain", "worker"] if repeat % 2 == 0 else ["worker", "plain"]
+            for kind in order:
+                work = root / f"{kind}{repeat}"
+                run = run_plain if kind == "plain" else run_worker
+                result = run(model_dir, data, work, args.steps)
+                runs[kind].append(result)
+                print(
+                    f"  run {repeat + 1} {kind:6}: {result['tokens_per_second']:.0f} tokens/s, "
+                    f"{result['tokens_per_cpu_second']:.0f} tokens/CPU-s, "
+                    f"{result['tokens']:.0f} tokens, wall {result['wall']:.1f}s"
+                )
+        report(runs, repeats=args.repeats)
+
+
+def report(runs: dict[str, list[dict[str, float]]], *, repeats: int) -> None:
+    def med(kind: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[kind])
+
+    plain, worker = med("plain", "tokens_per_second"), med("worker", "tokens_per_second")
+    plain_cpu, worker_cpu = (
+        med("plain", "tokens_per_cpu_second"),
+        med("worker", "tokens_per_cpu_second"),
+    )
+    print(f"plain TRL : {plain:.0f} tokens/s, {plain_cpu:.0f} tokens/CPU-s (median of {repeats})")
+    print(f"worker API: {worker:.0f} tokens/s, {worker_cpu:.0f} tokens/CPU-s (median of {repeats})")
+    print(f"ratio worker/plain tokens/s: {worker / plain:.3f} (goal >= 0.9)")
+    print(f"ratio worker/plain tokens/CPU-s: {worker_cpu / plain_cpu:.3f}")
+    plain_wall, worker_wall = med("plain", "wall"), med("worker", "wall")
+    print(
+        f"wall: plain {plain_wall:.1f}s (process start -> adapter saved), "
+        f"worker {worker_wall:.1f}s (job created -> succeeded), "
+        f"ratio plain/worker {plain_wall / worker_wall:.3f}"
+    )
 
 
 if __name__ == "__main__":

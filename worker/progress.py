@@ -33,6 +33,7 @@ class ProgressCallback(TrainerCallback):  # type: ignore[misc]
         self.path = path
         self.stop = stop
         self._started = 0.0
+        self._cpu_started = 0.0
         self._first_step = 0
         self._first_tokens = 0
 
@@ -47,6 +48,7 @@ class ProgressCallback(TrainerCallback):  # type: ignore[misc]
         if not state.is_world_process_zero:
             return
         self._started = time.monotonic()
+        self._cpu_started = time.process_time()
         self._first_step = state.global_step
         self._first_tokens = state.num_input_tokens_seen
         resumed = f" (resumed at step {state.global_step})" if state.global_step else ""
@@ -94,6 +96,8 @@ class ProgressCallback(TrainerCallback):  # type: ignore[misc]
             "trained_tokens": state.num_input_tokens_seen,
             "epoch": logs.get("epoch", state.epoch),
             "eta_seconds": per_step * (state.max_steps - state.global_step) if per_step else None,
+            "run_tokens": tokens,
+            "run_cpu_seconds": time.process_time() - self._cpu_started,
         }
 
     def on_save(

@@ -97,6 +97,9 @@ class WorkerProcess:
             "TUNEBOT_WORKER_CANCEL_GRACE": "30",
             "PYTHONPATH": str(REPO),
             "TOKENIZERS_PARALLELISM": "false",
+            # Several test processes share two cores: one thread each avoids
+            # OpenMP spin-waiting on oversubscribed cores (6x slower here).
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
         }
         command = [
             sys.executable, "-m", "cli.main", "worker",
