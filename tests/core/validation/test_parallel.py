@@ -38,3 +38,12 @@ def test_pool_only_for_large_files() -> None:
     assert pool_size(POOL_MIN_BYTES - 1, workers=None) == 1
     assert pool_size(POOL_MIN_BYTES, workers=None) >= 1
     assert pool_size(10, workers=3) == 3
+
+
+def test_progress_reaches_the_file_size(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "data.jsonl", good_rows(3000))
+    seen: list[tuple[int, int]] = []
+    run(path, progress=lambda done, total: seen.append((done, total)))
+    size = path.stat().st_size
+    assert seen[-1] == (size, size)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
