@@ -296,6 +296,8 @@ def test_command_with_few_shot_results_and_exports(
     few_shot_calls = [r for r in fake_openai.requests("chat.completions") if r.model == BASE]
     assert len(few_shot_calls) == 2
     _vote(bot, pairs[0], ALICE, "ab_vote_a")
+    # Votes are stored after the ack; the reveal says this one is in.
+    bot.slack.wait_for(lambda: bot.slack.ephemerals(CHANNEL, ALICE), timeout=WAIT)
     bot.sender.command(f"ab results {session.short_id}", user_id=ALICE, channel_id=CHANNEL)
     uploads = bot.slack.wait_for(
         lambda: (
