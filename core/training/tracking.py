@@ -12,7 +12,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -52,7 +51,18 @@ class JobView:
         return self.snapshot.is_final
 
 
-@lru_cache(maxsize=4096)
+@dataclass(frozen=True)
+class _DatasetFacts:
+    uploader_id: str
+    tokens_per_epoch: int | None
+
+
+# Dataset rows never change once written; their facts are kept per process so a
+# tick does not re-read and re-parse every report (reports can be large).
+_DATASET_FACTS: dict[int, _DatasetFacts] = {}
+_DATASET_FACTS_MAX = 10_000
+
+
 def _tokens_per_epoch(report_json: str) -> int | None:
     try:
         value = json.loads(report_json).get("billed_tokens_per_epoch")
@@ -61,10 +71,56 @@ def _tokens_per_epoch(report_json: str) -> int | None:
     return value if isinstance(value, int) and value > 0 else None
 
 
+def _dataset_facts(session: Session, dataset_ids: set[int]) -> dict[int, _DatasetFacts]:
+    missing = dataset_ids - _DATASET_FACTS.keys()
+    if missing:
+        if len(_DATASET_FACTS) > _DATASET_FACTS_MAX:
+            _DATASET_FACTS.clear()
+        query = select(Dataset.id, Dataset.uploader_id, Dataset.report_json).where(
+            col(Dataset.id).in_(missing)
+        )
+        for dataset_id, uploader_id, report_json in session.exec(query):
+            if dataset_id is not None:
+                _DATASET_FACTS[dataset_id] = _DatasetFacts(
+                    uploader_id, _tokens_per_epoch(report_json)
+                )
+    return {i: _DATASET_FACTS[i] for i in dataset_ids if i in _DATASET_FACTS}
+
+
 def _snapshot(job: TrainingJob, state: JobPollState) -> JobSnapshot:
     if state.job_json:
         return snapshot_from_json(state.job_json)
     return JobSnapshot(status=job.status, created_at=job.created_at)
+
+
+@dataclass
+class _Rows:
+    jobs: list[TrainingJob]
+    states: dict[int, JobPollState]
+    points: dict[int, list[MetricPoint]]
+    messages: dict[int, dict[str, JobMessage]]
+    datasets: dict[int, _DatasetFacts]
+
+
+def _load_rows(session: Session, job_ids: Sequence[int]) -> _Rows:
+    """One query per table for the whole batch."""
+    jobs = list(session.exec(select(TrainingJob).where(col(TrainingJob.id).in_(job_ids))))
+    rows = _Rows(
+        jobs=jobs,
+        states={s.job_id: s for s in _states(session, job_ids)},
+        points=defaultdict(list),
+        messages=defaultdict(dict),
+        datasets=_dataset_facts(session, {j.dataset_id for j in jobs if j.dataset_id}),
+    )
+    for point in session.exec(
+        select(MetricPoint)
+        .where(col(MetricPoint.job_id).in_(job_ids))
+        .order_by(col(MetricPoint.job_id), col(MetricPoint.step))
+    ):
+        rows.points[point.job_id].append(point)
+    for message in session.exec(select(JobMessage).where(col(JobMessage.job_id).in_(job_ids))):
+        rows.messages[message.job_id][message.key] = message
+    return rows
 
 
 def load_views(
@@ -80,66 +136,56 @@ def load_views(
     if not job_ids:
         return []
     with session_scope(engine) as session:
-        jobs = session.exec(select(TrainingJob).where(col(TrainingJob.id).in_(job_ids))).all()
-        states = {
-            s.job_id: s
-            for s in session.exec(select(JobPollState).where(col(JobPollState.job_id).in_(job_ids)))
-        }
-        points: dict[int, list[MetricPoint]] = defaultdict(list)
-        for point in session.exec(
-            select(MetricPoint)
-            .where(col(MetricPoint.job_id).in_(job_ids))
-            .order_by(col(MetricPoint.job_id), col(MetricPoint.step))
-        ):
-            points[point.job_id].append(point)
-        messages: dict[int, dict[str, JobMessage]] = defaultdict(dict)
-        for message in session.exec(select(JobMessage).where(col(JobMessage.job_id).in_(job_ids))):
-            messages[message.job_id][message.key] = message
-        dataset_ids = {j.dataset_id for j in jobs if j.dataset_id is not None}
-        datasets = (
-            {d.id: d for d in session.exec(select(Dataset).where(col(Dataset.id).in_(dataset_ids)))}
-            if dataset_ids
-            else {}
-        )
+        rows = _load_rows(session, job_ids)
     views = []
-    for job in jobs:
-        state = states.get(job.id)  # type: ignore[arg-type]
-        if state is None or job.id is None or not job.provider_job_id:
+    for job in rows.jobs:
+        state = rows.states.get(job.id) if job.id is not None else None
+        if state is None or not job.provider_job_id:
             continue  # no provider job yet: the bot is still starting it
-        dataset = datasets.get(job.dataset_id) if job.dataset_id is not None else None
-        snapshot = _snapshot(job, state)
-        job_points = points[job.id]
-        silent = (
-            state.provider_last_ok_at
-            if state.failures and now - state.provider_last_ok_at >= silence_after
-            else None
-        )
-        views.append(
-            JobView(
-                job=job,
-                state=state,
-                uploader_id=dataset.uploader_id if dataset else None,
-                snapshot=snapshot,
-                points=job_points,
-                messages=messages[job.id],
-                progress=derive_progress(
-                    snapshot,
-                    job_points,
-                    now=now,
-                    running_since=state.running_since,
-                    queue_position=state.queue_position,
-                    tokens_per_epoch=_tokens_per_epoch(dataset.report_json) if dataset else None,
-                ),
-                expected=expected_milestones(
-                    snapshot,
-                    job_points,
-                    running_since=state.running_since,
-                    queue_position=state.queue_position,
-                    silent_since=silent,
-                ),
-            )
-        )
+        facts = rows.datasets.get(job.dataset_id) if job.dataset_id else None
+        views.append(_view(job, state, rows, facts, now=now, silence_after=silence_after))
     return views
+
+
+def _view(
+    job: TrainingJob,
+    state: JobPollState,
+    rows: _Rows,
+    facts: _DatasetFacts | None,
+    *,
+    now: datetime,
+    silence_after: timedelta,
+) -> JobView:
+    snapshot = _snapshot(job, state)
+    points = rows.points[state.job_id]
+    silent = (
+        state.provider_last_ok_at
+        if state.failures and now - state.provider_last_ok_at >= silence_after
+        else None
+    )
+    return JobView(
+        job=job,
+        state=state,
+        uploader_id=facts.uploader_id if facts else None,
+        snapshot=snapshot,
+        points=points,
+        messages=rows.messages[state.job_id],
+        progress=derive_progress(
+            snapshot,
+            points,
+            now=now,
+            running_since=state.running_since,
+            queue_position=state.queue_position,
+            tokens_per_epoch=facts.tokens_per_epoch if facts else None,
+        ),
+        expected=expected_milestones(
+            snapshot,
+            points,
+            running_since=state.running_since,
+            queue_position=state.queue_position,
+            silent_since=silent,
+        ),
+    )
 
 
 def mark_edited(engine: Engine, *, edits: Sequence[tuple[int, str, datetime]]) -> None:
