@@ -11,6 +11,7 @@ from core.datasets.records import LocatedDatasetError
 from core.errors import DatasetError
 from core.tokens import ModelSpec, estimate_billing
 from core.validation.codes import severity
+from core.validation.context import Target
 from core.validation.findings import MAX_STORED_PER_CODE, FindingLog
 from core.validation.fixer import FixResult
 from core.validation.report import Finding, Report, TokenStats, Verdict
@@ -77,11 +78,12 @@ def assemble_report(
     tally: Tally,
     log: FindingLog,
     *,
-    spec: ModelSpec,
+    target: Target,
     size: int,
     fixed: FixResult | None,
 ) -> Report:
     """Everything validation learned, with the verdict and the bill."""
+    spec = target.spec
     errors, warnings = log.build()
     verdict: Verdict = "not_ready" if errors else "warnings" if warnings else "ready"
     report = Report(
@@ -94,13 +96,13 @@ def assemble_report(
         warnings=warnings,
         tokens=token_stats(tally),
         model=spec.id,
-        encoding=spec.encoding,
+        encoding=_encoding_label(target),
         file_size_bytes=size,
         finding_counts=dict(log.counts),
         format_counts=dict(tally.formats),
         price_per_1m=spec.price_per_1m,
         price_read_on=spec.price_read_on,
-        notes=_notes(tally, log, spec=spec),
+        notes=_notes(tally, log, target=target),
     )
     counted = tally.counted_tokens()
     if len(counted):
@@ -119,11 +121,21 @@ def assemble_report(
     return report
 
 
-def _notes(tally: Tally, log: FindingLog, *, spec: ModelSpec) -> list[str]:
+def _encoding_label(target: Target) -> str:
+    """``o200k_base``, or ``hf:<folder>`` when the model's own tokenizer counted."""
+    if target.uses_hf_tokenizer and target.tokenizer_path is not None:
+        return f"hf:{target.tokenizer_path.name}"
+    return target.spec.encoding
+
+
+def _notes(tally: Tally, log: FindingLog, *, target: Target) -> list[str]:
+    spec = target.spec
     notes = []
     if tally.estimated:
         notes.append(ESTIMATE_NOTE)
-    if spec.provider == "open":
+    if target.uses_hf_tokenizer:
+        notes.append(f"Tokens counted with the local tokenizer at {target.tokenizer_path}.")
+    elif spec.provider == "open":
         notes.append(
             f"{spec.id} is an open model: token counts use {spec.encoding} as an "
             "estimate of its own tokenizer."

@@ -2,10 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
-from core.tokens import ChatTokenCounter, ExampleTokens, ModelSpec, get_encoding
+from core.tokens import ChatTokenCounter, ExampleTokens, HFTokenCounter, ModelSpec, get_encoding
 from core.validation.content import KNOWN_SPECIAL_TOKENS
+
+
+class Counter(Protocol):
+    """What the checks need from a token counter (tiktoken or a local HF tokenizer)."""
+
+    def count_text(self, text: str) -> int: ...
+
+    def count_prompt_completion(self, prompt: str, completion: str) -> ExampleTokens: ...
+
+    def count_messages(
+        self,
+        messages: Sequence[Any],
+        *,
+        tools: list[Any] | None = None,
+        functions: list[Any] | None = None,
+    ) -> ExampleTokens: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The model to validate for and how to count its tokens; small and picklable,
+    so worker processes can build the same :class:`CheckContext`.
+
+    ``tokenizer_path`` (``TUNEBOT_HF_TOKENIZER``) is used for open models only:
+    their own tokenizer gives exact counts where tiktoken only estimates.
+    """
+
+    spec: ModelSpec
+    tokenizer_path: Path | None = None
+
+    @property
+    def uses_hf_tokenizer(self) -> bool:
+        return self.tokenizer_path is not None and self.spec.provider == "open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,15 +50,24 @@ class CheckContext:
 
     model: str
     max_tokens: int
-    counter: ChatTokenCounter
+    counter: Counter
     specials: frozenset[str]
 
     @classmethod
-    def for_model(cls, spec: ModelSpec) -> CheckContext:
-        """Load the model's encoding (cached per process) and build the context."""
+    def for_target(cls, target: Target) -> CheckContext:
+        """Load the counter (encodings are cached per process) and build the context.
+
+        Raises:
+            ConfigError: the HF tokenizer folder cannot be read.
+        """
+        spec = target.spec
         encoding = get_encoding(spec.encoding)
         specials = KNOWN_SPECIAL_TOKENS | frozenset(encoding.special_tokens_set)
-        return cls(spec.id, spec.max_tokens, ChatTokenCounter(encoding), specials)
+        counter: Counter = ChatTokenCounter(encoding)
+        if target.uses_hf_tokenizer:
+            assert target.tokenizer_path is not None
+            counter = HFTokenCounter(target.tokenizer_path)
+        return cls(spec.id, spec.max_tokens, counter, specials)
 
     def too_long(self, tokens: ExampleTokens | int) -> tuple[str, str, str | None] | None:
         """The ``too_many_tokens`` problem when an example is over the limit."""

@@ -26,8 +26,7 @@ from pathlib import Path
 from core.datasets.jsonl import LineChunk, OverlongLine, iter_line_chunks, overlong_problem
 from core.datasets.records import Record
 from core.datasets.sniff import UTF8_BOM
-from core.tokens import ModelSpec
-from core.validation.context import CheckContext
+from core.validation.context import CheckContext, Target
 from core.validation.example import (
     check_chunk,
     check_example,
@@ -41,6 +40,7 @@ POOL_MIN_BYTES = 16 * 1024 * 1024
 IN_FLIGHT_PER_WORKER = 3
 
 _worker_context: CheckContext | None = None
+_worker_target: Target | None = None
 
 
 @dataclass(slots=True)
@@ -70,30 +70,30 @@ def pool_size(size: int, *, workers: int | None) -> int:
 
 
 def run_jsonl(
-    path: Path, spec: ModelSpec, *, workers: int, progress: Callable[[int, int], None] | None = None
+    path: Path, target: Target, *, workers: int, progress: Callable[[int, int], None] | None = None
 ) -> tuple[Iterator[Outcome], JsonlStats]:
     """Outcomes of every line of a JSONL file, in file order, and reader facts.
 
     The iterator must be consumed to the end (it closes the file and the pool).
     """
     stats = JsonlStats(workers=workers)
-    return _outcomes(path, spec, stats, progress), stats
+    return _outcomes(path, target, stats, progress), stats
 
 
 def _outcomes(
-    path: Path, spec: ModelSpec, stats: JsonlStats, progress: Callable[[int, int], None] | None
+    path: Path, target: Target, stats: JsonlStats, progress: Callable[[int, int], None] | None
 ) -> Iterator[Outcome]:
     total = path.stat().st_size
     with path.open("rb") as handle:
         chunks = _counting_blanks(iter_line_chunks(handle), stats)
         if stats.workers <= 1:
-            context = CheckContext.for_model(spec)
+            context = CheckContext.for_target(target)
             for item in chunks:
                 yield from _run_item(item, context)
                 if progress is not None:
                     progress(item.end_offset, total)
             return
-        yield from _pooled(chunks, spec, stats.workers, total, progress)
+        yield from _pooled(chunks, target, stats.workers, total, progress)
 
 
 def _counting_blanks(
@@ -121,10 +121,12 @@ def _run_item(item: LineChunk | OverlongLine, context: CheckContext) -> list[Out
     return check_chunk(item.first_line, item.data, context)
 
 
-def _init_worker(spec: ModelSpec) -> None:
+def _init_worker(target: Target) -> None:
     global _worker_context
-    if _worker_context is None or _worker_context.model != spec.id:
-        _worker_context = CheckContext.for_model(spec)
+    global _worker_target
+    if _worker_context is None or _worker_target != target:
+        _worker_target = target
+        _worker_context = CheckContext.for_target(target)
 
 
 def _start_method() -> str:
@@ -141,21 +143,21 @@ def _work(item: LineChunk | OverlongLine) -> list[Outcome]:
 
 def _pooled(
     chunks: Iterator[LineChunk | OverlongLine],
-    spec: ModelSpec,
+    target: Target,
     workers: int,
     total: int,
     progress: Callable[[int, int], None] | None,
 ) -> Iterator[Outcome]:
     method = _start_method()
     if method == "fork":
-        _init_worker(spec)  # inherited by the children: loaded once, pages shared
+        _init_worker(target)  # inherited by the children: loaded once, pages shared
     pending: deque[tuple[int, Future[list[Outcome]]]] = deque()
     limit = workers * IN_FLIGHT_PER_WORKER
     with ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context(method),
         initializer=_init_worker,
-        initargs=(spec,),
+        initargs=(target,),
     ) as pool:
         for item in chunks:
             pending.append((item.end_offset, pool.submit(_work, item)))
@@ -177,9 +179,9 @@ def _collect(
     return outcomes
 
 
-def run_records(records: Iterator[Record], spec: ModelSpec) -> Iterator[Outcome]:
+def run_records(records: Iterator[Record], target: Target) -> Iterator[Outcome]:
     """Outcomes of records from the non-JSONL readers (in this process)."""
-    context = CheckContext.for_model(spec)
+    context = CheckContext.for_target(target)
     for record in records:
         if record.problem is not None:
             outcome = problem_outcome(record.line, record.problem)

@@ -12,6 +12,7 @@ from core.errors import ConfigError, DatasetError
 from core.tokens import resolve_model
 from core.validation.assemble import assemble_report, unreadable_report
 from core.validation.codes import CODES
+from core.validation.context import CheckContext, Target
 from core.validation.file_checks import check_file
 from core.validation.findings import FindingLog
 from core.validation.fixer import FixResult, write_fixed
@@ -51,10 +52,14 @@ def validate_file(
         workers: processes to check with (default: all cores for large JSONL).
 
     Raises:
-        ConfigError: unknown ``model``, or ``split`` outside (0, 1) or without ``fix_path``.
+        ConfigError: unknown ``model``; ``split`` outside (0, 1) or without ``fix_path``;
+            an unreadable ``settings.hf_tokenizer_path`` (used for open models).
     """
     settings = settings if settings is not None else load_settings()
     spec = resolve_model(model or settings.default_model, price_overrides=settings.price_overrides)
+    target = Target(spec, settings.hf_tokenizer_path)
+    if target.uses_hf_tokenizer:
+        CheckContext.for_target(target)  # an unreadable tokenizer fails here, not in a worker
     _check_split(split, fix_path)
     path = Path(path)
     try:
@@ -68,11 +73,11 @@ def validate_file(
         log.add(note.code, note.message, note.fix)
     if opened.records is None:
         jobs = pool_size(size, workers=workers)
-        outcomes, stats = run_jsonl(path, spec, workers=jobs, progress=progress)
+        outcomes, stats = run_jsonl(path, target, workers=jobs, progress=progress)
         _fold(outcomes, tally)
         _reader_notes(log, bom=stats.bom, blank_lines=stats.blank_lines)
     else:
-        _fold(run_records(opened.records, spec), tally)
+        _fold(run_records(opened.records, target), tally)
     duplicates = check_file(tally, log, spec=spec)
     fixed = None
     if fix_path is not None:
@@ -80,7 +85,7 @@ def validate_file(
             path, opened.file_type, tally, duplicates, fix_path=fix_path, split=split, seed=seed
         )
     return assemble_report(
-        path, opened.file_type.value, tally, log, spec=spec, size=size, fixed=fixed
+        path, opened.file_type.value, tally, log, target=target, size=size, fixed=fixed
     )
 
 
