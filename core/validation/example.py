@@ -132,6 +132,30 @@ def check_example(data: object, *, line: int, digest: bytes, ctx: CheckContext) 
     )
 
 
+# (code, message, fix) of the example-level chat problems, as constants: they
+# are the same text for every example that has them.
+_DEPRECATED = (
+    "deprecated_functions",
+    "The example uses the deprecated 'functions' / 'function_call' / role 'function'.",
+    "Use 'tools', assistant 'tool_calls' and role 'tool' messages.",
+)
+_NO_ASSISTANT = (
+    "example_missing_assistant_message",
+    "The example has no assistant message.",
+    "Add the assistant reply the model should learn.",
+)
+_NOTHING_TRAINED = (
+    "no_trained_messages",
+    "Every assistant message has weight 0, so nothing in this example is trained.",
+    "Set weight 1 on at least one.",
+)
+_NO_USER = (
+    "missing_user_message",
+    "The example has no user message.",
+    "Add the user turn the assistant answers.",
+)
+
+
 def check_chat(
     example: dict[str, object], *, line: int, digest: bytes, ctx: CheckContext
 ) -> Outcome:
@@ -139,53 +163,23 @@ def check_chat(
     problems: list[Problem] = []
     messages = example.get("messages")
     if not isinstance(messages, list) or not messages:
-        problems.append(
-            (
-                "missing_messages_list",
-                f"'messages' must be a non-empty list, got {describe(messages)}.",
-                _FORMAT_HINT,
-            )
-        )
+        message = f"'messages' must be a non-empty list, got {describe(messages)}."
+        problems.append(("missing_messages_list", message, _FORMAT_HINT))
         return Outcome(line, "chat", -1, 0, False, digest, tuple(problems))
     checker = MessageChecker(problems, ctx.specials)
     summary = checker.check(messages)
     deprecated = checker.deprecated
     if len(example) > 1:
-        deprecated = (
-            check_example_fields(example, allowed=_CHAT_KEYS, problems=problems) or deprecated
-        )
+        uses_functions = check_example_fields(example, allowed=_CHAT_KEYS, problems=problems)
+        deprecated = deprecated or uses_functions
     if deprecated:
-        problems.append(
-            (
-                "deprecated_functions",
-                "The example uses the deprecated 'functions' / 'function_call' / role 'function'.",
-                "Use 'tools', assistant 'tool_calls' and role 'tool' messages.",
-            )
-        )
+        problems.append(_DEPRECATED)
     if not summary.has_assistant:
-        problems.append(
-            (
-                "example_missing_assistant_message",
-                "The example has no assistant message.",
-                "Add the assistant reply the model should learn.",
-            )
-        )
+        problems.append(_NO_ASSISTANT)
     elif not summary.has_trained:
-        problems.append(
-            (
-                "no_trained_messages",
-                "Every assistant message has weight 0, so nothing in this example is trained.",
-                "Set weight 1 on at least one.",
-            )
-        )
+        problems.append(_NOTHING_TRAINED)
     if not summary.has_user:
-        problems.append(
-            (
-                "missing_user_message",
-                "The example has no user message.",
-                "Add the user turn the assistant answers.",
-            )
-        )
+        problems.append(_NO_USER)
     tools = example.get("tools")
     functions = example.get("functions")
     counted = ctx.counter.count_messages(

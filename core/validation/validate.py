@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from core.config import Settings, load_settings
-from core.datasets.reader import open_dataset
+from core.datasets.reader import OpenedDataset, open_dataset
 from core.datasets.sniff import FileType
 from core.errors import ConfigError, DatasetError
 from core.tokens import resolve_model
@@ -67,6 +67,29 @@ def validate_file(
         opened = open_dataset(path)
     except DatasetError as error:
         return unreadable_report(path, error, spec=spec)
+    tally = _check_examples(path, opened, target, size=size, workers=workers, progress=progress)
+    log = tally.log
+    duplicates = check_file(tally, log, spec=spec)
+    fixed = None
+    if fix_path is not None:
+        fixed = _fix(
+            path, opened.file_type, tally, duplicates, fix_path=fix_path, split=split, seed=seed
+        )
+    return assemble_report(
+        path, opened.file_type.value, tally, log, target=target, size=size, fixed=fixed
+    )
+
+
+def _check_examples(
+    path: Path,
+    opened: OpenedDataset,
+    target: Target,
+    *,
+    size: int,
+    workers: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> Tally:
+    """Run the per-example checks over the whole file and fold them into a tally."""
     log = FindingLog()
     tally = Tally(log)
     for note in opened.notes:
@@ -78,15 +101,7 @@ def validate_file(
         _reader_notes(log, bom=stats.bom, blank_lines=stats.blank_lines)
     else:
         _fold(run_records(opened.records, target), tally)
-    duplicates = check_file(tally, log, spec=spec)
-    fixed = None
-    if fix_path is not None:
-        fixed = _fix(
-            path, opened.file_type, tally, duplicates, fix_path=fix_path, split=split, seed=seed
-        )
-    return assemble_report(
-        path, opened.file_type.value, tally, log, target=target, size=size, fixed=fixed
-    )
+    return tally
 
 
 def _check_split(split: float | None, fix_path: Path | None) -> None:
