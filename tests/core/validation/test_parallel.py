@@ -47,3 +47,18 @@ def test_progress_reaches_the_file_size(tmp_path: Path) -> None:
     size = path.stat().st_size
     assert seen[-1] == (size, size)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_pool_from_a_thread_uses_forkserver(tmp_path: Path) -> None:
+    """The bot validates in worker threads: no fork of a threaded process, same report."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core.validation import runner
+
+    path = write_jsonl(tmp_path / "data.jsonl", [*good_rows(400), "{bad"])
+    with ThreadPoolExecutor(2) as threads:
+        method = threads.submit(runner._start_method).result()
+        pooled = threads.submit(run, path, workers=2).result()
+    assert method == "forkserver"
+    serial = run(path, workers=1)
+    assert pooled.model_dump() == serial.model_dump()
