@@ -158,6 +158,8 @@ def run(remote: RemoteFake, slack: FakeSlack, tmp: Path, *, jobs: int, latency: 
         "tick_seconds": round(summary.seconds, 3),
         "poll_phase_seconds": round(summary.poll_seconds, 3),
         "tick_cpu_seconds": round(cpu, 3),
+        # what the latency alone allows: two sequential requests per job over the pool
+        "latency_bound_seconds": round(2 * latency * jobs / rig.settings.poll_concurrency, 3),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "jobs_polled": summary.polled,
         "poll_failures": summary.poll_failures,

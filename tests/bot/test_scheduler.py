@@ -164,17 +164,19 @@ def test_edits_are_throttled_per_job_and_by_the_global_budget(rig: Rig) -> None:
     assert len(edited) == 2
 
 
-def test_provider_errors_back_off_alert_once_then_recover(rig: Rig) -> None:
+@pytest.mark.parametrize("status", [500, 429])
+def test_provider_errors_back_off_alert_once_then_recover(rig: Rig, status: int) -> None:
     job = rig.start_job(total_steps=4, n_epochs=1, steps_per_tick=2)
     scheduler = rig.scheduler(TUNEBOT_POLL_SECONDS=0.2, TUNEBOT_PROVIDER_SILENCE_ALERT=0.5)
     scheduler.tick()  # validating_files -> queued
-    rig.openai.fail_for(1.6, route="jobs.retrieve", status=500)
+    assert rig.openai is not None
+    rig.openai.fail_for(1.6, route="jobs.retrieve", status=status)
     deadline = time.monotonic() + 1.6
     failures = 0
     while time.monotonic() < deadline:
         failures += scheduler.tick().poll_failures
         time.sleep(0.05)
-    retrieves = [r for r in rig.openai.requests("jobs.retrieve") if r.status == 500]
+    retrieves = [r for r in rig.openai.requests("jobs.retrieve") if r.status == status]
     # backoff: far fewer retrieves than ticks (about 30 ticks ran in 1.6 s)
     assert 2 <= len(retrieves) <= 6 and failures == len(retrieves)
     assert state_of(rig, job).failures >= 1
