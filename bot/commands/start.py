@@ -73,6 +73,12 @@ def handle(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
     dataset = find_dataset(ctx.engine, ref=ref, channel_id=channel)
     if dataset is None or dataset.id is None:
         raise UsageError(f"No dataset `{ref}`; `/finetune list` shows this channel's.", usage=USAGE)
+    if dataset.channel_id != channel:
+        # The job reports in the dataset's thread: start it where people can see that thread.
+        return Reply(
+            text=f"Dataset `{dataset.short_id}` was dropped in <#{dataset.channel_id}>; "
+            "run the command there."
+        )
     provider = flags.get("provider") or next(iter(ctx.providers), "")
     if provider not in ctx.providers:
         configured = ", ".join(ctx.providers) or "none"

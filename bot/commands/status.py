@@ -21,7 +21,7 @@ def handle(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
         raise UsageError("`status` takes at most one job id and no options.", usage=USAGE)
     if args:
         job = find_job(ctx.engine, ref=args[0])
-        if job is None:
+        if job is None or job.channel_id != command["channel_id"]:
             raise UsageError(
                 f"No job `{args[0]}`; `/finetune list` shows recent ones.", usage=USAGE
             )

@@ -114,3 +114,9 @@ def test_a_bug_in_a_subcommand_is_logged_not_shown(
     assert "logged for the admins" in respond.call_args.kwargs["text"]
     assert "boom" not in respond.call_args.kwargs["text"]
     assert "Traceback" in caplog.text or any(r.exc_info for r in caplog.records)
+
+
+def test_datasets_and_jobs_of_other_channels_stay_there(ctx: BotContext) -> None:
+    add_dataset_row(ctx, channel_id="C0PRIVATE")
+    _, respond = run(ctx, "start ds-000001 --provider worker")
+    assert "was dropped in <#C0PRIVATE>" in respond.call_args.kwargs["text"]
