@@ -102,9 +102,10 @@ def build_hf_configs(
     four_bit = uses_4bit(params, device)
     per_steps = params.checkpoint_steps > 0
     strategy = "steps" if per_steps else "epoch"
-    targets: str | list[str] = params.target_modules
-    if targets != "all-linear":
-        targets = [t.strip() for t in targets.split(",") if t.strip()]
+    names = params.target_modules
+    targets: str | list[str] = names
+    if names != "all-linear":
+        targets = [t.strip() for t in names.split(",") if t.strip()]
     sft = dict(
         output_dir=str(output_dir),
         num_train_epochs=params.n_epochs,

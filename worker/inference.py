@@ -134,8 +134,6 @@ class ModelCache:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, key.adapter)
-        if device == "cpu":
-            model.to("cpu")
         model.eval()
         return LoadedModel(model, tokenizer)
 

@@ -200,6 +200,7 @@ class JobRunner:
             device=self.config.device,
         )
         spec.result_path.unlink(missing_ok=True)  # a resumed run writes its own outcome
+        _end_torn_line(spec.progress_path)
         spec_path = spec.write(job_dir / "spec.json")
         with (job_dir / "trainer.log").open("ab") as log:
             process = subprocess.Popen(
@@ -304,6 +305,16 @@ def _log_tail(path: Path, *, lines: int = 3) -> str:
     except OSError:
         return ""
     return "Last log lines: " + " | ".join(line.strip()[:300] for line in tail)
+
+
+def _end_torn_line(path: Path) -> None:
+    """Close a line a killed trainer left half-written, so the next run's first
+    line is not glued to it (the torn line is then skipped, the new one kept)."""
+    if path.is_file() and path.stat().st_size:
+        with path.open("rb+") as handle:
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
