@@ -5,8 +5,9 @@ last stored event id (the provider pages from the newest back to that id).
 Polls run on a bounded thread pool; each provider gets at most a share of it,
 so a slow provider cannot occupy every thread, and a provider that fails with
 a timeout is backed off as a whole (one probe job per retry) instead of
-timing out once per job. Every result goes straight to the database: the
-render phase and a restarted process read it from there.
+timing out once per job. Answers are written to the database in one
+transaction per pass: the render phase and a restarted process read them
+from there.
 """
 
 from __future__ import annotations
@@ -129,9 +130,9 @@ class Poller:
         with session_scope(self.engine) as session:
             rows = session.exec(
                 select(TrainingJob, JobPollState)
-                .join(JobPollState, JobPollState.job_id == TrainingJob.id)  # type: ignore[arg-type]
-                .where(TrainingJob.id.in_(job_ids))  # type: ignore[union-attr]
-                .where(JobPollState.finalized == False)  # noqa: E712
+                .join(JobPollState, col(JobPollState.job_id) == col(TrainingJob.id))
+                .where(col(TrainingJob.id).in_(job_ids))
+                .where(col(JobPollState.finalized).is_(False))
                 .where(
                     or_(
                         col(JobPollState.provider_status).is_(None),
@@ -225,14 +226,15 @@ class Poller:
         probing.discard(outcome.due.provider)
         if outcome.error is None:
             report.polled += 1
-            gate.failures = 0
         else:
             report.failed += 1
-            if isinstance(outcome.error, ProviderTimeout):
-                gate.failures += 1
-                gate.open_until = time.monotonic() + backoff_seconds(
-                    gate.failures - 1, base=self.poll_seconds
-                )
+        if isinstance(outcome.error, ProviderTimeout):
+            gate.failures += 1
+            gate.open_until = time.monotonic() + backoff_seconds(
+                gate.failures - 1, base=self.poll_seconds
+            )
+        else:
+            gate.failures = 0  # the provider answered (maybe "no" for this job): it is up
         return outcome
 
     def _fetch(self, due: _Due) -> _Outcome:

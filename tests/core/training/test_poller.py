@@ -1,0 +1,107 @@
+"""The poller's bounds: a slow provider gets only its share of the pool; a timing-out
+provider is probed with one job, not hammered with all of them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from openai.types.fine_tuning import FineTuningJob
+from sqlalchemy.engine import Engine
+
+from core.errors import ProviderTimeout
+from core.store.engine import session_scope
+from core.store.progress import JobPollState, ensure_poll_states
+from core.training.poller import Poller
+from tests.core.training.conftest import add_job
+
+
+class ScriptedProvider:
+    """An in-process provider that answers after ``delay`` or times out, counting calls."""
+
+    def __init__(self, name: str, *, delay: float = 0.0, down: bool = False) -> None:
+        self.name = name
+        self.delay = delay
+        self.down = down
+        self.calls = 0
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.spans: list[tuple[float, float]] = []
+        self._lock = threading.Lock()
+
+    def retrieve_job(self, job_id: str) -> FineTuningJob:
+        with self._lock:
+            self.calls += 1
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        started = time.monotonic()
+        try:
+            time.sleep(self.delay)
+            if self.down:
+                raise ProviderTimeout("no answer", provider=self.name)
+            return FineTuningJob.model_validate(
+                {
+                    "id": job_id,
+                    "created_at": 1,
+                    "hyperparameters": {"n_epochs": 1},
+                    "model": "m",
+                    "object": "fine_tuning.job",
+                    "organization_id": "org",
+                    "result_files": [],
+                    "seed": 1,
+                    "status": "running",
+                    "training_file": "f",
+                }
+            )
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+                self.spans.append((started, time.monotonic()))
+
+    def new_events(self, job_id: str, *, after_event_id: str | None) -> list[Any]:
+        return []
+
+
+def poller(engine: Engine, **providers: ScriptedProvider) -> Poller:
+    return Poller(engine=engine, providers=providers, poll_seconds=30, concurrency=4)
+
+
+def claimed(engine: Engine, provider: str, n: int) -> list[int]:
+    ids = [add_job(engine, provider=provider).id for _ in range(n)]
+    with session_scope(engine) as session:
+        ensure_poll_states(session)
+    return [i for i in ids if i is not None]
+
+
+def test_a_slow_provider_gets_its_share_and_the_other_is_not_held_up(engine: Engine) -> None:
+    slow, fast = ScriptedProvider("openai", delay=0.3), ScriptedProvider("worker")
+    ids = claimed(engine, "openai", 6) + claimed(engine, "worker", 6)
+    started = time.monotonic()
+    report = poller(engine, openai=slow, worker=fast).poll(ids, deadline_seconds=10)
+    assert report.polled == 12 and report.failed == 0
+    assert slow.most_in_flight == 2  # half of the 4 threads for each of the 2 providers
+    assert time.monotonic() - started >= 0.9  # 6 slow polls, 2 at a time
+    with session_scope(engine) as session:
+        statuses = {session.get(JobPollState, i).provider_status for i in ids}  # type: ignore[union-attr]
+    assert statuses == {"running"}
+
+
+def test_a_timing_out_provider_is_probed_with_one_job_then_left_alone(engine: Engine) -> None:
+    down = ScriptedProvider("openai", down=True)
+    ids = claimed(engine, "openai", 10)
+    worker = poller(engine, openai=down)
+    first = worker.poll(ids, deadline_seconds=5)
+    # the polls already in flight (the pool's 4 threads) time out; the other 6 wait
+    assert (first.failed, first.deferred) == (4, 6) and down.calls == 4
+    again = worker.poll(ids, deadline_seconds=5)  # within the backoff: nobody is polled
+    assert down.calls == 4 and again.polled == again.failed == 0
+    with session_scope(engine) as session:
+        failed = [session.get(JobPollState, i) for i in ids]
+    assert sum(1 for s in failed if s and s.failures == 1) == 4
+    worker._gates["openai"].open_until = 0.0  # the backoff has run out: one probe first
+    down.down, down.delay, down.spans = False, 0.05, []
+    third = worker.poll(ids, deadline_seconds=5)
+    assert third.polled == 6 and down.calls == 10  # the 4 failed jobs wait for their backoff
+    probe, *rest = sorted(down.spans)
+    assert all(start >= probe[1] for start, _ in rest)  # the rest only after the probe answered
