@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import build_app, build_context
+from bot.auth import Authorizer
 from bot.context import BotContext
 from bot.http_server import build_http_app
 from core.config import Settings
+from core.store.datasets import Dataset, add_dataset
+from core.store.engine import create_db_engine, init_db
+from core.validation.report import Report
 from tests.fakes.server import LoopbackServer
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_events import SlackEventSender
+from tests.fakes.slack_events import SlackEventSender, event_callback, message_event
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 CHANNEL = "C0TUNEBOT"
@@ -84,8 +88,6 @@ class RunningBot:
         """
         info = self.slack.add_file(name, content, user=user, channel=channel)
         channel_id, message = self.slack.file_message(info["id"])
-        from tests.fakes.slack_events import event_callback, message_event
-
         envelope = event_callback(message_event(channel_id, {**message, **event}))
         response = self.sender.send_envelope(envelope)
         assert response.status_code == 200, response.text
@@ -112,8 +114,6 @@ def unit_context(
     **settings: Any,
 ) -> BotContext:
     """A context for calling listeners directly: real SQLite, a mocked WebClient."""
-    from bot.auth import Authorizer
-    from core.store.engine import create_db_engine, init_db
 
     values: dict[str, Any] = {
         **_BLANK,
@@ -137,8 +137,6 @@ def unit_context(
 
 def add_dataset_row(ctx: BotContext, **fields: Any) -> Any:
     """A validated dataset row (ready, 30 chat examples) for listener tests."""
-    from core.store.datasets import Dataset, add_dataset
-    from core.validation.report import Report
 
     report = Report(
         file_name="faq.jsonl",

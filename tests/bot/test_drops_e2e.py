@@ -10,6 +10,7 @@ import httpx
 
 from core.store.datasets import recent_datasets
 from tests.bot.harness import CHANNEL, RunningBot, make_settings, start_bot
+from tests.fakes.slack_events import event_callback, message_event
 
 WAIT = 20.0
 
@@ -75,8 +76,6 @@ def test_drop_gets_a_report_with_json_and_hourglass_removed(bot: RunningBot) -> 
 def test_retried_event_gets_one_report(bot: RunningBot) -> None:
     info = bot.slack.add_file("faq.jsonl", chat_jsonl(), user="U0ALICE", channel=CHANNEL)
     channel, message = bot.slack.file_message(info["id"])
-    from tests.fakes.slack_events import event_callback, message_event
-
     envelope = event_callback(message_event(channel, message))
     first = bot.sender.send_envelope(envelope)
     retries = [bot.sender.send_envelope(envelope, retry_num=n) for n in (1, 2)]
@@ -130,8 +129,6 @@ def test_converted_csv_gets_the_fixed_jsonl_attached(bot: RunningBot) -> None:
 def test_bad_or_stale_signature_is_401_and_nothing_happens(bot: RunningBot) -> None:
     info = bot.slack.add_file("faq.jsonl", chat_jsonl(), user="U0ALICE", channel=CHANNEL)
     channel, message = bot.slack.file_message(info["id"])
-    from tests.fakes.slack_events import message_event
-
     for signature in ("bad", "stale", "missing"):
         response = bot.sender.event(message_event(channel, message), signature=signature)  # type: ignore[arg-type]
         assert response.status_code == 401
