@@ -71,11 +71,12 @@ class MessageChecker:
                     f"{where} has no 'role'.",
                     f"Add a role: one of {_ROLE_LIST}.",
                 )
-            elif role not in ROLES:
+            elif type(role) is not str or role not in ROLES:  # a list role is unhashable
                 self._add(
                     "unrecognized_role", f"{where} has role {role!r}.", f"Use one of {_ROLE_LIST}."
                 )
-            if not (len(message) == 2 and "content" in message and role in _PLAIN_ROLES):
+            plain = type(role) is str and role in _PLAIN_ROLES
+            if not (plain and len(message) == 2 and "content" in message):
                 self._keys(message, where, role)
             self._content(message, where, role)
             if role == "system" or role == "developer":

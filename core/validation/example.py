@@ -40,16 +40,39 @@ def digest_of(raw: bytes) -> bytes:
     return blake2b(raw, digest_size=16).digest()
 
 
-def digest_of_value(value: object) -> bytes:
-    """Fingerprint of a decoded example, independent of key order and spacing.
+LONE_SURROGATE = ReadProblem(
+    "not_utf8",
+    "The example holds a lone UTF-16 surrogate escape (such as \\ud83d without its pair), "
+    "which is not valid Unicode text.",
+    "Write the character itself, or both halves of its surrogate pair.",
+)
 
-    Empty (never a duplicate) for values too deeply nested to serialise.
-    """
+
+def check_value(data: object, *, line: int, ctx: CheckContext) -> Outcome:
+    """Check an example decoded by a non-JSONL reader (fingerprint from its canonical JSON)."""
     try:
-        text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+        text = json.dumps(data, sort_keys=True, ensure_ascii=False)
     except (RecursionError, ValueError):
-        return b""
-    return digest_of(text.encode("utf-8", "surrogatepass"))
+        return check_example(data, line=line, digest=b"", ctx=ctx)
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return problem_outcome(line, LONE_SURROGATE)
+    return check_example(data, line=line, digest=digest_of(encoded), ctx=ctx)
+
+
+def has_lone_surrogate(raw: bytes, value: object) -> bool:
+    """Whether a decoded line holds an unpaired surrogate (only looked for when the raw
+    line has a ``\\ud..`` escape, so ordinary lines cost two byte searches)."""
+    if b"\\ud" not in raw and b"\\uD" not in raw:
+        return False
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (RecursionError, ValueError):
+        return False
+    return False
 
 
 def check_line(raw: bytes, line: int, ctx: CheckContext) -> Outcome | None:
@@ -62,6 +85,8 @@ def check_line(raw: bytes, line: int, ctx: CheckContext) -> Outcome | None:
     data, problem = decode_line(stripped)
     if problem is not None:
         return problem_outcome(line, problem)
+    if has_lone_surrogate(stripped, data):
+        return problem_outcome(line, LONE_SURROGATE)
     return check_example(data, line=line, digest=digest_of(stripped), ctx=ctx)
 
 

@@ -29,8 +29,7 @@ from core.datasets.sniff import UTF8_BOM
 from core.validation.context import CheckContext, Target
 from core.validation.example import (
     check_chunk,
-    check_example,
-    digest_of_value,
+    check_value,
     problem_outcome,
 )
 from core.validation.outcome import Outcome
@@ -186,9 +185,7 @@ def run_records(records: Iterator[Record], target: Target) -> Iterator[Outcome]:
         if record.problem is not None:
             outcome = problem_outcome(record.line, record.problem)
         else:
-            outcome = check_example(
-                record.data, line=record.line, digest=digest_of_value(record.data), ctx=context
-            )
+            outcome = check_value(record.data, line=record.line, ctx=context)
         if record.notes:
             notes = tuple((n.code, n.message, n.fix) for n in record.notes)
             outcome = Outcome(

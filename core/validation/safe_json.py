@@ -20,6 +20,10 @@ _ESCAPES = {"=": "\\u003d", "+": "\\u002b", "@": "\\u0040", "-": "\\u002d"}
 
 def _string(text: str) -> str:
     encoded = json.dumps(text, ensure_ascii=False)
+    try:
+        encoded.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: keep it as a \uXXXX escape
+        encoded = json.dumps(text)
     return _RISKY.sub(lambda match: _ESCAPES[match.group(0)], encoded)
 
 

@@ -155,3 +155,14 @@ def test_bad_records_then_good_ones_keep_line_numbers(tmp_path: Path) -> None:
     report = run(write_jsonl(tmp_path / "mixed.jsonl", rows))
     assert [(f.code, f.line) for f in report.errors] == [("invalid_json", 1), ("not_utf8", 2)]
     assert report.examples == 14  # the blank line is not an example
+
+
+def test_lone_surrogate_escapes(tmp_path: Path) -> None:
+    reply = '{"role": "assistant", "content": "ok"}'
+    lone = '{"messages": [{"role": "user", "content": "hi \\ud83d"}, ' + reply + "]}"
+    pair = '{"messages": [{"role": "user", "content": "hi \\ud83d\\ude00"}, ' + reply + "]}"
+    report = run(write_jsonl(tmp_path / "s.jsonl", [*good_rows(11), lone, pair]))
+    assert [(f.code, f.line) for f in report.errors] == [("not_utf8", 12)]
+    array = tmp_path / "s.json"
+    array.write_text("[" + ",\n".join([*map(json.dumps, good_rows(11)), lone]) + "]")
+    assert [(f.code, f.line) for f in run(array).errors] == [("not_utf8", 12)]

@@ -119,6 +119,22 @@ def test_valid_tool_calls_weight_and_null_content_are_not_errors(tmp_path: Path)
     assert report.tokens.estimated and report.notes
 
 
+def test_unhashable_values_where_strings_belong(tmp_path: Path) -> None:
+    rows = [
+        {"messages": [{"role": ["user"], "content": "hi"}, A]},
+        {"messages": [{"role": {"r": 1}, "content": "hi", "name": ["x"]}, A]},
+        {"messages": [U, {"role": "assistant", "content": None, "tool_calls": [{"id": ["c"]}]}]},
+        {"messages": [U, {"role": "tool", "tool_call_id": {"id": 1}, "content": "r"}, A]},
+    ]
+    report = run(write_jsonl(tmp_path / "odd.jsonl", [*good_rows(11), *rows]))
+    assert {(f.code, f.line) for f in report.errors} >= {
+        ("unrecognized_role", 12),
+        ("unrecognized_role", 13),
+        ("invalid_tool_call", 14),
+        ("invalid_tool_call", 15),
+    }
+
+
 def test_one_line_jsonl_is_read(tmp_path: Path) -> None:
     """The legacy CLI rejected a JSONL file of one line; it is one example."""
     path = tmp_path / "one.jsonl"
