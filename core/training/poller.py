@@ -164,12 +164,14 @@ class Poller:
                 )
                 continue
             queues[due.provider].append(due)
-        share = max(1, math.ceil(self.concurrency / max(1, len(queues))))
         running: dict[Future[_Outcome], _Due] = {}
         outcomes: list[_Outcome] = []
         started = time.monotonic()
         probing: set[str] = set()
         while queues or running:
+            # Providers with work share the pool; one that is done leaves its share to the rest.
+            busy = set(queues) | {due.provider for due in running.values()}
+            share = max(1, math.ceil(self.concurrency / max(1, len(busy))))
             for name in list(queues):
                 self._submit_some(
                     name, queues, running, share=share, probing=probing, report=report
