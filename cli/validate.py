@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from core.config import Settings, load_settings
 from core.errors import TunebotError
@@ -199,13 +200,15 @@ def _print_findings(findings: list[Finding], counts: dict[str, int], console: Co
     for code, group in by_code.items():
         total = counts.get(code, len(group))
         console.print(f"  [bold]{code}[/] ({total:,})")
+        shown_fix = None
         for finding in group[:SHOWN_PER_CODE]:
             where = f"line {finding.line}: " if finding.line is not None else ""
             console.print(f"    {where}{finding.message}", markup=False, highlight=False)
+            if finding.fix and finding.fix != shown_fix:  # said once while it repeats
+                console.print(Text(f"      fix: {finding.fix}", style="dim"))
+                shown_fix = finding.fix
         if total > SHOWN_PER_CODE:
             console.print(f"    ... and {total - SHOWN_PER_CODE:,} more")
-        if group[0].fix:
-            console.print(f"    [dim]fix: {group[0].fix}[/]", highlight=False)
 
 
 def _print_changes(report: Report, console: Console) -> None:
