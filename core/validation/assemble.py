@@ -29,8 +29,8 @@ def unreadable_report(path: Path, error: DatasetError, *, spec: ModelSpec) -> Re
     An empty file is readable (it simply holds no examples), so it exits 1.
     """
     line = error.line if isinstance(error, LocatedDatasetError) else None
-    if error.code in ("not_utf8", "binary_file"):
-        line = 1  # detected in the first bytes of the file
+    if error.code in ("not_utf8", "binary_file", "unsupported_file_type"):
+        line = 1  # detected from the name and first bytes of the file
     finding = Finding(
         code=error.code,
         severity=severity(error.code),

@@ -34,9 +34,9 @@ CORPUS = {
     "truncated.json": ("invalid_json", 13, True),
     "garbage.json": ("invalid_json", 1, False),
     "single_example.json": ("invalid_json", 1, False),
-    "old_excel.xls": ("unsupported_file_type", None, False),
-    "not_a_workbook.xlsx": ("unsupported_file_type", None, False),
-    "unknown_extension.txt": ("unsupported_file_type", None, False),
+    "old_excel.xls": ("unsupported_file_type", 1, False),
+    "not_a_workbook.xlsx": ("unsupported_file_type", 1, False),
+    "unknown_extension.txt": ("unsupported_file_type", 1, False),
     "formula.csv": ("formula_cell", 13, True),
     "no_known_columns.csv": ("unknown_columns", 1, False),
 }
