@@ -36,6 +36,7 @@ from bot.slack_ops import (
 )
 from core.errors import TunebotError
 from core.store.datasets import Dataset, add_dataset, new_short_id
+from core.training.start import costs_by_model
 from core.validation.report import Report
 
 logger = logging.getLogger(__name__)
@@ -282,6 +283,7 @@ def _report(
         dataset_short_id=dataset.short_id,
         providers=list(ctx.providers),
         fixed_file=fixed is not None,
+        costs=costs_by_model(report, settings=ctx.settings),
     )
     text = build_report_text(report, dataset_short_id=dataset.short_id)
     update_wip(ctx.client, channel=drop.channel, ts=wip_ts, text=text, blocks=blocks)

@@ -56,7 +56,12 @@ def build_report_text(report: Report, *, dataset_short_id: str) -> str:
 
 
 def build_report_blocks(
-    report: Report, *, dataset_short_id: str, providers: Sequence[str], fixed_file: bool
+    report: Report,
+    *,
+    dataset_short_id: str,
+    providers: Sequence[str],
+    fixed_file: bool,
+    costs: Sequence[tuple[str, float]] = (),
 ) -> list[dict[str, Any]]:
     """Blocks for a validation report.
 
@@ -64,11 +69,16 @@ def build_report_blocks(
         dataset_short_id: the id people type in ``/finetune start``.
         providers: configured providers; one start button each (none when not ready).
         fixed_file: whether a fixed JSONL was attached (mentioned in the footer).
+        costs: (model, USD) estimates on other models, shown as one line.
     """
     blocks: list[Block] = [
         HeaderBlock(text=truncate(VERDICT_TITLES[report.verdict], MAX_HEADER_TEXT)),
         SectionBlock(fields=_facts(report, dataset_short_id)),
     ]
+    if costs and report.examples:
+        line = " · ".join(f"{model} ${usd:,.2f}" for model, usd in costs)
+        text = f"At {report.epochs} epochs on OpenAI: {line}. The worker has no API cost."
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(text, 2000))]))
     budget = MAX_MESSAGE_BLOCKS - _RESERVED_BLOCKS
     for title, findings in (("Errors", report.errors), ("Warnings", report.warnings)):
         if findings:

@@ -41,7 +41,7 @@ from core.store.jobs import (
     month_spend_usd,
     update_job,
 )
-from core.tokens import default_epochs, resolve_model
+from core.tokens import default_epochs, known_models, resolve_model
 from core.training.config import TrainingParams
 from core.validation.report import Report
 
@@ -169,6 +169,23 @@ def estimate_job_cost(report: Report, options: JobOptions, *, settings: Settings
     epochs = options.n_epochs or default_epochs(report.examples)
     share = 1.0 - (options.validation_split or 0.0)
     return report.billed_tokens_per_epoch * share * epochs / 1_000_000 * spec.price_per_1m
+
+
+def costs_by_model(report: Report, *, settings: Settings) -> list[tuple[str, float]]:
+    """Estimated training cost of the report's file on every priced, fine-tunable OpenAI
+    model, cheapest first (at the report's epochs), so people can compare before starting."""
+    found = []
+    for spec in known_models():
+        if spec.provider != "openai" or not spec.fine_tunable:
+            continue
+        priced = resolve_model(spec.id, price_overrides=settings.price_overrides)
+        if priced.price_per_1m is None:
+            continue
+        tokens = report.billed_tokens_per_epoch * max(report.epochs, 1)
+        found.append(
+            (spec.aliases[0] if spec.aliases else spec.id, tokens / 1e6 * priced.price_per_1m)
+        )
+    return sorted(found, key=lambda item: item[1])
 
 
 def check_budget(engine: Engine, *, settings: Settings, cost: float | None) -> None:

@@ -90,3 +90,18 @@ def test_summary_groups_by_code_with_first_lines() -> None:
 def test_fallback_text_names_file_and_counts() -> None:
     text = build_report_text(_report(), dataset_short_id="ds-9")
     assert "faq.jsonl" in text and "ds-9" in text and "120 examples" in text
+
+
+def test_costs_on_other_models_are_one_context_line() -> None:
+    blocks = build_report_blocks(
+        _report(),
+        dataset_short_id="ds-1",
+        providers=[],
+        fixed_file=False,
+        costs=[("gpt-4.1-nano", 0.05), ("gpt-4.1", 0.9)],
+    )
+    parse_blocks(blocks)
+    assert blocks[2]["type"] == "context"
+    assert blocks[2]["elements"][0]["text"] == (
+        "At 3 epochs on OpenAI: gpt-4.1-nano $0.05 · gpt-4.1 $0.90. The worker has no API cost."
+    )

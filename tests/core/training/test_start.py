@@ -242,3 +242,23 @@ def test_a_start_lost_in_a_crash_stops_blocking_after_a_while(
     assert again.status == "starting"
     old = get_job(engine, lost.id or 0)
     assert old is not None and old.status == "failed"
+
+
+def test_costs_by_model_are_cheapest_first_and_honour_overrides(tmp_path: Path) -> None:
+    from core.training.start import costs_by_model
+
+    report = Report(
+        file_name="f",
+        file_type="jsonl",
+        verdict="ready",
+        format="chat",
+        examples=10,
+        billed_tokens_per_epoch=1_000_000,
+        epochs=2,
+        model=MODEL,
+        encoding="o200k_base",
+    )
+    costs = dict(costs_by_model(report, settings=_settings(tmp_path)))
+    assert costs["gpt-4o-mini"] == pytest.approx(6.0)  # $3 per 1M tokens, 2M tokens
+    cheap = costs_by_model(report, settings=_settings(tmp_path, TUNEBOT_PRICES={"gpt-4o": 0.01}))
+    assert cheap[0] == ("gpt-4o", pytest.approx(0.02))
