@@ -29,19 +29,8 @@ _VERDICT_STYLE = {"ready": "bold green", "warnings": "bold yellow", "not_ready":
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``validate`` to the ``tunebot`` command.
-
-    Typer runs a lone command without its name; until the other subcommands
-    are registered, an empty group callback keeps ``tunebot validate FILE``
-    spelled the same in every installation.
-    """
+    """Add ``validate`` to the ``tunebot`` command."""
     app.command("validate")(validate_command)
-    if app.registered_callback is None:
-        app.callback()(_group)
-
-
-def _group() -> None:
-    """Validate fine-tuning datasets, run the Slack bot and the QLoRA worker."""
 
 
 def validate_command(
