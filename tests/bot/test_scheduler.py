@@ -170,7 +170,7 @@ def test_provider_errors_back_off_alert_once_then_recover(rig: Rig, status: int)
     scheduler = rig.scheduler(TUNEBOT_POLL_SECONDS=0.2, TUNEBOT_PROVIDER_SILENCE_ALERT=0.5)
     scheduler.tick()  # validating_files -> queued
     assert rig.openai is not None
-    rig.openai.fail_for(1.6, route="jobs.retrieve", status=status)
+    rig.openai.fail_for(2.0, route="jobs.retrieve", status=status)  # outlasts the loop below
     deadline = time.monotonic() + 1.6
     failures = 0
     while time.monotonic() < deadline:
