@@ -8,16 +8,24 @@ report. The work itself goes to the background pool.
 
 from __future__ import annotations
 
+import itertools
 import logging
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt import App
 
 from bot.context import BotContext
 from bot.drops import parse_drop, process_drop
-from core.store.datasets import record_event
+from core.store.datasets import purge_events, record_event
 
 logger = logging.getLogger(__name__)
+_recorded = itertools.count(1)
+
+
+# Event ids are kept this long: Slack retries within minutes, so a day is plenty.
+KEEP_EVENTS = timedelta(days=1)
+PURGE_EVERY = 500
 
 
 def handle_file_share(ctx: BotContext, body: dict[str, Any]) -> bool:
@@ -28,6 +36,8 @@ def handle_file_share(ctx: BotContext, body: dict[str, Any]) -> bool:
     if not record_event(ctx.engine, event_id=drop.event_id):
         logger.info("event %s already handled; skipping the retry", drop.event_id)
         return False
+    if next(_recorded) % PURGE_EVERY == 0:
+        purge_events(ctx.engine, older_than=KEEP_EVENTS)
     ctx.validation_pool.submit(_run, ctx, drop)
     return True
 

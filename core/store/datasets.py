@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Text, delete
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
@@ -69,6 +69,14 @@ def record_event(engine: Engine, *, event_id: str) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def purge_events(engine: Engine, *, older_than: timedelta) -> int:
+    """Forget event ids older than ``older_than`` (Slack retries only within minutes)."""
+    cutoff = utcnow() - older_than
+    with session_scope(engine) as session:
+        query = delete(ProcessedEvent).where(col(ProcessedEvent.received_at) < cutoff)
+        return int(session.exec(query).rowcount or 0)
 
 
 def add_dataset(engine: Engine, dataset: Dataset) -> Dataset:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from unittest.mock import Mock
@@ -11,6 +12,8 @@ from slack_sdk import WebClient
 
 from bot.drops import parse_drop
 from bot.listeners.files import handle_file_share
+from core.store.datasets import ProcessedEvent, purge_events, record_event, utcnow
+from core.store.engine import session_scope
 from tests.bot.harness import ALICE, CHANNEL, unit_context
 
 
@@ -57,3 +60,17 @@ def test_first_delivery_is_queued_and_a_retry_is_not(tmp_path: Path) -> None:
     assert handle_file_share(ctx, _body("EvOTHER")) is True
     assert handle_file_share(ctx, _body("EvBOT", bot_id="B1")) is False
     assert ctx.validation_pool.submit.call_count == 2
+
+
+def test_old_event_ids_are_purged(tmp_path: Path) -> None:
+    ctx = unit_context(tmp_path, client=Mock(WebClient))
+    assert record_event(ctx.engine, event_id="EvOLD")
+    with session_scope(ctx.engine) as session:
+        old = session.get(ProcessedEvent, "EvOLD")
+        assert old is not None
+        old.received_at = utcnow() - timedelta(days=3)
+        session.add(old)
+    assert record_event(ctx.engine, event_id="EvNEW")
+    assert purge_events(ctx.engine, older_than=timedelta(days=1)) == 1
+    assert record_event(ctx.engine, event_id="EvOLD")  # forgotten, so recorded again
+    assert not record_event(ctx.engine, event_id="EvNEW")
