@@ -135,6 +135,8 @@ def test_queue_order_and_cancel_mid_run(worker: WorkerProcess, tmp_path: Path) -
     second = jobs.create(model="tiny", training_file=training.id, method=long_run)  # type: ignore[arg-type]
 
     wait_for(lambda: len(metric_steps(client, first.id)) >= 3, what="first job training")
+    running = client.fine_tuning.jobs.retrieve(first.id)
+    assert running.status == "running" and running.estimated_finish is not None
     assert client.fine_tuning.jobs.retrieve(second.id).status == "queued"
     assert client.fine_tuning.jobs.cancel(second.id).status == "cancelled"  # never started
 
