@@ -36,7 +36,7 @@ def test_killed_worker_resumes_job_after_restart(
     uploaded = client.files.create(
         file=write_chat_jsonl(tmp_path / "train.jsonl").open("rb"), purpose="fine-tune"
     )
-    hyper = {**FAST_HYPERPARAMETERS, "n_epochs": 50, "max_steps": 60, "checkpoint_steps": 5}
+    hyper = {**FAST_HYPERPARAMETERS, "n_epochs": 50, "max_steps": 100, "checkpoint_steps": 10}
     job = client.fine_tuning.jobs.create(
         model="tiny",
         training_file=uploaded.id,
@@ -56,11 +56,11 @@ def test_killed_worker_resumes_job_after_restart(
     resumed = [m for m in messages if m.startswith("The worker restarted; resuming training from")]
     assert resumed, messages
     saved = int(resumed[0].rsplit(" ", 1)[-1])
-    assert saved >= 5 and saved % 5 == 0
-    assert f"Training started (resumed at step {saved}): 60 steps." in messages
+    assert saved >= 10 and saved % 10 == 0
+    assert f"Training started (resumed at step {saved}): 100 steps." in messages
     events = all_events(client, job.id)
     steps = sorted({e.data["step"] for e in events if e.type == "metrics"})
-    assert steps == list(range(1, 61))
+    assert steps == list(range(1, 101))
     assert client.chat.completions.create(
         model=done.fine_tuned_model, messages=[{"role": "user", "content": "hi"}], max_tokens=4
     ).choices
