@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import json
 import logging
+import signal
 import socket
 import threading
 import time
@@ -42,7 +43,8 @@ from bot.blocks.progress import (
     plot_file_name,
 )
 from bot.context import BotContext
-from core.config import Settings
+from bot.listeners.home import home_publisher
+from core.config import Settings, load_settings
 from core.store.datasets import utcnow
 from core.store.engine import session_scope
 from core.store.progress import (
@@ -450,8 +452,6 @@ class ProgressScheduler:
 
 def start_scheduler(ctx: BotContext, *, start: bool = True) -> ProgressScheduler:
     """Build the scheduler from the bot's shared services and (by default) start ticking."""
-    from bot.listeners.home import home_publisher
-
     scheduler = ProgressScheduler(
         settings=ctx.settings,
         engine=ctx.engine,
@@ -465,9 +465,11 @@ def start_scheduler(ctx: BotContext, *, start: bool = True) -> ProgressScheduler
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m bot.scheduler [--once]``: a polling-only replica (no Slack listener)."""
-    from bot.app import build_context
-    from core.config import load_settings
+    """``python -m bot.scheduler [--once]``: a polling-only replica (no Slack listener).
+
+    Stops cleanly on SIGTERM or Ctrl-C, handing its jobs to other replicas at once.
+    """
+    from bot.app import build_context  # the bolt app's services; only this entry needs them
 
     parser = argparse.ArgumentParser(prog="python -m bot.scheduler", description=main.__doc__)
     parser.add_argument("--once", action="store_true", help="run one tick and exit")
@@ -477,9 +479,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.once:
         print(json.dumps(scheduler.tick().__dict__), flush=True)
         return 0
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     scheduler.start()
     try:
-        threading.Event().wait()
+        stop.wait()
     except KeyboardInterrupt:
         pass
     finally:

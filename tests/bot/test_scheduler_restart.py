@@ -143,8 +143,9 @@ def test_sigkill_mid_job_and_restart_loses_and_doubles_nothing(rig: Rig) -> None
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.1)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        process.terminate()  # SIGTERM: a clean stop
+        code = process.wait(timeout=30)
+    assert code == 0, log.read_text()[-3000:]
     expected = ["started"] + [f"epoch:{k}" for k in range(1, 5)] + ["plot", "result"]
     for job in jobs:
         assert rig.reply_keys(job) == expected
