@@ -67,11 +67,11 @@ def test_recovery_resumes_a_job_its_own_shutdown_stopped(runner: JobRunner) -> N
         '{"status": "succeeded", "trained_tokens": 12}'
     )
     runner._recover()
-    statuses = {
-        j: runner.store.get(JobRecord, j).status for j in (stopped.id, cancelled.id, done.id)
-    }  # type: ignore[union-attr]
+    jobs = {j: runner.store.get(JobRecord, j) for j in (stopped.id, cancelled.id, done.id)}
+    statuses = {j: record.status for j, record in jobs.items() if record}
     assert statuses == {stopped.id: "running", cancelled.id: "cancelled", done.id: "succeeded"}
-    assert runner.store.get(JobRecord, done.id).fine_tuned_model == "ft:tiny::done"  # type: ignore[union-attr]
+    finished = jobs[done.id]
+    assert finished is not None and finished.fine_tuned_model == "ft:tiny::done"
 
 
 def test_a_job_that_keeps_dying_is_failed(runner: JobRunner) -> None:
