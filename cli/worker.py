@@ -55,9 +55,7 @@ def worker_command(
     ] = Path("worker-data"),
     insecure_no_auth: Annotated[
         bool,
-        typer.Option(
-            "--insecure-no-auth", help="Accept requests without a key (local use only)."
-        ),
+        typer.Option("--insecure-no-auth", help="Accept requests without a key (local use only)."),
     ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:

@@ -10,7 +10,7 @@ from transformers import AutoConfig, AutoTokenizer
 from worker.tiny_model import write_tiny_model
 
 
-def test_tiny_model_is_written_quickly_offline(tmp_path: Path, monkeypatch: object) -> None:
+def test_tiny_model_is_written_quickly_offline(tmp_path: Path) -> None:
     import transformers  # noqa: F401  imports are not part of the budget
 
     started = time.perf_counter()
