@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -13,8 +12,6 @@ from bot.context import BotContext
 from core.errors import TunebotError
 from core.store.jobs import find_job
 from core.training.cancel import cancel_job
-
-logger = logging.getLogger(__name__)
 
 
 def _tell(ctx: BotContext, body: dict[str, Any], text: str) -> None:
@@ -57,13 +54,6 @@ def register(app: App, ctx: BotContext) -> None:
 
     def on_cancel(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        future = ctx.pool.submit(cancel_from_button, ctx, body)
-        future.add_done_callback(_log_failure)
+        ctx.submit(cancel_from_button, ctx, body)
 
     app.action(CANCEL_ACTION_ID)(on_cancel)
-
-
-def _log_failure(future: Any) -> None:
-    error = future.exception()
-    if error is not None:
-        logger.error("cancel button failed", exc_info=error)
