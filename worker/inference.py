@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 from core.errors import TunebotError
 
 DEFAULT_MAX_TOKENS = 256
+STREAM_TIMEOUT = 600.0
+"""Seconds without a new token before a stream gives up."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,61 @@ class LoadedModel:
         """
         import torch
 
+        inputs, budget, sampling = self._prepare(messages, max_tokens, temperature)
+        with self.lock, torch.inference_mode():
+            if seed is not None:
+                torch.manual_seed(seed)
+            output = self.model.generate(**inputs, **sampling)
+        return self._completion(output, inputs, budget)
+
+    def stream(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int | None,
+        temperature: float,
+        seed: int | None,
+    ) -> Iterator[str | Completion]:
+        """Like :meth:`complete`, but yields text pieces as they are generated and
+        the :class:`Completion` last. Input errors raise before the first piece."""
+        inputs, budget, sampling = self._prepare(messages, max_tokens, temperature)
+        return self._stream(inputs, budget, sampling, seed)
+
+    def _stream(
+        self, inputs: Any, budget: int, sampling: dict[str, Any], seed: int | None
+    ) -> Iterator[str | Completion]:
+        import torch
+        from transformers import TextIteratorStreamer
+
+        streamer = TextIteratorStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT
+        )
+        outcome: dict[str, Any] = {}
+
+        def generate() -> None:
+            try:
+                with torch.inference_mode():
+                    outcome["output"] = self.model.generate(**inputs, **sampling, streamer=streamer)
+            except Exception as exc:  # surfaced to the request below, not lost in a thread
+                outcome["error"] = exc
+                streamer.end()
+
+        with self.lock:
+            if seed is not None:
+                torch.manual_seed(seed)
+            thread = threading.Thread(target=generate, name="generate", daemon=True)
+            thread.start()
+            for piece in streamer:
+                if piece:
+                    yield piece
+            thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        yield self._completion(outcome["output"], inputs, budget)
+
+    def _prepare(
+        self, messages: list[dict[str, Any]], max_tokens: int | None, temperature: float
+    ) -> tuple[Any, int, dict[str, Any]]:
         if not getattr(self.tokenizer, "chat_template", None):
             raise TunebotError("This model has no chat template, so it cannot serve chat.")
         text = self.tokenizer.apply_chat_template(
@@ -72,20 +130,18 @@ class LoadedModel:
                 f"The prompt ({prompt_tokens} tokens) plus max_tokens ({budget}) exceeds "
                 f"the model's context of {limit} tokens. Shorten the messages or lower max_tokens."
             )
-        sampling: dict[str, Any] = {"do_sample": temperature > 0}
+        sampling: dict[str, Any] = {
+            "do_sample": temperature > 0,
+            "max_new_tokens": budget,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "eos_token_id": self.tokenizer.eos_token_id,
+        }
         if temperature > 0:
             sampling["temperature"] = temperature
-        with self.lock, torch.inference_mode():
-            if seed is not None:
-                torch.manual_seed(seed)
-            self.model.eval()
-            output = self.model.generate(
-                **inputs.to(self.model.device),
-                max_new_tokens=budget,
-                pad_token_id=self.tokenizer.pad_token_id,
-                eos_token_id=self.tokenizer.eos_token_id,
-                **sampling,
-            )
+        return inputs.to(self.model.device), budget, sampling
+
+    def _completion(self, output: Any, inputs: Any, budget: int) -> Completion:
+        prompt_tokens = int(inputs["input_ids"].shape[1])
         new = output[0, prompt_tokens:]
         stopped = len(new) > 0 and int(new[-1]) == self.tokenizer.eos_token_id
         return Completion(

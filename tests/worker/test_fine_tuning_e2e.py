@@ -122,6 +122,7 @@ def test_fine_tune_succeeds_and_the_model_learns(worker: WorkerProcess, tmp_path
     chunks = list(stream)
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == QA[0][1]
     assert chunks[-1].choices[0].finish_reason == "stop"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens >= 1
 
 
 def test_queue_order_and_cancel_mid_run(worker: WorkerProcess, tmp_path: Path) -> None:

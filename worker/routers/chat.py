@@ -3,8 +3,8 @@
 Why the precision rule: a fine-tuned model is served on its base at the
 precision it was trained at (4-bit when it was trained in 4-bit), and a base
 model at the worker's default training precision, so an A/B test compares the
-adapter and nothing else. ``stream=true`` is answered as server-sent events
-(the text arrives as one chunk once generated).
+adapter and nothing else. ``stream=true`` sends server-sent events as tokens
+are generated.
 """
 
 from __future__ import annotations
@@ -34,16 +34,16 @@ router = APIRouter(prefix="/v1/chat", tags=["chat"], dependencies=[Authorized])
 def chat_completions(state: StateDep, body: ChatRequest) -> Any:
     key = _resolve(state, body.model)
     loaded = state.models.get(key)
-    completion = loaded.complete(
-        [_message(m.role, m.content) for m in body.messages],
-        max_tokens=body.max_completion_tokens or body.max_tokens,
-        temperature=body.temperature,
-        seed=body.seed,
-    )
-    response = _response(body.model, completion)
+    messages = [_message(m.role, m.content) for m in body.messages]
+    options: dict[str, Any] = {
+        "max_tokens": body.max_completion_tokens or body.max_tokens,
+        "temperature": body.temperature,
+        "seed": body.seed,
+    }
     if body.stream:
-        return StreamingResponse(_sse(response), media_type="text/event-stream")
-    return response
+        pieces = loaded.stream(messages, **options)  # input errors raise here, as a 400
+        return StreamingResponse(_sse(body.model, pieces), media_type="text/event-stream")
+    return _response(body.model, loaded.complete(messages, **options))
 
 
 def _resolve(state: StateDep, model: str) -> ModelKey:
@@ -83,23 +83,26 @@ def _response(model: str, completion: Completion) -> ChatCompletion:
     )
 
 
-def _sse(response: ChatCompletion) -> Iterator[str]:
-    choice = response.choices[0]
+def _sse(model: str, pieces: Iterator[str | Completion]) -> Iterator[str]:
+    """OpenAI's ``chat.completion.chunk`` events; usage rides on the last chunk."""
     common = {
-        "id": response.id,
+        "id": f"chatcmpl-{secrets.token_hex(12)}",
         "object": "chat.completion.chunk",
-        "created": response.created,
-        "model": response.model,
+        "created": int(time.time()),
+        "model": model,
     }
-    delta = {"role": "assistant", "content": choice.message.content}
-    chunks = [
-        {**common, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
-        {
-            **common,
-            "choices": [{"index": 0, "delta": {}, "finish_reason": choice.finish_reason}],
-            "usage": response.usage.model_dump(),
-        },
-    ]
-    for chunk in chunks:
-        yield f"data: {json.dumps(chunk)}\n\n"
+    role_sent = False
+    for piece in pieces:
+        if isinstance(piece, Completion):
+            usage = _response(model, piece).usage.model_dump()
+            choice = {"index": 0, "delta": {}, "finish_reason": piece.finish_reason}
+            yield _event({**common, "choices": [choice], "usage": usage})
+            break
+        delta = {"content": piece} if role_sent else {"role": "assistant", "content": piece}
+        role_sent = True
+        yield _event({**common, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
     yield "data: [DONE]\n\n"
+
+
+def _event(chunk: dict[str, Any]) -> str:
+    return f"data: {json.dumps(chunk)}\n\n"
