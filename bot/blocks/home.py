@@ -13,6 +13,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.blocks.progress import escape
 from core.store.datasets import Dataset
 from core.store.jobs import TrainingJob
 from core.training.overview import Overview
@@ -36,7 +37,7 @@ def _permalink(channel_id: str, ts: str) -> str:
 def _dataset_line(dataset: Dataset) -> str:
     icon = _VERDICT.get(dataset.verdict, ":page_facing_up:")
     return (
-        f"{icon} `{dataset.short_id}` *{dataset.file_name[:80]}* · {dataset.examples:,} "
+        f"{icon} `{dataset.short_id}` *{escape(dataset.file_name[:80])}* · {dataset.examples:,} "
         f"examples · {dataset.verdict} · <#{dataset.channel_id}> "
         f"{_permalink(dataset.channel_id, dataset.thread_ts)}"
     )
@@ -44,10 +45,10 @@ def _dataset_line(dataset: Dataset) -> str:
 
 def _job_line(job: TrainingJob) -> str:
     icon = _JOB.get(job.status, ":grey_question:")
-    model = f" → `{job.fine_tuned_model}`" if job.fine_tuned_model else ""
+    model = f" → `{escape(job.fine_tuned_model)}`" if job.fine_tuned_model else ""
     return (
         f"{icon} `{job.short_id}` *{job.status}* on {job.provider} · base "
-        f"`{job.base_model}`{model} · <#{job.channel_id}> "
+        f"`{escape(job.base_model)}`{model} · <#{job.channel_id}> "
         f"{_permalink(job.channel_id, job.thread_ts)}"
     )
 

@@ -53,6 +53,11 @@ class JobLabel:
     estimated_cost_usd: float | None = None
 
 
+def escape(text: str) -> str:
+    """Text from users or providers, safe in mrkdwn (Slack's three control characters)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def progress_bar(fraction: float | None, *, width: int = BAR_WIDTH) -> str:
     """``▓▓▓▓░░░░ 50%``; an empty bar with "–" when the total is unknown."""
     if fraction is None:
@@ -105,7 +110,7 @@ def build_progress_message(state: ProgressState, label: JobLabel) -> dict[str, A
     emoji, word = _status(state.status)
     head = (
         f"{emoji} *{word}* · job `{label.short_id}` on *{provider_title(label.provider)}* · "
-        f"base `{label.base_model}`"
+        f"base `{escape(label.base_model)}`"
     )
     if state.queue_position is not None:
         head += f" · position {state.queue_position} in the queue"
@@ -142,7 +147,10 @@ def build_progress_message(state: ProgressState, label: JobLabel) -> dict[str, A
                 ]
             )
         )
-    text = f"{word}: job {label.short_id} ({provider_title(label.provider)}, {label.base_model})"
+    text = (
+        f"{word}: job {label.short_id} ({provider_title(label.provider)}, "
+        f"{escape(label.base_model)})"
+    )
     return {"text": text, "blocks": [block.to_dict() for block in blocks]}
 
 
@@ -174,7 +182,7 @@ def milestone_text(
         )
     if milestone.kind == "silence":
         since = _utc(milestone.silent_since) if milestone.silent_since else "a while"
-        why = f" Last error: {provider_failure}" if provider_failure else ""
+        why = f" Last error: {escape(provider_failure)}" if provider_failure else ""
         return (
             f":warning: {provider_title(label.provider)} has not answered about job {job} "
             f"since {since}. "
@@ -183,7 +191,7 @@ def milestone_text(
         )
     if milestone.kind == "failed":
         # Provider errors can be long (stack traces from a worker): keep the reply readable.
-        reason = truncate(milestone.error_message or "the provider gave no reason", 1500)
+        reason = escape(truncate(milestone.error_message or "the provider gave no reason", 1500))
         code = f" (`{milestone.error_code}`)" if milestone.error_code else ""
         return (
             f":x: Job {job} failed: {reason}{code}\n*What to do:* {milestone.hint}\n"
@@ -209,7 +217,7 @@ def build_result_message(
     reported_cost_usd: float | None,
 ) -> dict[str, Any]:
     """The success reply: model id, tokens, cost, the A/B button and the one mention."""
-    model = label.fine_tuned_model or "(the provider did not name it)"
+    model = escape(label.fine_tuned_model or "(the provider did not name it)")
     tokens = f"{label.trained_tokens:,}" if label.trained_tokens is not None else "not reported"
     blocks: list[Any] = [
         SectionBlock(

@@ -132,3 +132,11 @@ def test_a_huge_provider_error_is_cut_to_fit_a_message() -> None:
     failed = Milestone(key="final", kind="failed", error_message="x" * 50_000, hint="Retry.")
     text = milestone_text(failed, LABEL)
     assert len(text) < 2000 and "x" * 1500 not in text and "Retry." in text
+
+
+def test_names_from_users_and_providers_cannot_inject_mrkdwn() -> None:
+    label = JobLabel(**{**LABEL.__dict__, "base_model": "<!channel> & co"})
+    text = str(build_progress_message(state(), label))
+    assert "<!channel>" not in text and "&lt;!channel&gt; &amp; co" in text
+    failed = Milestone(key="final", kind="failed", error_message="bad <@U0EVIL>", hint="x")
+    assert "<@U0EVIL>" not in milestone_text(failed, LABEL)
