@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -99,7 +100,7 @@ class ThreadPoster:
             return posted
         for milestone in view.unposted:
             try:
-                self._once(view, milestone.key, lambda m=milestone: self._send(view, label, m))
+                self._once(view, milestone.key, partial(self._send, view, label, milestone))
             except SlackApiError as error:
                 logger.warning(
                     "reply %s for job %s not posted yet: %s",

@@ -25,13 +25,18 @@ _STARTED = re.compile(r"(fine-tuning|training) (job )?(has )?started|job started
 
 
 class JobEvent(Protocol):
-    """The fields of ``openai.types.fine_tuning.FineTuningJobEvent`` read here."""
+    """The fields of ``openai.types.fine_tuning.FineTuningJobEvent`` read here (read-only)."""
 
-    id: str
-    created_at: int
-    message: str
-    data: object | None
-    type: str | None
+    @property
+    def id(self) -> str: ...
+    @property
+    def created_at(self) -> int: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def data(self) -> object | None: ...
+    @property
+    def type(self) -> str | None: ...
 
 
 @dataclass

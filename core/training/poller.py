@@ -42,8 +42,6 @@ MAX_BACKOFF_SECONDS = 900.0
 class JobSource(Protocol):
     """The part of ``core.providers.Provider`` polling needs."""
 
-    name: str
-
     def retrieve_job(self, job_id: str) -> Any: ...
 
     def new_events(self, job_id: str, *, after_event_id: str | None) -> Sequence[JobEvent]: ...

@@ -17,9 +17,15 @@ T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 def points(n: int, *, total: int = 12, every_valid: int = 4) -> list[NewPoint]:
     """n steps, one every 10 s from T0+60 s, loss falling, validation every few steps."""
     return [
-        NewPoint(step=s, total_steps=total, epoch=None, train_loss=3.0 - 0.2 * s,
-                 valid_loss=3.1 - 0.2 * s if s % every_valid == 0 else None,
-                 tokens_per_second=None, reported_at=T0 + timedelta(seconds=60 + 10 * s))
+        NewPoint(
+            step=s,
+            total_steps=total,
+            epoch=None,
+            train_loss=3.0 - 0.2 * s,
+            valid_loss=3.1 - 0.2 * s if s % every_valid == 0 else None,
+            tokens_per_second=None,
+            reported_at=T0 + timedelta(seconds=60 + 10 * s),
+        )
         for s in range(1, n + 1)
     ]
 
@@ -30,8 +36,13 @@ def snap(status: str, **extra: object) -> JobSnapshot:
 
 def test_running_job_shows_step_epoch_losses_rate_and_eta() -> None:
     pts = points(6)
-    state = derive_progress(snap("running"), pts, now=T0 + timedelta(seconds=130),
-                            running_since=T0 + timedelta(seconds=60), tokens_per_epoch=4000)
+    state = derive_progress(
+        snap("running"),
+        pts,
+        now=T0 + timedelta(seconds=130),
+        running_since=T0 + timedelta(seconds=60),
+        tokens_per_epoch=4000,
+    )
     assert (state.step, state.total_steps) == (6, 12)
     assert state.epoch == 1.5  # 6 of 12 steps over 3 epochs
     assert state.train_loss == approx(1.8) and state.valid_loss == approx(2.3)
@@ -46,8 +57,11 @@ def test_provider_estimate_wins_and_final_jobs_have_no_eta() -> None:
     finish = T0 + timedelta(minutes=30)
     running = derive_progress(snap("running", estimated_finish=finish), points(2), now=T0)
     assert running.eta == timedelta(minutes=30)
-    done = derive_progress(snap("succeeded", finished_at=T0 + timedelta(minutes=5)), points(10),
-                           now=T0 + timedelta(hours=1))
+    done = derive_progress(
+        snap("succeeded", finished_at=T0 + timedelta(minutes=5)),
+        points(10),
+        now=T0 + timedelta(hours=1),
+    )
     assert done.eta is None and done.step == 12 and done.fraction == 1.0
     assert done.elapsed == timedelta(minutes=5)
 
@@ -60,12 +74,17 @@ def test_queued_job_shows_its_queue_position_only_while_queued() -> None:
 
 
 def test_snapshot_reads_openai_job_json_and_reported_cost() -> None:
-    job = {"id": "ftjob-1", "status": "failed", "created_at": 1_700_000_000,
-           "finished_at": 1_700_000_600, "hyperparameters": {"n_epochs": "auto"},
-           "method": {"type": "supervised",
-                      "supervised": {"hyperparameters": {"n_epochs": 4}}},
-           "error": {"code": "invalid_training_file", "message": "bad line 3", "param": None},
-           "trained_tokens": None, "usage_metrics": {"cost_usd": 1.25}}
+    job = {
+        "id": "ftjob-1",
+        "status": "failed",
+        "created_at": 1_700_000_000,
+        "finished_at": 1_700_000_600,
+        "hyperparameters": {"n_epochs": "auto"},
+        "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 4}}},
+        "error": {"code": "invalid_training_file", "message": "bad line 3", "param": None},
+        "trained_tokens": None,
+        "usage_metrics": {"cost_usd": 1.25},
+    }
     snapshot = snapshot_from_json(json.dumps(job))
     assert snapshot.n_epochs == 4 and snapshot.is_final
     assert snapshot.error_code == "invalid_training_file" and snapshot.cost_usd == 1.25
@@ -78,8 +97,9 @@ def keys(milestones: list) -> list[str]:  # type: ignore[type-arg]
 
 def test_milestones_grow_with_the_job_in_a_fixed_order() -> None:
     assert keys(expected_milestones(snap("queued"), [])) == []
-    running = expected_milestones(snap("running"), points(3),
-                                  running_since=T0 + timedelta(minutes=2), queue_position=5)
+    running = expected_milestones(
+        snap("running"), points(3), running_since=T0 + timedelta(minutes=2), queue_position=5
+    )
     assert keys(running) == ["started"]
     assert running[0].queue_wait == timedelta(minutes=2) and running[0].queue_position == 5
     two_epochs = expected_milestones(snap("running"), points(8))
@@ -91,15 +111,29 @@ def test_milestones_grow_with_the_job_in_a_fixed_order() -> None:
 
 
 def test_epochs_from_reported_epoch_when_total_steps_unknown() -> None:
-    pts = [NewPoint(step=s, total_steps=None, epoch=s / 4, train_loss=1.0, valid_loss=None,
-                    tokens_per_second=None, reported_at=T0) for s in range(1, 10)]
+    pts = [
+        NewPoint(
+            step=s,
+            total_steps=None,
+            epoch=s / 4,
+            train_loss=1.0,
+            valid_loss=None,
+            tokens_per_second=None,
+            reported_at=T0,
+        )
+        for s in range(1, 10)
+    ]
     assert keys(expected_milestones(JobSnapshot(status="running"), pts)) == [
-        "started", "epoch:1", "epoch:2"]
+        "started",
+        "epoch:1",
+        "epoch:2",
+    ]
 
 
 def test_failed_and_cancelled_jobs_end_with_one_final_reply() -> None:
     failed = expected_milestones(
-        snap("failed", error_code="invalid_training_file", error_message="line 3"), [])
+        snap("failed", error_code="invalid_training_file", error_message="line 3"), []
+    )
     assert keys(failed) == ["final"] and failed[0].kind == "failed"
     assert "fix the file" in (failed[0].hint or "")
     cancelled = expected_milestones(snap("cancelled"), points(5))
@@ -112,8 +146,9 @@ def test_silence_alert_is_one_key_per_silence() -> None:
     first = expected_milestones(snap("running"), points(2), silent_since=since)
     again = expected_milestones(snap("running"), points(2), silent_since=since)
     assert keys(first) == keys(again) == ["started", f"silence:{int(since.timestamp())}"]
-    assert "silence" not in "".join(keys(expected_milestones(snap("failed"), [],
-                                                              silent_since=since)))
+    assert "silence" not in "".join(
+        keys(expected_milestones(snap("failed"), [], silent_since=since))
+    )
 
 
 def test_failure_hints_say_what_to_do() -> None:
