@@ -75,7 +75,8 @@ T = TypeVar("T")
 
 
 MARKER_EVENT = "tunebot_job_message"
-HOME_PUBLISHES_PER_TICK = 50
+HOME_PUBLISHES_PER_TICK = 50  # views.publish is Tier 4 (100 per minute)
+POSTS_PER_TICK = 50  # chat.postMessage allows about one per second per channel, with bursts
 PROGRESS_KEY = "progress"
 
 
@@ -93,12 +94,12 @@ class ThreadPoster:
         self.engine = engine
         self.client = client
 
-    def post_due(self, view: JobView, label: JobLabel) -> int:
-        """Post the view's unposted replies in order; stop at the first failure."""
+    def post_due(self, view: JobView, label: JobLabel, *, limit: int) -> int:
+        """Post up to ``limit`` of the view's unposted replies in order; stop at a failure."""
         posted = 0
         if not (view.job.progress_ts or self.progress_ts(view)):
             return posted
-        for milestone in view.unposted:
+        for milestone in view.unposted[:limit]:
             try:
                 self._once(view, milestone.key, partial(self._send, view, label, milestone))
             except SlackApiError as error:
@@ -236,11 +237,11 @@ def _label(view: JobView) -> JobLabel:
     )
 
 
-def _isolated(view: JobView, step: Callable[..., T], *args: Any) -> T | None:
+def _isolated(view: JobView, step: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
     """Run one job's step; an unexpected error (a bug, a network failure) is logged
     and skips only that job, which is retried at the next tick."""
     try:
-        return step(*args)
+        return step(*args, **kwargs)
     except Exception:
         logger.exception("progress for job %s failed in %s", view.job.short_id, step.__name__)
         return None
@@ -272,9 +273,11 @@ class ProgressScheduler:
         providers: Mapping[str, JobSource],
         client: WebClient,
         home_publisher: Callable[[str], None] | None = None,
+        posts_per_tick: int = POSTS_PER_TICK,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
+        self.posts_per_tick = posts_per_tick
         self.engine = engine
         self.client = client
         self.clock = clock
@@ -313,8 +316,7 @@ class ProgressScheduler:
             summary.status_changed = report.status_changed
             silence = timedelta(seconds=self.settings.provider_silence_alert_seconds)
             views = load_views(self.engine, job_ids, now=self.clock(), silence_after=silence)
-            for view in views:
-                summary.posted += _isolated(view, self.poster.post_due, view, _label(view)) or 0
+            self._post_replies(views, summary)
             edited = [
                 _isolated(view, self._edit, view, summary)
                 for view in sorted(views, key=_edit_order)
@@ -325,6 +327,21 @@ class ProgressScheduler:
             summary.seconds = time.monotonic() - started
             logger.info("progress tick: %s", summary)
             return summary
+
+    def _post_replies(self, views: list[JobView], summary: TickSummary) -> None:
+        """Post due thread replies, final results first, at most ``posts_per_tick`` per tick.
+
+        A burst (hundreds of jobs starting at once) is spread over ticks rather
+        than run into chat.postMessage's rate limit inside one; nothing is lost,
+        the replies are still due at the next tick.
+        """
+        left = self.posts_per_tick
+        for view in sorted(views, key=lambda v: not v.is_final):
+            if left <= 0:
+                break
+            posted = _isolated(view, self.poster.post_due, view, _label(view), limit=left) or 0
+            summary.posted += posted
+            left -= posted
 
     def _rendered(self, view: JobView) -> tuple[dict[str, Any], str]:
         message = build_progress_message(view.progress, _label(view))

@@ -236,3 +236,18 @@ def test_a_bug_in_one_job_does_not_stop_the_others(
     monkeypatch.setattr(bot.scheduler, "loss_curve_png", real_plot)
     run_until_final(rig, scheduler, unlucky)
     assert rig.reply_keys(unlucky) == ["started", "epoch:1", "plot", "result"]
+
+
+def test_a_burst_of_replies_is_spread_over_ticks_without_losing_any(rig: Rig) -> None:
+    jobs = [rig.start_job(total_steps=2, n_epochs=1, steps_per_tick=2) for _ in range(3)]
+    scheduler = ProgressScheduler(
+        settings=rig.settings,
+        engine=rig.engine,
+        providers=rig.providers,
+        client=rig.client,
+        posts_per_tick=2,
+    )
+    posted = [scheduler.tick().posted for _ in range(12)]
+    assert max(posted) == 2 and sum(posted) == 3 * 4  # started, epoch:1, plot, result each
+    for job in jobs:
+        assert rig.reply_keys(job) == ["started", "epoch:1", "plot", "result"]
