@@ -102,6 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=500)
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per provider request")
+    parser.add_argument("--concurrency", type=int, default=32, help="TUNEBOT_POLL_CONCURRENCY")
     args = parser.parse_args()
     remote = start_remote_fake()
     try:
@@ -109,12 +110,22 @@ def main() -> None:
             slack.add_channel("C0TUNEBOT", name="fine-tuning")
             for user in ("U0ALICE", "U0BOB"):
                 slack.add_user(user)
-            print(json.dumps(run(remote, slack, Path(tmp), jobs=args.jobs, latency=args.latency)))
+            result = run(
+                remote,
+                slack,
+                Path(tmp),
+                jobs=args.jobs,
+                latency=args.latency,
+                concurrency=args.concurrency,
+            )
+            print(json.dumps(result))
     finally:
         remote.process.kill()
 
 
-def run(remote: RemoteFake, slack: FakeSlack, tmp: Path, *, jobs: int, latency: float) -> dict:
+def run(
+    remote: RemoteFake, slack: FakeSlack, tmp: Path, *, jobs: int, latency: float, concurrency: int
+) -> dict:
     # Default tick settings; only the fakes' addresses and the database differ.
     rig = Rig(
         slack=slack,
@@ -125,7 +136,7 @@ def run(remote: RemoteFake, slack: FakeSlack, tmp: Path, *, jobs: int, latency: 
             "TUNEBOT_MIN_EDIT_SECONDS": "20",
             "TUNEBOT_EDITS_PER_MINUTE": "40",
             "TUNEBOT_PROVIDER_MAX_RETRIES": "2",
-            "TUNEBOT_POLL_CONCURRENCY": "32",
+            "TUNEBOT_POLL_CONCURRENCY": str(concurrency),
         },
     )
     counter = RequestCounter()
