@@ -30,20 +30,18 @@ def detect_example_format(example: object) -> ExampleFormat:
     return "unknown"
 
 
-def file_format(
-    counts: Mapping[str, int],
-) -> Literal["chat", "prompt_completion", "preference", "text", "mixed", "unknown"]:
+FileFormat = Literal["chat", "prompt_completion", "preference", "text", "mixed", "unknown"]
+_FILE_FORMATS: dict[str, FileFormat] = {
+    "chat": "chat",
+    "prompt_completion": "prompt_completion",
+    "preference": "preference",
+    "text": "text",
+}
+
+
+def file_format(counts: Mapping[str, int]) -> FileFormat:
     """The file's format: the one format all readable examples share, else ``mixed``."""
     present = [fmt for fmt, n in counts.items() if n and fmt != "unknown"]
     if not present:
         return "unknown"
-    if len(present) > 1:
-        return "mixed"
-    only = present[0]
-    if only == "chat":
-        return "chat"
-    if only == "prompt_completion":
-        return "prompt_completion"
-    if only == "preference":
-        return "preference"
-    return "text"
+    return _FILE_FORMATS[present[0]] if len(present) == 1 else "mixed"

@@ -36,9 +36,6 @@ class FindingLog:
         if self.counts[code] <= self.cap:
             self._kept.append((code, message, fix, line, example))
 
-    def has_errors(self) -> bool:
-        return any(severity(code) == "error" for code in self.counts)
-
     def truncated(self) -> dict[str, int]:
         """Codes whose findings were not all kept, with how many were dropped."""
         return {code: n - self.cap for code, n in self.counts.items() if n > self.cap}
