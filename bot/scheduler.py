@@ -26,6 +26,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -76,6 +77,7 @@ T = TypeVar("T")
 
 MARKER_EVENT = "tunebot_job_message"
 HOME_PUBLISHES_PER_TICK = 50  # views.publish is Tier 4 (100 per minute)
+EDIT_SENDERS = 4
 POSTS_PER_TICK = 50  # chat.postMessage allows about one per second per channel, with bursts
 PROGRESS_KEY = "progress"
 
@@ -207,6 +209,17 @@ class ThreadPoster:
 
 
 @dataclass
+class _Edit:
+    """A planned ``chat.update``: the rendered message and what to record once sent."""
+
+    view: JobView
+    ts: str
+    message: dict[str, Any]
+    digest: str
+    at: datetime
+
+
+@dataclass
 class TickSummary:
     """What one tick did; logged, and read by tests and the benchmark."""
 
@@ -291,6 +304,9 @@ class ProgressScheduler:
             clock=clock,
         )
         self.budget = EditBudget(settings.edits_per_minute)
+        # A few edits in flight at once: against real Slack (100-300 ms a call) a
+        # budget's worth of edits would otherwise take seconds of every tick.
+        self._senders = ThreadPoolExecutor(EDIT_SENDERS, thread_name_prefix="tunebot-edit")
         self.poster = ThreadPoster(engine=engine, client=client)
         self.home_publisher = home_publisher
         self._tick_lock = threading.Lock()
@@ -317,11 +333,7 @@ class ProgressScheduler:
             silence = timedelta(seconds=self.settings.provider_silence_alert_seconds)
             views = load_views(self.engine, job_ids, now=self.clock(), silence_after=silence)
             self._post_replies(views, summary)
-            edited = [
-                _isolated(view, self._edit, view, summary)
-                for view in sorted(views, key=_edit_order)
-            ]
-            mark_edited(self.engine, edits=[e for e in edited if e is not None])
+            self._edit_all(views, summary)
             self._refresh_homes(views)
             self._finalize(views, summary)
             summary.seconds = time.monotonic() - started
@@ -348,8 +360,17 @@ class ProgressScheduler:
         digest = hashlib.sha256(json.dumps(message, sort_keys=True).encode()).hexdigest()[:32]
         return message, digest
 
-    def _edit(self, view: JobView, summary: TickSummary) -> tuple[int, str, datetime] | None:
-        """Edit the progress message if due; return (job id, hash, time) when edited.
+    def _edit_all(self, views: list[JobView], summary: TickSummary) -> None:
+        """Edit the progress messages that are due, a few ``chat.update`` calls at a time."""
+        ordered = sorted(views, key=_edit_order)
+        planned = [e for v in ordered if (e := _isolated(v, self._plan_edit, v, summary))]
+        sent = [e for e in self._senders.map(self._send_edit, planned) if e is not None]
+        summary.edits += len(sent)
+        summary.edits_deferred += len(planned) - len(sent)
+        mark_edited(self.engine, edits=[(e.view.state.job_id, e.digest, e.at) for e in sent])
+
+    def _plan_edit(self, view: JobView, summary: TickSummary) -> _Edit | None:
+        """Render and spend budget for a due edit; None when not due or unchanged.
 
         Rendering is skipped for throttled jobs and once the budget is spent, so
         a tick over hundreds of jobs renders only the few it may edit.
@@ -372,15 +393,19 @@ class ProgressScheduler:
         if digest == view.state.rendered_hash:
             return None
         self.budget.spend()
+        return _Edit(view=view, ts=ts, message=message, digest=digest, at=now)
+
+    def _send_edit(self, edit: _Edit) -> _Edit | None:
         try:
-            self.client.chat_update(channel=view.job.channel_id, ts=ts, **message)
+            self.client.chat_update(channel=edit.view.job.channel_id, ts=edit.ts, **edit.message)
         except SlackApiError as error:
-            self._edit_failed(view, error)
-            summary.edits_deferred += 1
+            self._edit_failed(edit.view, error)
             return None
-        summary.edits += 1
-        view.state.rendered_hash = digest
-        return view.state.job_id, digest, now
+        except Exception:
+            logger.exception("chat.update for job %s failed", edit.view.job.short_id)
+            return None
+        edit.view.state.rendered_hash = edit.digest
+        return edit
 
     def _edit_failed(self, view: JobView, error: SlackApiError) -> None:
         if error.response.status_code == 429:
@@ -464,6 +489,7 @@ class ProgressScheduler:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
         self.poller.close()
+        self._senders.shutdown(wait=False)
         with session_scope(self.engine) as session:
             release_claims(session, owner=self.owner)
 
