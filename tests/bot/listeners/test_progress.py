@@ -109,3 +109,26 @@ def test_unknown_job_id_in_a_forged_click_is_answered(rig: Rig, bot: RunningBot)
         bot, rig, user=STARTER, short_id="job-nope", progress_ts=str(job.progress_ts)
     )
     assert "no job `job-nope`" in answer
+
+
+def test_a_job_started_with_finetune_start_is_followed_to_its_result(
+    rig: Rig, bot: RunningBot
+) -> None:
+    """The contract with the bot's start flow: its "starting" message becomes the
+    progress message, and the dataset's thread gets the milestones and the result."""
+    from tests.bot.test_jobs_e2e import dropped_report, wait_text
+
+    message, _, dataset = dropped_report(bot)
+    assert rig.openai is not None
+    rig.openai.script_next_job(total_steps=4, n_epochs=2, steps_per_tick=2)
+    bot.sender.command(f"start {dataset} --provider openai", user_id=STARTER, channel_id=CHANNEL)
+    started = wait_text(bot, message["ts"], "started")
+    scheduler = start_scheduler(bot.ctx, start=False)
+    for _ in range(10):
+        scheduler.tick()
+    progress = rig.slack.message(CHANNEL, started["ts"])
+    assert "Succeeded" in progress["text"]  # the bot's own message, edited in place
+    replies = [m for m in rig.slack.bot_messages(CHANNEL, message["ts"]) if m.get("metadata")]
+    keys = [m["metadata"]["event_payload"]["key"] for m in replies]
+    assert keys == ["started", "epoch:1", "epoch:2", "result"]
+    assert rig.slack.uploads(CHANNEL, message["ts"])  # the loss curve
