@@ -226,6 +226,7 @@ class TickSummary:
     claimed: int = 0
     polled: int = 0
     poll_failures: int = 0
+    poll_deferred: int = 0  # due jobs left for later: provider backed off, or past the deadline
     posted: int = 0
     edits: int = 0
     edits_deferred: int = 0
@@ -329,6 +330,7 @@ class ProgressScheduler:
             )
             summary.poll_seconds = time.monotonic() - polling
             summary.polled, summary.poll_failures = report.polled, report.failed
+            summary.poll_deferred = report.deferred
             summary.status_changed = report.status_changed
             silence = timedelta(seconds=self.settings.provider_silence_alert_seconds)
             views = load_views(self.engine, job_ids, now=self.clock(), silence_after=silence)
