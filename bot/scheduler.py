@@ -82,14 +82,30 @@ POSTS_PER_TICK = 50  # chat.postMessage allows about one per second per channel,
 PROGRESS_KEY = "progress"
 
 
+@dataclass(frozen=True)
+class ReplyThread:
+    """A job's thread: where its replies go, and the marker that finds them again."""
+
+    job_id: int
+    short_id: str
+    channel_id: str
+    thread_ts: str
+
+
+def _thread(view: JobView) -> ReplyThread:
+    job = view.job
+    return ReplyThread(view.state.job_id, job.short_id, job.channel_id, job.thread_ts)
+
+
 class ThreadPoster:
     """Posts a job's thread replies exactly once, across crashes and restarts.
 
     Phase one commits an intent row; phase two, after Slack answered, the ts.
     An intent found without a ts means the process died (or Slack failed) in
     between: the thread is searched for the reply's marker (message
-    ``metadata``, or the unique file name of the loss curve) and the reply is
-    posted only if it is not there.
+    ``metadata``, or the unique name of an uploaded file) and the reply is
+    posted only if it is not there. The held-out report
+    (``bot.evaluation_runner``) goes through the same two phases.
     """
 
     def __init__(self, *, engine: Engine, client: WebClient) -> None:
@@ -120,8 +136,9 @@ class ThreadPoster:
         if view.job.progress_ts:
             return view.job.progress_ts
         message = build_progress_message(view.progress, _label(view))
+        thread = _thread(view)
         try:
-            ts = self._once(view, PROGRESS_KEY, lambda: self._post(view, PROGRESS_KEY, message))
+            ts = self._once(view, PROGRESS_KEY, lambda: self.post(thread, PROGRESS_KEY, message))
         except SlackApiError as error:
             logger.warning(
                 "progress message for job %s not posted: %s",
@@ -135,29 +152,52 @@ class ThreadPoster:
         return ts
 
     def _once(self, view: JobView, key: str, send: Callable[[], str | None]) -> str | None:
-        job_id = view.state.job_id
+        file_name = plot_file_name(view.job.short_id) if key == "plot" else None
         record = view.messages.get(key)
+        ts = self.once(_thread(view), key, send, record=record, file_name=file_name)
+        view.messages[key] = JobMessage(job_id=view.state.job_id, key=key, state=POSTED, ts=ts)
+        return ts
+
+    def once(
+        self,
+        thread: ReplyThread,
+        key: str,
+        send: Callable[[], str | None],
+        *,
+        record: JobMessage | None,
+        file_name: str | None = None,
+    ) -> str | None:
+        """Post reply ``key`` with ``send`` unless it is already in the thread; return its ts.
+
+        Parameters:
+            thread: the job's thread.
+            key: the reply's name, unique per job.
+            send: posts the reply (with :meth:`post`, or an upload named ``file_name``)
+                and returns its ts or file id.
+            record: the reply's ``job_message`` row as last read, None when there is none.
+            file_name: for an upload, its name in the thread (unique per job).
+        """
         if record is not None and record.state == POSTED:
             return record.ts
-        ts = self._find(view, key) if record is not None else None
+        ts = self.find(thread, key, file_name=file_name) if record is not None else None
         if record is None:
             with session_scope(self.engine) as session:
-                record_intent(session, job_id=job_id, key=key)
+                record_intent(session, job_id=thread.job_id, key=key)
         if ts is None:
             ts = send()
         with session_scope(self.engine) as session:
-            record_posted(session, job_id=job_id, key=key, ts=ts)
-        view.messages[key] = JobMessage(job_id=job_id, key=key, state=POSTED, ts=ts)
+            record_posted(session, job_id=thread.job_id, key=key, ts=ts)
         return ts
 
-    def _post(self, view: JobView, key: str, message: dict[str, Any]) -> str | None:
+    def post(self, thread: ReplyThread, key: str, message: dict[str, Any]) -> str:
+        """``chat.postMessage`` in the thread, marked with the job and key for :meth:`find`."""
         response = self.client.chat_postMessage(
-            channel=view.job.channel_id,
-            thread_ts=view.job.thread_ts,
+            channel=thread.channel_id,
+            thread_ts=thread.thread_ts,
             **message,
             metadata={
                 "event_type": MARKER_EVENT,
-                "event_payload": {"job": view.job.short_id, "key": key},
+                "event_payload": {"job": thread.short_id, "key": key},
             },
         )
         return str(response["ts"])
@@ -182,26 +222,25 @@ class ThreadPoster:
             message = {
                 "text": milestone_text(milestone, label, provider_failure=view.state.last_failure)
             }
-        return self._post(view, milestone.key, message)
+        return self.post(_thread(view), milestone.key, message)
 
-    def _find(self, view: JobView, key: str) -> str | None:
-        """The ts (or loss-curve file id) of a reply already in the thread, if any."""
-        file_name = plot_file_name(view.job.short_id)
+    def find(self, thread: ReplyThread, key: str, *, file_name: str | None = None) -> str | None:
+        """The ts of reply ``key`` (or the id of the file ``file_name``) in the thread, if any."""
         cursor = None
         while True:
             page = self.client.conversations_replies(
-                channel=view.job.channel_id,
-                ts=view.job.thread_ts,
+                channel=thread.channel_id,
+                ts=thread.thread_ts,
                 include_all_metadata=True,
                 limit=200,
                 **({"cursor": cursor} if cursor else {}),
             )
             for message in page.get("messages") or []:
                 payload = (message.get("metadata") or {}).get("event_payload") or {}
-                if payload.get("job") == view.job.short_id and payload.get("key") == key:
+                if payload.get("job") == thread.short_id and payload.get("key") == key:
                     return str(message["ts"])
                 for shared in message.get("files") or []:
-                    if key == "plot" and shared.get("name") == file_name:
+                    if file_name is not None and shared.get("name") == file_name:
                         return str(shared["id"])
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
