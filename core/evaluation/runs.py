@@ -4,12 +4,16 @@ A run is queued (one per job, unique job id) when a job that has held-out data
 succeeds; any scheduler tick can then claim it. The claim is a conditional
 UPDATE, so two replicas never run the same evaluation, and a run left
 ``running`` by a crashed process is claimed again after ``stale_after``.
+
+A finished run stores its rendered report in the same transaction as its
+status, and is claimed for posting the same way (:func:`claim_report`), so a
+process dying between "finished" and "posted" leaves the report to the next.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -140,8 +144,13 @@ def execute_run(
     *,
     providers: Mapping[str, ChatProvider],
     settings: Settings,
+    render: Callable[[HeldoutResult], dict[str, Any]],
 ) -> HeldoutResult:
     """Evaluate the run's job on its held-out file and store items, verdicts, summary.
+
+    ``render`` turns the result into the report to post (JSON-ready); it is
+    stored with the final status, and the run is then claimed for posting by
+    the caller.
 
     Raises:
         EvaluationError: the job or its file is gone, or nothing could be evaluated;
@@ -167,7 +176,7 @@ def execute_run(
         _finish(engine, run, status="failed", error=exc.user_message())
         raise
     _store_items(engine, run, result, judge_model=judge.model if judge else None)
-    _finish(engine, run, status="done", summary=summary_dict(result))
+    _finish(engine, run, status="done", summary=summary_dict(result), report=render(result))
     return result
 
 
@@ -222,15 +231,60 @@ def _finish(
     status: str,
     error: str | None = None,
     summary: dict[str, object] | None = None,
+    report: dict[str, Any] | None = None,
 ) -> None:
+    """Record the outcome and take on posting it (``posting_since``), in one transaction."""
+    now = utcnow()
     with session_scope(engine) as db:
         row = db.get(HeldoutRun, run.id)
         assert row is not None
         row.status = status
         row.error = error
         row.summary_json = json.dumps(summary) if summary is not None else None
-        row.finished_at = utcnow()
+        row.report_json = json.dumps(report, ensure_ascii=False) if report is not None else None
+        row.finished_at = now
+        row.posting_since = now
         db.add(row)
+    run.status, run.error, run.report_json = row.status, row.error, row.report_json
+
+
+def _unposted(now: datetime, lease: timedelta) -> Any:
+    return (
+        col(HeldoutRun.status).in_(("done", "failed"))
+        & col(HeldoutRun.posted_ts).is_(None)
+        & (col(HeldoutRun.posting_since).is_(None) | (col(HeldoutRun.posting_since) < now - lease))
+    )
+
+
+def claim_report(engine: Engine, *, lease: timedelta = timedelta(minutes=5)) -> HeldoutRun | None:
+    """Take a finished run whose report is not in Slack and that no live process is posting.
+
+    ``lease``: longer than posting a report ever takes; a claim older than that
+    was left by a process that died, and the report is taken over (the caller
+    then finds in the thread whatever the dead process had already posted).
+    """
+    now = utcnow()
+    with session_scope(engine) as db:
+        candidates = db.exec(
+            select(HeldoutRun.id).where(_unposted(now, lease)).order_by(col(HeldoutRun.id)).limit(5)
+        ).all()
+    for run_id in candidates:
+        with session_scope(engine) as db:
+            claimed = db.exec(
+                update(HeldoutRun)
+                .where(col(HeldoutRun.id) == run_id)
+                .where(_unposted(now, lease))
+                .values(posting_since=now)
+            )
+            if claimed.rowcount:
+                return db.get(HeldoutRun, run_id)
+    return None
+
+
+def release_report(engine: Engine, run_id: int) -> None:
+    """Give back a posting claim (Slack failed), so the next tick tries again."""
+    with session_scope(engine) as db:
+        db.exec(update(HeldoutRun).where(col(HeldoutRun.id) == run_id).values(posting_since=None))
 
 
 def mark_posted(engine: Engine, run_id: int, ts: str) -> None:

@@ -135,6 +135,11 @@ class HeldoutRun(SQLModel, table=True):
     job_id: int = Field(foreign_key="training_job.id", unique=True)
     # pending -> running -> done | failed; posted_ts set once the report is in Slack.
     status: str = Field(default="pending", index=True, max_length=16)
+    # The report as rendered when the run finished (stored with the status), so a
+    # process that dies before posting it leaves it for the next one to post.
+    report_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # When a process took on posting the report; an old one was left by a dead process.
+    posting_since: datetime | None = None
     data_path: str = Field(max_length=1024)
     judge_model: str | None = Field(default=None, max_length=512)
     summary_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

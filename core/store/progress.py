@@ -4,10 +4,11 @@ Three tables:
 
 * ``metric_point``: one row per (job, step) from the provider's metrics events;
   the unique key makes re-reading an event page harmless.
-* ``job_message``: every thread message the scheduler posts (milestones, the
-  result, the loss curve), recorded in two phases: an *intent* row before the
-  Slack call and the message ts after it. A crash between the two leaves an
-  intent that the next run reconciles against the thread instead of guessing.
+* ``job_message``: every thread message the bot posts to a job's thread
+  (milestones, the result, the loss curve, the held-out report), recorded in
+  two phases: an *intent* row before the Slack call and the message ts after
+  it. A crash between the two leaves an intent that the next run reconciles
+  against the thread instead of guessing.
 * ``job_poll_state``: per-job polling bookkeeping (newest event id, backoff,
   last provider answer, last edit and its rendered hash, the claim lease that
   keeps one replica per job).
@@ -224,7 +225,8 @@ def add_metric_points(session: Session, *, job_id: int, points: Iterable[NewPoin
     )
 
 
-def _message(session: Session, *, job_id: int, key: str) -> JobMessage | None:
+def get_message(session: Session, *, job_id: int, key: str) -> JobMessage | None:
+    """The record of reply ``key`` of a job, None before its intent is recorded."""
     query = select(JobMessage).where(JobMessage.job_id == job_id, JobMessage.key == key)
     return session.exec(query).first()
 
@@ -235,7 +237,7 @@ def record_intent(session: Session, *, job_id: int, key: str) -> JobMessage:
     Commit this before the Slack call: then a crash after posting leaves an
     intent to reconcile rather than no trace at all.
     """
-    existing = _message(session, job_id=job_id, key=key)
+    existing = get_message(session, job_id=job_id, key=key)
     if existing is not None:
         return existing
     message = JobMessage(job_id=job_id, key=key)
@@ -246,7 +248,7 @@ def record_intent(session: Session, *, job_id: int, key: str) -> JobMessage:
 
 def record_posted(session: Session, *, job_id: int, key: str, ts: str | None) -> None:
     """Phase two: the message is in the thread (``ts``, or the file id of an upload)."""
-    message = _message(session, job_id=job_id, key=key) or JobMessage(job_id=job_id, key=key)
+    message = get_message(session, job_id=job_id, key=key) or JobMessage(job_id=job_id, key=key)
     message.state = POSTED
     message.ts = ts
     message.posted_at = utcnow()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,13 @@ def test_claim_is_exclusive_and_execute_records_everything(
     scripted.set("base", lambda m: "no")
     scripted.set("judge", lambda m: "Verdict: B")
     settings = Settings(TUNEBOT_JUDGE_MODEL="worker:judge", TUNEBOT_EVAL_MAX_PROMPTS=4)
-    result = runs.execute_run(engine, run, providers={"worker": scripted}, settings=settings)
+    result = runs.execute_run(
+        engine,
+        run,
+        providers={"worker": scripted},
+        settings=settings,
+        render=lambda r: {"prompts": len(r.items)},
+    )
     assert len(result.items) == 4 and result.candidate.exact_match == 1.0
     with session_scope(engine) as db:
         stored = db.get(HeldoutRun, run.id)
@@ -100,7 +107,15 @@ def test_claim_is_exclusive_and_execute_records_everything(
     assert stored.status == "done" and json.loads(stored.summary_json)["prompts"] == 4
     assert len(items) == 4 and len(verdicts) == 8
     assert {v.candidate_position for v in verdicts} == {"A", "B"}
+    # The report is stored with the status, and this process holds it for posting.
+    assert json.loads(stored.report_json) == {"prompts": 4} and stored.posting_since
+    assert runs.claim_report(engine) is None  # held by us; others wait for the lease
+    taken = runs.claim_report(engine, lease=timedelta(0))  # ...unless we died
+    assert taken is not None and taken.id == run.id
+    runs.release_report(engine, run.id)  # Slack failed: the next tick retries at once
+    assert runs.claim_report(engine) is not None
     runs.mark_posted(engine, run.id, "9.9")
+    assert runs.claim_report(engine, lease=timedelta(0)) is None  # posted: never again
 
 
 def test_missing_file_fails_the_run_with_a_message(engine: Engine, tmp_path: Path) -> None:
@@ -109,10 +124,11 @@ def test_missing_file_fails_the_run_with_a_message(engine: Engine, tmp_path: Pat
     run = runs.claim_run(engine)
     Path(run.data_path).unlink()
     with pytest.raises(EvaluationError):
-        runs.execute_run(engine, run, providers={}, settings=Settings())
+        runs.execute_run(engine, run, providers={}, settings=Settings(), render=lambda r: {})
     with session_scope(engine) as db:
         stored = db.get(HeldoutRun, run.id)
     assert stored.status == "failed" and "missing" in stored.error
+    assert stored.report_json is None and stored.posting_since  # the failure is posted instead
 
 
 def test_split_made_at_job_start_is_found(engine: Engine, tmp_path: Path) -> None:
