@@ -3,9 +3,12 @@ run against FakeOpenAI through the real provider, posted once to the job's threa
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -16,6 +19,7 @@ from core.store.datasets import Dataset
 from core.store.engine import session_scope
 from core.store.evaluation import HeldoutRun, JudgeVerdict
 from core.store.jobs import TrainingJob
+from core.store.progress import POSTED, JobMessage
 from tests.bot.harness import ALICE, CHANNEL, RunningBot, make_settings, start_bot
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
@@ -193,3 +197,88 @@ def test_heldout_command_with_a_dataset_given_by_the_user(
     assert _run(bot) == 1
     report = [m for m in bot.slack.bot_messages(CHANNEL, parent["ts"]) if m.get("blocks")]
     assert "Exact match: *100.0%*" in json.dumps(report[0]["blocks"])
+
+
+class Crash(BaseException):
+    """The process dying at a chosen line (BaseException: nothing catches it)."""
+
+
+def _reports(bot: RunningBot, parent: dict[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The held-out report messages and the names of the files uploaded in the thread."""
+    messages = bot.slack.bot_messages(CHANNEL, parent["ts"])
+    reports = [m for m in messages if "Held-out evaluation" in (m.get("text") or "")]
+    return reports, [u["filename"] for u in bot.slack.uploads(CHANNEL, parent["ts"])]
+
+
+@pytest.mark.parametrize(
+    ("where", "target", "key", "in_slack"),
+    [
+        ("finished, nothing posted", "bot.evaluation_runner.post_report", None, (0, 0)),
+        ("report posted, not recorded", "bot.scheduler.record_posted", "heldout", (1, 0)),
+        ("CSV posted, not recorded", "bot.scheduler.record_posted", "heldout:csv", (1, 1)),
+        ("both recorded, run not marked", "bot.evaluation_runner.mark_posted", None, (1, 1)),
+    ],
+)
+def test_a_crash_at_any_step_of_posting_neither_loses_nor_doubles_the_report(
+    bot: RunningBot,
+    tmp_path: Path,
+    fake_openai: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+    target: str,
+    key: str | None,
+    in_slack: tuple[int, int],
+) -> None:
+    fake_openai.set_responder(FT, lambda m, b: ANSWERS[m[-1]["content"]])
+    fake_openai.set_responder(BASE, lambda m, b: "I am not sure.")
+    fake_openai.set_responder("gpt-4o", lambda m, b: "Verdict: tie")
+    parent = _job(bot, tmp_path)
+    module_name, _, name = target.rpartition(".")
+    module = importlib.import_module(module_name)
+    real = getattr(module, name)
+
+    def die(*args: Any, **kwargs: Any) -> Any:
+        if key is None or kwargs.get("key") == key:
+            raise Crash
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, die)
+    with pytest.raises(Crash):
+        _run(bot)
+    monkeypatch.setattr(module, name, real)
+    with session_scope(bot.ctx.engine) as db:
+        run = db.exec(select(HeldoutRun)).one()
+    assert run.status == "done" and run.posted_ts is None, where
+    reports, files = _reports(bot, parent)
+    assert (len(reports), len(files)) == in_slack  # what Slack got before the crash
+
+    # Restarted within the lease: the dead process's claim still holds it.
+    assert _run(bot) == 0
+    # Once the lease ran out, a new process posts what is missing, and only that.
+    ctx = bot.ctx
+    runs = run_pending_heldout(
+        settings=ctx.settings,
+        engine=ctx.engine,
+        providers=ctx.providers,
+        client=ctx.client,
+        report_lease=timedelta(0),
+    )
+    assert runs == 1
+    reports, files = _reports(bot, parent)
+    assert len(reports) == 1 and files == ["heldout-job-ho0001.csv"], where
+    with session_scope(bot.ctx.engine) as db:
+        run = db.exec(select(HeldoutRun)).one()
+        records = {m.key: m for m in db.exec(select(JobMessage)).all()}
+    assert run.posted_ts == reports[0]["ts"] == records["heldout"].ts
+    assert records["heldout"].state == records["heldout:csv"].state == POSTED
+    assert (
+        run_pending_heldout(
+            settings=ctx.settings,
+            engine=ctx.engine,
+            providers=ctx.providers,
+            client=ctx.client,
+            report_lease=timedelta(0),
+        )
+        == 0
+    )
+    assert _reports(bot, parent) == (reports, files)
