@@ -40,6 +40,38 @@ class MessageSummary:
     has_trained: bool = False
 
 
+def _plain_role(message: object) -> str | None:
+    """The role of a ``{"role", "content"}`` message whose text needs no closer look:
+    a known role, content neither blank nor padded, no ``<|`` that could start a
+    special token. Anything else (None) goes through the full checks."""
+    if type(message) is not dict or len(message) != 2:
+        return None
+    role = message.get("role")
+    content = message.get("content")
+    if (
+        type(role) is str
+        and role in _PLAIN_ROLES
+        and type(content) is str
+        and content
+        and not content[0].isspace()
+        and not content[-1].isspace()
+        and "<|" not in content
+    ):
+        return role
+    return None
+
+
+def _mark(summary: MessageSummary, role: object, message: dict[str, object]) -> None:
+    if role == "system" or role == "developer":
+        summary.has_system = True
+    elif role == "user":
+        summary.has_user = True
+    elif role == "assistant":
+        summary.has_assistant = True
+        if message.get("weight", 1) != 0:
+            summary.has_trained = True
+
+
 class MessageChecker:
     """Checks one list of messages, appending problems; built once per example."""
 
@@ -56,6 +88,13 @@ class MessageChecker:
     def check(self, messages: list[object], *, prefix: str = "messages") -> MessageSummary:
         summary = MessageSummary()
         for index, message in enumerate(messages):
+            role = _plain_role(message)
+            if role is not None:  # the common case, decided without building any text
+                summary.has_system |= role == "system" or role == "developer"
+                summary.has_user |= role == "user"
+                summary.has_assistant |= role == "assistant"
+                summary.has_trained |= role == "assistant"  # no weight key: trained
+                continue
             where = f"{prefix}[{index}]"
             if not isinstance(message, dict):
                 self._add(
@@ -79,14 +118,7 @@ class MessageChecker:
             if not (plain and len(message) == 2 and "content" in message):
                 self._keys(message, where, role)
             self._content(message, where, role)
-            if role == "system" or role == "developer":
-                summary.has_system = True
-            elif role == "user":
-                summary.has_user = True
-            elif role == "assistant":
-                summary.has_assistant = True
-                if message.get("weight", 1) != 0:
-                    summary.has_trained = True
+            _mark(summary, role, message)
         if self.padded:
             self.problems.append(padding_problem(self.padded_where, self.padded))
         return summary
