@@ -15,7 +15,7 @@ from core.validation.codes import CODES
 from core.validation.context import CheckContext, Target
 from core.validation.file_checks import check_file
 from core.validation.findings import FindingLog
-from core.validation.fixer import FixResult, write_fixed
+from core.validation.fixer import FixResult, validation_path_for, write_fixed
 from core.validation.outcome import Outcome
 from core.validation.report import Report
 from core.validation.runner import pool_size, run_jsonl, run_records
@@ -53,6 +53,7 @@ def validate_file(
 
     Raises:
         ConfigError: unknown ``model``; ``split`` outside (0, 1) or without ``fix_path``;
+            ``fix_path`` (or its ``.valid`` file) naming the input file;
             an unreadable ``settings.hf_tokenizer_path`` (used for open models).
     """
     settings = settings if settings is not None else load_settings()
@@ -60,8 +61,8 @@ def validate_file(
     target = Target(spec, settings.hf_tokenizer_path)
     if target.uses_hf_tokenizer:
         CheckContext.for_target(target)  # an unreadable tokenizer fails here, not in a worker
-    _check_split(split, fix_path)
     path = Path(path)
+    _check_outputs(path, fix_path, split)
     try:
         size = _checked_size(path, settings)
         opened = open_dataset(path)
@@ -104,7 +105,17 @@ def _check_examples(
     return tally
 
 
-def _check_split(split: float | None, fix_path: Path | None) -> None:
+def _check_outputs(path: Path, fix_path: Path | None, split: float | None) -> None:
+    """Refuse option combinations that cannot work, or would overwrite the input."""
+    if fix_path is not None:
+        outputs = {Path(fix_path).resolve()}
+        if split:
+            outputs.add(validation_path_for(Path(fix_path)).resolve())
+        if path.resolve() in outputs:
+            raise ConfigError(
+                f"--fix {fix_path} would overwrite the file being validated.",
+                hint="Write the fixed file under another name.",
+            )
     if split is None:
         return
     if not 0 < split < 1:

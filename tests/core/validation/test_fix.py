@@ -7,6 +7,9 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
+from core.errors import ConfigError
 from core.validation.fixer import validation_path_for
 from tests.core.validation.helpers import FIXTURES, chat, codes, good_rows, run, write_jsonl
 
@@ -125,3 +128,16 @@ def test_json_array_and_workbook_convert(tmp_path: Path) -> None:
     out = tmp_path / "from_xlsx.jsonl"
     assert run(workbook, fix_path=out).verdict == "ready"
     assert read_jsonl(out) == good_rows(50)
+
+
+def test_fix_never_overwrites_its_input(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "data.jsonl", good_rows(50))
+    before = source.read_bytes()
+    with pytest.raises(ConfigError, match="overwrite"):
+        run(source, fix_path=source)
+    with pytest.raises(ConfigError, match="overwrite"):
+        run(source, fix_path=tmp_path / "sub" / ".." / "data.jsonl")
+    assert source.read_bytes() == before
+    valid = write_jsonl(tmp_path / "x.valid.jsonl", good_rows(50))
+    with pytest.raises(ConfigError, match="overwrite"):
+        run(valid, fix_path=tmp_path / "x.jsonl", split=0.1)
