@@ -75,6 +75,9 @@ def validate_command(
     except TunebotError as exc:
         err.print(f"[red]{exc.user_message()}[/]")
         raise typer.Exit(2) from exc
+    except OSError as exc:  # --fix OUT is a folder, read-only, on a full disk...
+        err.print(f"[red]Cannot write {exc.filename or 'the fixed file'}: {exc.strerror}[/]")
+        raise typer.Exit(2) from exc
     if as_json:
         sys.stdout.write(report.model_dump_json() + "\n")
     else:
