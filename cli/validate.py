@@ -75,8 +75,8 @@ def validate_command(
     except TunebotError as exc:
         err.print(f"[red]{exc.user_message()}[/]")
         raise typer.Exit(2) from exc
-    except OSError as exc:  # --fix OUT is a folder, read-only, on a full disk...
-        err.print(f"[red]Cannot write {exc.filename or 'the fixed file'}: {exc.strerror}[/]")
+    except OSError as exc:  # unreadable input; --fix OUT a folder, read-only, disk full...
+        err.print(f"[red]Cannot use {exc.filename or 'the file'}: {exc.strerror}[/]")
         raise typer.Exit(2) from exc
     if as_json:
         sys.stdout.write(report.model_dump_json() + "\n")

@@ -74,7 +74,7 @@ def test_bad_options_exit_2(cli: CliRunner, tmp_path: Path) -> None:
     no_fix = cli.invoke(app, ["validate", data, "--split", "0.1"])
     assert no_fix.exit_code == 2 and "--fix" in no_fix.output
     folder = cli.invoke(app, ["validate", data, "--fix", str(tmp_path)])
-    assert folder.exit_code == 2 and "Cannot write" in folder.output
+    assert folder.exit_code == 2 and "Cannot use" in folder.output
     bad_split = cli.invoke(
         app, ["validate", data, "--fix", str(tmp_path / "o.jsonl"), "--split", "1.5"]
     )
