@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -46,6 +47,11 @@ STALE_PROMPT = timedelta(minutes=5)
 # Long enough that answers are rarely cut by the model; Slack shows ~2,800
 # characters of each and the full text is attached when longer.
 SESSION_MAX_TOKENS = 1024
+# Replies that are prompts: plain messages, and replies also sent to the channel.
+PROMPT_SUBTYPES = (None, "thread_broadcast")
+# Prompts wait on two model calls; their own pool keeps votes and other bot work
+# (validation, job starts) from queueing behind slow models.
+_generation_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ab-prompt")
 
 
 @dataclass(frozen=True)
@@ -139,9 +145,56 @@ def start_session(ctx: BotContext, request: SessionRequest) -> tuple[AbSession, 
     response = ctx.client.chat_postMessage(channel=request.channel_id, **root)
     session.thread_ts = str(response["ts"])
     sessions.attach_thread(ctx.engine, session.id, session.thread_ts)
+    _answer_early_replies(ctx, session)
     if request.job is not None:
         _announce_in_job_thread(ctx, request.job, session)
     return session, True
+
+
+def prompt_event(event: dict[str, Any]) -> bool:
+    """A person's reply in some thread: not a bot, not an edit or deletion, not the parent."""
+    return (
+        event.get("subtype") in PROMPT_SUBTYPES
+        and not event.get("bot_id")
+        and bool(event.get("user"))
+        and bool(event.get("thread_ts"))
+        and event.get("thread_ts") != event.get("ts")
+    )
+
+
+def submit_prompt(ctx: BotContext, session: AbSession, event: dict[str, Any]) -> None:
+    """Answer a prompt in the background (the generation pool); failures are logged."""
+    future = _generation_pool.submit(answer_prompt, ctx, session, event)
+    future.add_done_callback(_log_failure)
+
+
+def _log_failure(future: Future[Any]) -> None:
+    error = future.exception()
+    if error is not None:
+        logger.error("A/B prompt failed", exc_info=error)
+
+
+def _answer_early_replies(ctx: BotContext, session: AbSession) -> None:
+    """Answer replies posted between the root appearing and its ts being saved.
+
+    Their events found no session for the thread and were passed over. The
+    thread is read after the ts is committed, so every such reply is in it
+    (it was posted before its event was handled, which was before the commit);
+    a reply the listener took as well is recorded once (``record_prompt`` is
+    unique per message). One page is plenty: the window is a few milliseconds.
+    """
+    try:
+        page = ctx.client.conversations_replies(
+            channel=session.channel_id, ts=session.thread_ts or "", limit=200
+        )
+    except SlackApiError as exc:
+        logger.warning(
+            "early replies of session %s not read: %s", session.short_id, exc.response.get("error")
+        )
+        return
+    for message in page.get("messages") or []:
+        if prompt_event(message):
+            submit_prompt(ctx, session, message)
 
 
 def _announce_in_job_thread(ctx: BotContext, job: TrainingJob, session: AbSession) -> None:

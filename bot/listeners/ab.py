@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import logging
 import re
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 from slack_bolt import Ack, App
 
 from bot.ab_sessions import (
-    answer_prompt,
     link_text,
+    prompt_event,
     record_vote,
     request_for_job,
     start_session,
+    submit_prompt,
 )
 from bot.blocks.ab import VOTE_ACTION_PREFIX
 from bot.blocks.progress import AB_START_ACTION_ID
@@ -32,22 +33,6 @@ from core.store.jobs import find_job
 logger = logging.getLogger(__name__)
 
 VOTE_ACTION = re.compile("^" + VOTE_ACTION_PREFIX + "(a|b|tie|both_bad)$")
-# Replies that are prompts: plain messages, and replies also sent to the channel.
-PROMPT_SUBTYPES = (None, "thread_broadcast")
-# Prompts wait on two model calls; their own pool keeps votes and other bot work
-# (validation, job starts) from queueing behind slow models.
-_generation_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ab-prompt")
-
-
-def prompt_event(event: dict[str, Any]) -> bool:
-    """A person's reply in some thread: not a bot, not an edit or deletion, not the parent."""
-    return (
-        event.get("subtype") in PROMPT_SUBTYPES
-        and not event.get("bot_id")
-        and bool(event.get("user"))
-        and bool(event.get("thread_ts"))
-        and event.get("thread_ts") != event.get("ts")
-    )
 
 
 def _tell(ctx: BotContext, channel: str, user: str, text: str, thread_ts: str | None) -> None:
@@ -112,8 +97,7 @@ def register(app: App, ctx: BotContext) -> None:
     def on_prompt(event: dict[str, Any]) -> None:
         session = session_for_thread(ctx.engine, event["channel"], event["thread_ts"])
         if session is not None:
-            future = _generation_pool.submit(answer_prompt, ctx, session, event)
-            future.add_done_callback(_log_failure)
+            submit_prompt(ctx, session, event)
 
     def on_start(ack: Ack, body: dict[str, Any]) -> None:
         ack()

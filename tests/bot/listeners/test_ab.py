@@ -16,6 +16,7 @@ from sqlmodel import select
 from bot.auth import Authorizer
 from bot.blocks.progress import JobLabel, build_result_message
 from bot.evaluation_runner import evaluation_tick
+from core.evaluation import sessions
 from core.evaluation.sessions import record_prompt
 from core.store.datasets import Dataset
 from core.store.engine import session_scope
@@ -118,7 +119,8 @@ def _start(bot: RunningBot, parent: dict[str, Any], user: str = ALICE) -> dict[s
     assert response.status_code == 200
     root = bot.slack.wait_for(lambda: _roots(bot), timeout=WAIT, message="session root")[0]
     # The bot learns the root's ts from chat.postMessage's answer, a moment after
-    # the message exists; a prompt sent in between would not be seen as one.
+    # the message exists; waiting for it keeps the tests' prompts on the listener
+    # path (a reply in between is read back from the thread, tested on its own).
     bot.slack.wait_for(lambda: _session_thread(bot) == root["ts"], timeout=WAIT)
     return root
 
@@ -198,6 +200,40 @@ def test_button_starts_one_session_and_prompts_are_answered_blind(
     # Both models were asked at the same time with the same settings.
     first, second = fake_openai.requests("chat.completions")
     assert max(first.start, second.start) < min(first.end, second.end)
+
+
+@pytest.mark.parametrize("event_after_save", [False, True])
+def test_a_reply_posted_before_the_root_ts_is_saved_is_answered_once(
+    ab_bot: RunningBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, event_after_save: bool
+) -> None:
+    """The root is in Slack but its ts not yet in the database when Bob replies.
+
+    His event either arrives in that window (no session for the thread yet: it
+    is passed over) or just after (the listener takes it too); either way the
+    reply becomes exactly one prompt.
+    """
+    bot = ab_bot
+    real = sessions.attach_thread
+    early: list[dict[str, Any]] = []
+
+    def reply_before_saving(engine: Any, session_id: int, thread_ts: str) -> None:
+        message = bot.slack.post_user_message(CHANNEL, "too quick?", user=BOB, thread_ts=thread_ts)
+        early.append(message)
+        if not event_after_save:
+            assert bot.sender.event(message_event(CHANNEL, message)).status_code == 200
+        real(engine, session_id, thread_ts)
+        if event_after_save:
+            assert bot.sender.event(message_event(CHANNEL, message)).status_code == 200
+
+    monkeypatch.setattr(sessions, "attach_thread", reply_before_saving)
+    root = _start(bot, _job(bot, tmp_path))
+    (pair,) = _wait_pairs(bot, root, 1)
+    assert "reply one to too quick?" in json.dumps(pair)
+    time.sleep(0.5)  # a second answer, if any, would have been posted by now
+    assert len(_pairs(bot, root)) == 1
+    with session_scope(bot.ctx.engine) as db:
+        (prompt,) = db.exec(select(AbPrompt)).all()
+    assert prompt.slack_ts == early[0]["ts"] and prompt.author_id == BOB
 
 
 def test_retries_bot_messages_edits_and_other_threads_are_not_prompts(
