@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, truncate
 from core.evaluation.export import PromptRow
-from core.evaluation.stats import Summary, rule_text
+from core.evaluation.stats import Summary, Tally, rule_text
 from core.evaluation.votes import Scoreboard
 from core.store.evaluation import BASELINE, FEW_SHOT, AbResponse, AbSession
 
@@ -72,27 +72,60 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
+def _counts(t: Tally, *, candidate: str, both_bad: bool) -> str:
+    counts = f"{candidate} wins *{t.wins}* · ties *{t.ties}* · losses *{t.losses}*"
+    return counts + (f" · both bad *{t.both_bad}*" if both_bad else "")
+
+
 def summary_lines(
-    summary: Summary, *, candidate: str, opponent: str, both_bad: bool = True
+    summary: Summary,
+    *,
+    candidate: str,
+    opponent: str,
+    both_bad: bool = True,
+    votes: Tally | None = None,
 ) -> list[str]:
     """Counts, win rate with its Wilson interval, sign test, position bias, verdict.
 
     ``both_bad`` is False where that outcome does not exist (held-out comparisons).
+    ``votes``: an A/B session's per-vote counts, shown first; its summary is over
+    prompts decided by majority, and the lines say so.
     """
-    t = summary.tally
-    counts = f"{candidate} wins *{t.wins}* · ties *{t.ties}* · losses *{t.losses}*"
-    lines = [counts + (f" · both bad *{t.both_bad}*" if both_bad else "")]
+    counts = _counts(summary.tally, candidate=candidate, both_bad=both_bad)
+    lines = [counts]
+    position = "Position A chosen in {} of decisive choices"
+    if votes is not None:
+        lines = [
+            "Votes: " + _counts(votes, candidate=candidate, both_bad=both_bad),
+            "Prompts, each decided by the majority of its votes: " + counts,
+        ]
+        position = "Position A won {} of decided prompts"
     if summary.win_rate is not None:
         lines.append(
-            f"Win rate (ties excluded): *{_pct(summary.win_rate)}* "
+            f"Win rate over prompts (ties excluded): *{_pct(summary.win_rate)}* "
             f"(95% Wilson interval {_pct(summary.ci_low)}–{_pct(summary.ci_high)}) · "
             f"exact sign test p = {summary.p_value:.3f}"
         )
     if summary.position_a_rate is not None:
-        lines.append(f"Position A chosen in {_pct(summary.position_a_rate)} of decisive choices")
+        lines.append(position.format(_pct(summary.position_a_rate)))
     verdict = summary.verdict.text(candidate=candidate, baseline=opponent)
     lines.append(f"Verdict: *{verdict}*")
     return lines
+
+
+def _opponent_sections(session: AbSession, board: Scoreboard) -> list[Block]:
+    """Per opponent: the votes as cast, then the statistics over per-prompt decisions."""
+    sections: list[Block] = []
+    for opponent, summary in board.summaries.items():
+        label = arm_label(session, opponent)
+        lines = summary_lines(
+            summary,
+            candidate=session.candidate_label,
+            opponent=label,
+            votes=board.vote_tallies.get(opponent, Tally()),
+        )
+        sections.append(SectionBlock(text=_md(f"*Against {label}*\n" + "\n".join(lines))))
+    return sections
 
 
 def build_scoreboard(session: AbSession, board: Scoreboard) -> dict[str, Any]:
@@ -113,10 +146,7 @@ def build_scoreboard(session: AbSession, board: Scoreboard) -> dict[str, Any]:
         DividerBlock(),
         SectionBlock(text=_md(counts)),
     ]
-    for opponent, summary in board.summaries.items():
-        label = arm_label(session, opponent)
-        lines = summary_lines(summary, candidate=session.candidate_label, opponent=label)
-        blocks.append(SectionBlock(text=_md(f"*Against {label}*\n" + "\n".join(lines))))
+    blocks.extend(_opponent_sections(session, board))
     blocks.append(
         ContextBlock(
             elements=[_md(rule_text(min_decisive=session.min_decisive, alpha=session.alpha))]
@@ -230,11 +260,7 @@ def build_results(
 ) -> dict[str, Any]:
     """The per-prompt table (code blocks within Slack's limits) and the summary."""
     head = f"*Results of A/B test `{session.short_id}`*: {len(rows)} prompts, {board.votes} votes"
-    blocks: list[Block] = [SectionBlock(text=_md(head))]
-    for opponent, summary in board.summaries.items():
-        label = arm_label(session, opponent)
-        lines = summary_lines(summary, candidate=session.candidate_label, opponent=label)
-        blocks.append(SectionBlock(text=_md(f"*Against {label}*\n" + "\n".join(lines))))
+    blocks: list[Block] = [SectionBlock(text=_md(head)), *_opponent_sections(session, board)]
     header = f"{'#':>3} {'preferred':<14} {'A/B/T/bad':<9} {'opponent':<8} prompt"
     chunk: list[str] = [header]
     table_blocks: list[Block] = []

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from core.evaluation.votes import vote_counts
+from core.evaluation.votes import prompt_decision, vote_counts
 from core.store.engine import session_scope
 from core.store.evaluation import CANDIDATE, AbPrompt, AbResponse, AbSession
 
@@ -43,17 +43,12 @@ class PromptRow:
     opponent_text: str
 
 
-def _outcome(status: str, candidate: int, opponent: int, both_bad: int, total: int) -> str:
+def _outcome(status: str, candidate: int, opponent: int, ties: int, both_bad: int) -> str:
+    """The prompt's decision, by the same rule as the statistics (most votes; a shared
+    lead is a tie), so the table, the DPO pairs and the verdict agree."""
     if status != "answered":
         return "not counted"
-    if total == 0:
-        return "no votes"
-    if both_bad > candidate + opponent:
-        # Most voters rejected both answers: neither is a good "preferred" example.
-        return "both bad"
-    if candidate == opponent:
-        return "tie"
-    return "candidate" if candidate > opponent else "opponent"
+    return prompt_decision(candidate=candidate, opponent=opponent, ties=ties, both_bad=both_bad)
 
 
 def prompt_rows(engine: Engine, session: AbSession) -> list[PromptRow]:
@@ -93,7 +88,7 @@ def prompt_rows(engine: Engine, session: AbSession) -> list[PromptRow]:
                 candidate_votes=cand_votes,
                 opponent_votes=opp_votes,
                 outcome=_outcome(
-                    prompt.status, cand_votes, opp_votes, counts["both_bad"], sum(counts.values())
+                    prompt.status, cand_votes, opp_votes, counts["tie"], counts["both_bad"]
                 ),
                 candidate_text=(candidate.text or candidate.error or "") if candidate else "",
                 opponent_text=(opponent.text or opponent.error or "") if opponent else "",

@@ -127,7 +127,11 @@ def sign_test(wins: int, losses: int) -> float:
 def decide(
     wins: int, losses: int, *, min_decisive: int = MIN_DECISIVE, alpha: float = ALPHA
 ) -> Verdict:
-    """Apply the rule: wait for ``min_decisive`` decisive votes, then test at ``alpha``."""
+    """Apply the rule: wait for ``min_decisive`` decisive outcomes, then test at ``alpha``.
+
+    An outcome is whatever unit the tally counts: a prompt (A/B sessions decide
+    each prompt by its voters' majority; held-out runs score each prompt once).
+    """
     if wins + losses < min_decisive:
         return Verdict.NOT_ENOUGH
     if sign_test(wins, losses) >= alpha:
@@ -161,9 +165,14 @@ def summarize(tally: Tally, *, min_decisive: int = MIN_DECISIVE, alpha: float = 
 
 
 def rule_text(*, min_decisive: int = MIN_DECISIVE, alpha: float = ALPHA) -> str:
-    """The decision rule in one sentence, as shown on the scoreboard."""
+    """The decision rule of an A/B session, as shown on its scoreboard.
+
+    It says what is counted: prompts, each decided by its voters' majority
+    (see ``core.evaluation.votes``), not individual votes.
+    """
     return (
-        f"Rule fixed before the session: no verdict before {min_decisive} decisive votes "
-        f"(ties and both-bad excluded); then exact two-sided sign test, "
-        f"significant at p < {alpha:g}."
+        "Rule fixed before the session: each prompt counts once, decided by the majority "
+        "of its votes (a shared lead is a tie). No verdict before "
+        f"{min_decisive} decisive prompts (ties and both-bad excluded); then exact "
+        f"two-sided sign test over those prompts, significant at p < {alpha:g}."
     )

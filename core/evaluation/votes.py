@@ -1,7 +1,17 @@
-"""Votes on A/B prompts: one per person and prompt, changeable; tallies and reveals."""
+"""Votes on A/B prompts: one per person and prompt, changeable; tallies and reveals.
+
+Two tallies: per vote (what people see: who clicked what) and per prompt (what
+the statistics use). Several people voting on one prompt judge the same pair
+of answers, so their votes are correlated; counting them as independent trials
+would make the sign test overconfident (five colleagues agreeing on one easy
+prompt would weigh like five prompts). Each prompt therefore gets one decision,
+the choice most of its voters made, and the sign test runs over prompts.
+"""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -97,9 +107,56 @@ def tally_votes(votes: list[tuple[str, str]]) -> Tally:
     return Tally(wins, losses, ties, both_bad, a_wins, b_wins)
 
 
+def prompt_decision(*, candidate: int, opponent: int, ties: int, both_bad: int) -> str:
+    """One prompt's decision from its vote counts: the choice with the most votes.
+
+    Returns ``candidate``, ``opponent``, ``tie``, ``both bad`` or ``no votes``;
+    a lead shared by two choices (2 for one model, 2 for the other, or 1 vs 1
+    tie) is a ``tie``: the voters did not settle it.
+    """
+    counts = {"candidate": candidate, "opponent": opponent, "tie": ties, "both bad": both_bad}
+    top = max(counts.values())
+    if top == 0:
+        return "no votes"
+    leaders = [name for name, n in counts.items() if n == top]
+    return leaders[0] if len(leaders) == 1 else "tie"
+
+
+def tally_prompts(prompts: Iterable[tuple[Sequence[str], str]]) -> Tally:
+    """One decision per prompt (:func:`prompt_decision`), counted from the candidate's side.
+
+    ``prompts``: each prompt's vote choices and the candidate's slot. Prompts
+    without votes are left out; ``a_wins`` / ``b_wins`` count the slot that won
+    each decided prompt (position bias, per prompt too).
+    """
+    wins = losses = ties = both_bad = a_wins = b_wins = 0
+    for choices, candidate_position in prompts:
+        if not choices:
+            continue
+        n = Counter(choices)
+        candidate_slot = candidate_position.lower()
+        opponent_slot = "b" if candidate_slot == "a" else "a"
+        decision = prompt_decision(
+            candidate=n[candidate_slot],
+            opponent=n[opponent_slot],
+            ties=n["tie"],
+            both_bad=n["both_bad"],
+        )
+        wins += decision == "candidate"
+        losses += decision == "opponent"
+        ties += decision == "tie"
+        both_bad += decision == "both bad"
+        if decision in ("candidate", "opponent"):
+            won = candidate_slot if decision == "candidate" else opponent_slot
+            a_wins += won == "a"
+            b_wins += won == "b"
+    return Tally(wins, losses, ties, both_bad, a_wins, b_wins)
+
+
 @dataclass(frozen=True)
 class Scoreboard:
-    """Counts for the root message, and a summary per opponent arm."""
+    """Counts for the root message, per opponent arm: the votes as cast, and the
+    summary (win rate, test, verdict) over per-prompt decisions."""
 
     prompts: int
     counted_prompts: int
@@ -107,30 +164,41 @@ class Scoreboard:
     votes: int
     voters: int
     summaries: dict[str, Summary]
+    vote_tallies: dict[str, Tally]
 
 
 def scoreboard(engine: Engine, session: AbSession) -> Scoreboard:
-    """Tally the session's votes on counted prompts, per opponent."""
+    """Tally the session's votes on counted prompts, per opponent: per vote for
+    display, per prompt for the statistics."""
     with session_scope(engine) as db:
         prompts = db.exec(select(AbPrompt).where(AbPrompt.session_id == session.id)).all()
         rows = db.exec(
-            select(AbVote.choice, AbVote.user_id, AbPrompt.opponent, AbPrompt.candidate_position)
+            select(AbVote.choice, AbVote.user_id, AbVote.prompt_id)
             .join(AbPrompt, AbPrompt.id == AbVote.prompt_id)  # type: ignore[arg-type]
             .where(AbPrompt.session_id == session.id, AbPrompt.status == "answered")
         ).all()
-    summaries = {}
+    choices: dict[int, list[str]] = defaultdict(list)
+    for choice, _user, prompt_id in rows:
+        choices[prompt_id].append(choice)
+    summaries, vote_tallies = {}, {}
     for opponent in opponents_of(session):
-        votes = [(choice, pos) for choice, _user, opp, pos in rows if opp == opponent]
+        mine = [p for p in prompts if p.opponent == opponent and p.id in choices]
+        vote_tallies[opponent] = tally_votes(
+            [(c, p.candidate_position) for p in mine for c in choices[p.id or 0]]
+        )
         summaries[opponent] = summarize(
-            tally_votes(votes), min_decisive=session.min_decisive, alpha=session.alpha
+            tally_prompts((choices[p.id or 0], p.candidate_position) for p in mine),
+            min_decisive=session.min_decisive,
+            alpha=session.alpha,
         )
     return Scoreboard(
         prompts=len(prompts),
         counted_prompts=sum(p.status == "answered" for p in prompts),
         failed_prompts=sum(p.status == "failed" for p in prompts),
         votes=len(rows),
-        voters=len({user for _c, user, _o, _p in rows}),
+        voters=len({user for _c, user, _p in rows}),
         summaries=summaries,
+        vote_tallies=vote_tallies,
     )
 
 

@@ -99,9 +99,10 @@ def test_scoreboard_shows_the_worked_check_and_the_rule() -> None:
         prompts=22,
         counted_prompts=21,
         failed_prompts=1,
-        votes=22,
+        votes=48,
         voters=4,
         summaries={"baseline": summarize(Tally(wins=14, losses=5, ties=3, a_wins=10, b_wins=9))},
+        vote_tallies={"baseline": Tally(wins=31, losses=9, ties=6, both_bad=2)},
     )
     dumped = _texts(build_scoreboard(_session(), board))
     for expected in (
@@ -110,8 +111,13 @@ def test_scoreboard_shows_the_worked_check_and_the_rule() -> None:
         "88.2%",
         "p = 0.064",
         "no significant difference",
-        "10 decisive votes",
+        "10 decisive prompts",
         "p < 0.05",
+        "each prompt counts once, decided by the majority of its votes",
+        "Votes: fine-tuned wins *31*",
+        "losses *9*",
+        "Prompts, each decided by the majority of its votes: fine-tuned wins *14*",
+        "Win rate over prompts (ties excluded): *73.7%*",
         "How to take part",
         "1 not counted",
     ):
@@ -151,7 +157,7 @@ def _row(number: int) -> PromptRow:
 
 
 def test_results_table_stays_inside_slack_limits() -> None:
-    board = Scoreboard(3000, 3000, 0, 0, 0, {"baseline": summarize(Tally())})
+    board = Scoreboard(3000, 3000, 0, 0, 0, {"baseline": summarize(Tally())}, {})
     message = build_results(_session(), [_row(n) for n in range(1, 3001)], board)
     assert len(message["blocks"]) <= MAX_MESSAGE_BLOCKS
     assert all(

@@ -30,10 +30,11 @@ def _voted_session(engine: Engine, scripted: ScriptedProvider):  # type: ignore[
     )
     plan = [
         ("A", ["a", "a", "b"]),
-        ("B", ["a", "tie"]),
+        ("B", ["a", "a", "tie"]),
         ("A", ["tie"]),
         ("B", []),
         ("A", ["a", "both_bad", "both_bad"]),
+        ("B", ["a", "tie"]),  # one for the opponent, one tie: not settled
     ]
     for number, (slot, choices) in enumerate(plan):
         prompt = sessions.record_prompt(
@@ -50,12 +51,13 @@ def _voted_session(engine: Engine, scripted: ScriptedProvider):  # type: ignore[
 
 def test_per_prompt_rows_and_csv(engine: Engine, scripted: ScriptedProvider) -> None:
     rows = export.prompt_rows(engine, _voted_session(engine, scripted))
-    assert [r.outcome for r in rows] == ["candidate", "opponent", "tie", "no votes", "both bad"]
+    outcomes = [r.outcome for r in rows]
+    assert outcomes == ["candidate", "opponent", "tie", "no votes", "both bad", "tie"]
     assert (rows[0].candidate_votes, rows[0].opponent_votes) == (2, 1)
     assert rows[1].candidate_text.startswith("fine answer")
     parsed = list(csv.DictReader(io.StringIO(export.to_csv(rows))))
-    assert len(parsed) == 5 and parsed[0]["prompt"] == 'Q0, "quoted"'
-    assert parsed[1]["opponent_model"] == "base" and parsed[1]["votes_a"] == "1"
+    assert len(parsed) == 6 and parsed[0]["prompt"] == 'Q0, "quoted"'
+    assert parsed[1]["opponent_model"] == "base" and parsed[1]["votes_a"] == "2"
 
 
 def test_preference_jsonl_keeps_decided_prompts(engine: Engine, scripted: ScriptedProvider) -> None:

@@ -130,9 +130,11 @@ def test_one_vote_per_person_changeable_and_tallied(
     assert changed.previous == "a"
     votes.cast_vote(engine, prompt_id=prompt.id, user_id="U2", choice="tie")  # the author votes too
     board = votes.scoreboard(engine, session)
-    tally = board.summaries["baseline"].tally
     assert (board.votes, board.voters) == (2, 2)
-    assert (tally.wins, tally.losses, tally.ties, tally.b_wins) == (1, 0, 1, 1)
+    shown = board.vote_tallies["baseline"]  # the votes as cast
+    assert (shown.wins, shown.losses, shown.ties, shown.b_wins) == (1, 0, 1, 1)
+    decided = board.summaries["baseline"].tally  # one decision for the prompt: 1 win vs 1 tie
+    assert (decided.wins, decided.losses, decided.ties, decided.b_wins) == (0, 0, 1, 0)
     reveal = votes.reveal(engine, prompt.id)
     assert reveal["B"].model == "ft:tiny" and reveal["A"].model == "tiny"
     with pytest.raises(EvaluationError):
