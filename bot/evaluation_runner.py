@@ -182,7 +182,9 @@ def run_pending_heldout(
             another takes it over as left by a dead process.
     """
     posted = 0
-    while (left := claim_report(engine, lease=report_lease)) is not None:
+    tried: set[int] = set()
+    while (left := claim_report(engine, lease=report_lease, exclude=tried)) is not None:
+        tried.add(left.id or 0)
         posted += _post_claimed(engine, client, left)
     queue_runs(engine, data_dir=settings.data_dir)
     for _ in range(max_runs):

@@ -13,7 +13,7 @@ process dying between "finished" and "posted" leaves the report to the next.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -256,8 +256,13 @@ def _unposted(now: datetime, lease: timedelta) -> Any:
     )
 
 
-def claim_report(engine: Engine, *, lease: timedelta = timedelta(minutes=5)) -> HeldoutRun | None:
+def claim_report(
+    engine: Engine, *, lease: timedelta = timedelta(minutes=5), exclude: Collection[int] = ()
+) -> HeldoutRun | None:
     """Take a finished run whose report is not in Slack and that no live process is posting.
+
+    ``exclude``: runs the caller already tried this round (Slack failed), so a
+    loop over the claims ends.
 
     ``lease``: longer than posting a report ever takes; a claim older than that
     was left by a process that died, and the report is taken over (the caller
@@ -266,7 +271,10 @@ def claim_report(engine: Engine, *, lease: timedelta = timedelta(minutes=5)) -> 
     now = utcnow()
     with session_scope(engine) as db:
         candidates = db.exec(
-            select(HeldoutRun.id).where(_unposted(now, lease)).order_by(col(HeldoutRun.id)).limit(5)
+            select(HeldoutRun.id)
+            .where(_unposted(now, lease), col(HeldoutRun.id).not_in(list(exclude)))
+            .order_by(col(HeldoutRun.id))
+            .limit(5)
         ).all()
     for run_id in candidates:
         with session_scope(engine) as db:

@@ -282,3 +282,21 @@ def test_a_crash_at_any_step_of_posting_neither_loses_nor_doubles_the_report(
         == 0
     )
     assert _reports(bot, parent) == (reports, files)
+
+
+def test_slack_refusing_the_report_leaves_it_for_the_next_tick(
+    bot: RunningBot, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.set_responder(FT, lambda m, b: ANSWERS[m[-1]["content"]])
+    fake_openai.set_responder(BASE, lambda m, b: "I am not sure.")
+    fake_openai.set_responder("gpt-4o", lambda m, b: "Verdict: tie")
+    parent = _job(bot, tmp_path)
+    bot.slack.fail_next("chat.postMessage", error="internal_error", status=200, times=2)
+    assert _run(bot) == 0  # evaluated, Slack said no: the claim is given back
+    assert _run(bot) == 0  # the leftover is tried once per tick, not in a loop
+    assert _reports(bot, parent) == ([], [])
+    assert _run(bot) == 1
+    reports, files = _reports(bot, parent)
+    assert len(reports) == 1 and files == ["heldout-job-ho0001.csv"]
+    with session_scope(bot.ctx.engine) as db:
+        assert db.exec(select(HeldoutRun)).one().posted_ts == reports[0]["ts"]
