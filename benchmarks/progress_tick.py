@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from openai import OpenAI
+from openai import AsyncOpenAI, DefaultAioHttpClient, OpenAI
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -97,6 +97,10 @@ class RequestCounter:
             with self._lock:
                 self.per_job[parts[parts.index("jobs") + 1]] += 1
 
+    async def count(self, request: httpx.Request) -> None:
+        """The same, as the async client's event hook (the poller's requests)."""
+        self(request)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -148,7 +152,17 @@ def run(
             event_hooks={"request": [counter]}, limits=httpx.Limits(max_connections=64)
         ),
     )
-    rig.providers["openai"] = Provider(name="openai", client=client)
+
+    # The poller's reader: the async client as build_providers makes it, counted the same way.
+    def polling() -> AsyncOpenAI:
+        return AsyncOpenAI(
+            api_key=remote.api_key,
+            base_url=remote.base_url,
+            max_retries=2,
+            http_client=DefaultAioHttpClient(event_hooks={"request": [counter.count]}),
+        )
+
+    rig.providers["openai"] = Provider(name="openai", client=client, async_client=polling)
     training = rig.providers["openai"].upload_file(rig.data)
     with ThreadPoolExecutor(16) as pool:
         created = list(pool.map(lambda _: rig.start_job(training_file=training), range(jobs)))

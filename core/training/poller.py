@@ -2,9 +2,12 @@
 
 One poll is two requests: ``jobs.retrieve`` then the events newer than the
 last stored event id (the provider pages from the newest back to that id).
-Polls run on a bounded thread pool; each provider gets at most a share of it,
-so a slow provider cannot occupy every thread, and a provider that fails with
-a timeout is backed off as a whole (one probe job per retry) instead of
+Polls run as tasks on one event loop thread, through the SDK's async client
+(``core.providers.JobReader``): with a thread per poll the process spent as
+much CPU handing the GIL between threads as on the requests. At most
+``concurrency`` polls are in flight and each provider gets at most a share of
+them, so a slow provider cannot take every slot, and a provider that fails
+with a timeout is backed off as a whole (one probe job per retry) instead of
 timing out once per job. Answers are written to the database in one
 transaction per pass: the render phase and a restarted process read them
 from there.
@@ -12,13 +15,13 @@ from there.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -39,12 +42,22 @@ logger = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 900.0
 
 
+class JobReader(Protocol):
+    """The part of ``core.providers.JobReader`` polling needs (used on one event loop)."""
+
+    async def retrieve_job(self, job_id: str) -> Any: ...
+
+    async def new_events(
+        self, job_id: str, *, after_event_id: str | None
+    ) -> Sequence[JobEvent]: ...
+
+    async def aclose(self) -> None: ...
+
+
 class JobSource(Protocol):
     """The part of ``core.providers.Provider`` polling needs."""
 
-    def retrieve_job(self, job_id: str) -> Any: ...
-
-    def new_events(self, job_id: str, *, after_event_id: str | None) -> Sequence[JobEvent]: ...
+    def job_reader(self) -> JobReader: ...
 
 
 @dataclass
@@ -115,13 +128,36 @@ class Poller:
         self.poll_seconds = poll_seconds
         self.concurrency = max(1, concurrency)
         self.clock = clock
-        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="tunebot-poll")
         self._in_flight: set[int] = set()
         self._lock = threading.Lock()
         self._gates: dict[str, _Gate] = defaultdict(_Gate)
+        # Everything below lives on the loop thread: readers (their connections
+        # belong to this loop) and polls still running after a pass's deadline.
+        self._readers: dict[str, JobReader] = {}
+        self._late: set[asyncio.Task[_Outcome]] = set()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="tunebot-poll", daemon=True
+        )
+        self._thread.start()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Drop the polls still running, close the readers' connections, stop the loop."""
+        if self._loop.is_closed():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=10)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
+
+    async def _shutdown(self) -> None:
+        for task in self._late:
+            task.cancel()
+        await asyncio.gather(*self._late, return_exceptions=True)
+        readers = self._readers.values()
+        await asyncio.gather(*(reader.aclose() for reader in readers), return_exceptions=True)
 
     def _due(self, job_ids: Sequence[int]) -> list[_Due]:
         now = self.clock()
@@ -162,12 +198,21 @@ class Poller:
                 )
                 continue
             queues[due.provider].append(due)
-        running: dict[Future[_Outcome], _Due] = {}
+        polls = self._polls(queues, deadline_seconds=deadline_seconds, report=report)
+        outcomes = asyncio.run_coroutine_threadsafe(polls, self._loop).result()
+        report.status_changed = self._store(outcomes)
+        return report
+
+    async def _polls(
+        self, queues: dict[str, deque[_Due]], *, deadline_seconds: float, report: TickReport
+    ) -> list[_Outcome]:
+        """Run the queued polls within the bounds (on the loop); return the answers in time."""
+        running: dict[asyncio.Task[_Outcome], _Due] = {}
         outcomes: list[_Outcome] = []
         started = time.monotonic()
         probing: set[str] = set()
         while queues or running:
-            # Providers with work share the pool; one that is done leaves its share to the rest.
+            # Providers with work share the slots; one that is done leaves its share to the rest.
             busy = set(queues) | {due.provider for due in running.values()}
             share = max(1, math.ceil(self.concurrency / max(1, len(busy))))
             for name in list(queues):
@@ -179,21 +224,27 @@ class Poller:
             left = deadline_seconds - (time.monotonic() - started)
             if left <= 0:
                 break
-            done, _ = wait(running, timeout=left, return_when=FIRST_COMPLETED)
-            for future in done:
-                running.pop(future)
-                outcomes.append(self._finish(future.result(), report=report, probing=probing))
-        for future in running:
-            future.add_done_callback(lambda late: self._store([late.result()]))
+            done, _ = await asyncio.wait(running, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                running.pop(task)
+                outcomes.append(self._finish(task.result(), report=report, probing=probing))
+        for task in running:
+            self._late.add(task)
+            task.add_done_callback(self._store_late)
         report.deferred += sum(len(q) for q in queues.values()) + len(running)
-        report.status_changed = self._store(outcomes)
-        return report
+        return outcomes
+
+    def _store_late(self, task: asyncio.Task[_Outcome]) -> None:
+        """A poll that outlived its pass stores its own answer (off the loop: SQLite may wait)."""
+        self._late.discard(task)
+        if not task.cancelled():
+            self._loop.run_in_executor(None, self._store, [task.result()])
 
     def _submit_some(
         self,
         name: str,
         queues: dict[str, deque[_Due]],
-        running: dict[Future[_Outcome], _Due],
+        running: dict[asyncio.Task[_Outcome], _Due],
         *,
         share: int,
         probing: set[str],
@@ -213,7 +264,7 @@ class Poller:
             due = queue.popleft()
             with self._lock:
                 self._in_flight.add(due.job_id)
-            running[self._pool.submit(self._fetch, due)] = due
+            running[self._loop.create_task(self._fetch(due))] = due
             in_use += 1
             if gate.failures:
                 probing.add(name)
@@ -237,12 +288,12 @@ class Poller:
             gate.failures = 0  # the provider answered (maybe "no" for this job): it is up
         return outcome
 
-    def _fetch(self, due: _Due) -> _Outcome:
+    async def _fetch(self, due: _Due) -> _Outcome:
         """Retrieve + new events for one job (network only; storing happens in a batch)."""
-        provider = self.providers[due.provider]
         try:
-            job = provider.retrieve_job(due.provider_job_id)
-            events = provider.new_events(due.provider_job_id, after_event_id=due.after_event_id)
+            reader = self._reader(due.provider)
+            job = await reader.retrieve_job(due.provider_job_id)
+            events = await reader.new_events(due.provider_job_id, after_event_id=due.after_event_id)
             facts = digest(events)
         except ProviderError as error:
             logger.warning("polling job %s at %s failed: %s", due.job_id, due.provider, error)
@@ -252,6 +303,12 @@ class Poller:
             logger.exception("polling job %s at %s failed unexpectedly", due.job_id, due.provider)
             return _Outcome(due=due, at=self.clock(), error=error)
         return _Outcome(due=due, at=self.clock(), job=job, facts=facts)
+
+    def _reader(self, name: str) -> JobReader:
+        reader = self._readers.get(name)
+        if reader is None:
+            reader = self._readers[name] = self.providers[name].job_reader()
+        return reader
 
     def _store(self, outcomes: Sequence[_Outcome]) -> list[int]:
         """Write answers and failures in one transaction; return jobs whose status changed."""

@@ -3,7 +3,7 @@ provider is probed with one job, not hammered with all of them."""
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 from typing import Any
 
@@ -18,7 +18,10 @@ from tests.core.training.conftest import add_job
 
 
 class ScriptedProvider:
-    """An in-process provider that answers after ``delay`` or times out, counting calls."""
+    """An in-process provider that answers after ``delay`` or times out, counting calls.
+
+    It is its own job reader: the poller runs it on its event loop.
+    """
 
     def __init__(self, name: str, *, delay: float = 0.0, down: bool = False) -> None:
         self.name = name
@@ -28,16 +31,21 @@ class ScriptedProvider:
         self.in_flight = 0
         self.most_in_flight = 0
         self.spans: list[tuple[float, float]] = []
-        self._lock = threading.Lock()
+        self.closed = False
 
-    def retrieve_job(self, job_id: str) -> FineTuningJob:
-        with self._lock:
-            self.calls += 1
-            self.in_flight += 1
-            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+    def job_reader(self) -> ScriptedProvider:
+        return self
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    async def retrieve_job(self, job_id: str) -> FineTuningJob:
+        self.calls += 1
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
         started = time.monotonic()
         try:
-            time.sleep(self.delay)
+            await asyncio.sleep(self.delay)
             if self.down:
                 raise ProviderTimeout("no answer", provider=self.name)
             return FineTuningJob.model_validate(
@@ -55,11 +63,10 @@ class ScriptedProvider:
                 }
             )
         finally:
-            with self._lock:
-                self.in_flight -= 1
-                self.spans.append((started, time.monotonic()))
+            self.in_flight -= 1
+            self.spans.append((started, time.monotonic()))
 
-    def new_events(self, job_id: str, *, after_event_id: str | None) -> list[Any]:
+    async def new_events(self, job_id: str, *, after_event_id: str | None) -> list[Any]:
         return []
 
 
