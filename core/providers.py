@@ -394,7 +394,7 @@ def _errors(name: str, action: str, *, creating_job: bool = False) -> Iterator[N
     except openai.APIStatusError as exc:
         raise _translate_status(name, exc, action, creating_job=creating_job) from None
     except openai.APIConnectionError as exc:
-        timeout = isinstance(exc, openai.APITimeoutError)
+        timeout = _timed_out(exc)
         raise ProviderTimeout(
             f"Could not {action} on {name}: "
             + ("it did not answer in time." if timeout else "the connection failed."),
@@ -458,6 +458,22 @@ def _translate_status(
         code or f"http_{exc.status_code}",
         "Fix the request (dataset, model, options) and try again.",
     )
+
+
+def _timed_out(exc: openai.APIConnectionError) -> bool:
+    """A timeout, not a refused or reset connection.
+
+    The aiohttp transport reports a refused connection as a connect timeout;
+    the OS error underneath says which it was.
+    """
+    if not isinstance(exc, openai.APITimeoutError):
+        return False
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionError):
+            return False
+        cause = cause.__cause__ or cause.__context__
+    return True
 
 
 def _rejection_factory(provider: str) -> Callable[[str, str, str], ProviderRejected]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openai import AzureOpenAI, OpenAI
@@ -219,3 +221,85 @@ def test_azure_upload_waits_until_the_file_is_processed(
     file_id = Provider(name="azure", client=client).upload_file(path)
     assert [r.route for r in fake_openai.requests()] == ["files.create", "files.retrieve"]
     assert file_id
+
+
+# --- the poller's async reader (aiohttp transport, as build_providers makes it) ----------
+def _built(fake: FakeOpenAI, *, retries: int = 0, azure: bool = False) -> Provider:
+    if azure:
+        settings = _settings(
+            AZURE_OPENAI_ENDPOINT=fake.azure_endpoint,
+            AZURE_OPENAI_API_KEY=fake.api_key,
+            TUNEBOT_PROVIDER_MAX_RETRIES=retries,
+        )
+        return build_providers(settings)["azure"]
+    settings = _settings(
+        OPENAI_API_KEY=fake.api_key,
+        OPENAI_BASE_URL=fake.base_url,
+        TUNEBOT_PROVIDER_MAX_RETRIES=retries,
+    )
+    return build_providers(settings)["openai"]
+
+
+def _read(provider: Provider, job_id: str, *, after: str | None = None) -> tuple[Any, list[Any]]:
+    """retrieve + new events through a fresh reader on its own loop, as the poller does."""
+
+    async def both() -> tuple[Any, list[Any]]:
+        reader = provider.job_reader()
+        try:
+            job = await reader.retrieve_job(job_id)
+            return job, await reader.new_events(job_id, after_event_id=after)
+        finally:
+            await reader.aclose()
+
+    return asyncio.run(both())
+
+
+@pytest.mark.parametrize("azure", [False, True])
+def test_job_reader_reads_what_the_sync_client_reads(
+    fake_openai: FakeOpenAI, training_file: Path, azure: bool
+) -> None:
+    provider = _built(fake_openai, azure=azure)
+    job = provider.create_job(
+        model="gpt-4o-mini-2024-07-18", training_file=provider.upload_file(training_file)
+    )
+    fake_openai.run_to_end(job.id)
+    events = fake_openai.events(job.id)
+    fake_openai.reset_requests()
+    state, newer = _read(provider, job.id, after=events[3]["id"])
+    assert state.status == provider.retrieve_job(job.id).status == "succeeded"
+    assert [e.id for e in newer] == [e["id"] for e in events[4:]]  # oldest first
+    assert all(r.azure == azure for r in fake_openai.requests())
+    fake_openai.reset_requests()
+    assert _read(provider, job.id, after=events[-1]["id"])[1] == []
+    assert [r.route for r in fake_openai.requests()] == ["jobs.retrieve", "jobs.events"]
+
+
+def test_job_reader_retries_then_maps_errors_like_the_sync_client(
+    fake_openai: FakeOpenAI, training_file: Path
+) -> None:
+    provider = _built(fake_openai, retries=1)
+    job = provider.create_job(
+        model="gpt-4o-mini-2024-07-18", training_file=provider.upload_file(training_file)
+    )
+    fake_openai.fail_next("jobs.retrieve", status=429, times=1)  # with Retry-After: retried
+    assert _read(provider, job.id)[0].id == job.id
+    fake_openai.fail_next("jobs.events", status=503, times=2)
+    with pytest.raises(ProviderTimeout) as timeout:
+        _read(provider, job.id)
+    assert timeout.value.code == "server_error" and timeout.value.provider == "openai"
+    with pytest.raises(ProviderRejected) as missing:
+        _read(provider, "ftjob-nope")
+    assert missing.value.code == "not_found" and missing.value.hint
+
+
+def test_job_reader_connection_failure_is_a_timeout() -> None:
+    settings = _settings(TUNEBOT_WORKER_URL="http://127.0.0.1:9", TUNEBOT_PROVIDER_MAX_RETRIES=0)
+    with pytest.raises(ProviderTimeout) as caught:
+        _read(build_providers(settings)["worker"], "ftjob-1")
+    assert caught.value.code == "connection_error"
+
+
+def test_a_provider_without_an_async_client_cannot_be_polled(fake_openai: FakeOpenAI) -> None:
+    with pytest.raises(ProviderRejected) as caught:
+        _provider(fake_openai).job_reader()
+    assert caught.value.code == "no_async_client" and "build_providers" in (caught.value.hint or "")
