@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     price_overrides: dict[str, float] = Field(
         default_factory=dict,
         alias="TUNEBOT_PRICES",
-        description='Training price per 1M tokens by model id, JSON: {"gpt-4o-mini-2024-07-18": 3.0}.',
+        description=(
+            'Training price per 1M tokens by model id, JSON: {"gpt-4o-mini-2024-07-18": 3.0}.'
+        ),
     )
     max_file_bytes: int = Field(
         default=512 * 1024 * 1024,
