@@ -120,7 +120,8 @@ def summarise_findings(findings: Iterable[Finding]) -> list[str]:
         by_code.setdefault(finding.code, []).append(finding)
     lines = []
     for code, group in sorted(by_code.items(), key=lambda item: -len(item[1])):
-        numbers = [f.line for f in group if f.line is not None]
+        # One example can hold the same problem twice (e.g. both outputs of a pair).
+        numbers = sorted({f.line for f in group if f.line is not None})
         where = ""
         if numbers:
             shown = ", ".join(str(n) for n in numbers[:LINES_SHOWN])

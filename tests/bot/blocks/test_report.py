@@ -105,3 +105,13 @@ def test_costs_on_other_models_are_one_context_line() -> None:
     assert blocks[2]["elements"][0]["text"] == (
         "At 3 epochs on OpenAI: gpt-4.1-nano $0.05 · gpt-4.1 $0.90. The worker has no API cost."
     )
+
+
+def test_summary_names_each_line_once() -> None:
+    findings = [
+        Finding(code="invalid_preference", severity="error", message="bad", line=15),
+        Finding(code="invalid_preference", severity="error", message="bad", line=15),
+        Finding(code="invalid_preference", severity="error", message="bad", line=9),
+    ]
+    (line,) = summarise_findings(findings)
+    assert line.endswith("— lines 9, 15")
