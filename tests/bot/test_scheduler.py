@@ -28,7 +28,7 @@ from tests.fakes.slack_api import FakeSlack
 def rig(tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> Iterator[Rig]:
     made = Rig(slack=fake_slack, openai=fake_openai, tmp=tmp_path)
     yield made
-    made.engine.dispose()
+    made.close()
 
 
 def state_of(rig: Rig, job: TrainingJob) -> JobPollState:
@@ -151,6 +151,7 @@ def test_sdk_retry_handler_absorbs_a_429_within_the_tick(rig: Rig) -> None:
     rig.slack.fail_next("chat.update", retry_after=0.2, times=1)
     run_until_final(rig, scheduler, job)
     assert "Succeeded" in rig.progress_message(job)["text"]
+    scheduler.poller.close()
 
 
 def test_edits_are_throttled_per_job_and_by_the_global_budget(rig: Rig) -> None:
@@ -214,7 +215,7 @@ def test_a_failing_provider_delays_only_its_own_jobs(
         with session_scope(rig.engine) as session:
             row = session.get(TrainingJob, broken.id)
         assert row is not None and row.status == "validating_files"  # keeps its last status
-        rig.engine.dispose()
+        rig.close()
 
 
 def test_a_bug_in_one_job_does_not_stop_the_others(
@@ -251,3 +252,4 @@ def test_a_burst_of_replies_is_spread_over_ticks_without_losing_any(rig: Rig) ->
     assert max(posted) == 2 and sum(posted) == 3 * 4  # started, epoch:1, plot, result each
     for job in jobs:
         assert rig.reply_keys(job) == ["started", "epoch:1", "plot", "result"]
+    scheduler.poller.close()

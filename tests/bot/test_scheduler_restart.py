@@ -33,7 +33,7 @@ class Crash(BaseException):
 def rig(tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> Iterator[Rig]:
     made = Rig(slack=fake_slack, openai=fake_openai, tmp=tmp_path)
     yield made
-    made.engine.dispose()
+    made.close()
 
 
 def finalized(rig: Rig, job: TrainingJob) -> bool:

@@ -62,6 +62,13 @@ class Rig:
         self.client = slack_client(self.slack)
         self.data = self.tmp / "train.jsonl"
         self.data.write_text((TRAIN_LINE + "\n") * 12, encoding="utf-8")
+        self._schedulers: list[ProgressScheduler] = []
+
+    def close(self) -> None:
+        """Stop the pollers' loops (and their connections), then the database."""
+        for scheduler in self._schedulers:
+            scheduler.poller.close()
+        self.engine.dispose()
 
     def env(self, **extra: Any) -> dict[str, str]:
         """Environment for a bot process pointed at the fakes (no secrets of ours)."""
@@ -88,9 +95,11 @@ class Rig:
 
     def scheduler(self, **extra: Any) -> ProgressScheduler:
         settings = self.make_settings(**{**self.overrides, **extra}) if extra else self.settings
-        return ProgressScheduler(
+        made = ProgressScheduler(
             settings=settings, engine=self.engine, providers=self.providers, client=self.client
         )
+        self._schedulers.append(made)
+        return made
 
     def start_job(
         self,

@@ -112,3 +112,25 @@ def test_a_timing_out_provider_is_probed_with_one_job_then_left_alone(engine: En
     assert third.polled == 6 and down.calls == 10  # the 4 failed jobs wait for their backoff
     probe, *rest = sorted(down.spans)
     assert all(start >= probe[1] for start, _ in rest)  # the rest only after the probe answered
+
+
+def test_a_poll_past_the_deadline_stores_its_own_answer_later(engine: Engine) -> None:
+    slow = ScriptedProvider("openai", delay=0.5)
+    ids = claimed(engine, "openai", 2)
+    worker = poller(engine, openai=slow)
+    first = worker.poll(ids, deadline_seconds=0.1)
+    assert (first.polled, first.deferred) == (0, 2)
+    worker.poll(ids, deadline_seconds=0.1)  # still in flight: not asked twice
+    assert slow.calls == 2
+
+    def statuses() -> set[str | None]:
+        with session_scope(engine) as session:
+            return {session.get(JobPollState, i).provider_status for i in ids}  # type: ignore[union-attr]
+
+    until = time.monotonic() + 5
+    while statuses() != {"running"} and time.monotonic() < until:
+        time.sleep(0.05)
+    assert statuses() == {"running"}
+    worker.close()
+    assert slow.closed  # the reader's connections closed with the loop
+    worker.close()  # twice is harmless (shutdown after a failed start)
