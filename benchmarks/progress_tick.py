@@ -10,7 +10,15 @@ after 100 ms (``--latency``) and one tick runs with the default settings
 - ``tick_seconds``: wall time of the tick (goal: under 5 s);
 - ``api_calls_per_job``: HTTP requests to the provider per polled job, counted
   by the client's transport (goal: at most 2);
-- ``chat_update_calls`` vs ``chat_update_budget_per_minute``.
+- ``chat_update_calls`` vs ``chat_update_budget_per_minute``;
+- ``tick_cpu_seconds``: CPU the bot process spent in the tick (polling is
+  CPU-bound on a small machine: the SDK costs a few ms of CPU per request);
+- ``latency_bound_seconds``: the least the poll phase can take at this
+  concurrency, two requests in a row per job.
+
+The tick polls through the async reader ``build_providers`` makes (SDK async
+client on the aiohttp transport), with a request counter added.
+``--concurrency`` compares pool sizes in the same conditions.
 
 Run: ``.venv/bin/python benchmarks/progress_tick.py [--jobs 500] [--latency 0.1]``
 """
