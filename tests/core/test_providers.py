@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -303,3 +304,25 @@ def test_a_provider_without_an_async_client_cannot_be_polled(fake_openai: FakeOp
     with pytest.raises(ProviderRejected) as caught:
         _provider(fake_openai).job_reader()
     assert caught.value.code == "no_async_client" and "build_providers" in (caught.value.hint or "")
+
+
+def test_job_reader_gives_up_on_a_slow_provider_after_the_timeout(
+    fake_openai: FakeOpenAI, training_file: Path
+) -> None:
+    provider = _built(fake_openai)
+    job = provider.create_job(
+        model="gpt-4o-mini-2024-07-18", training_file=provider.upload_file(training_file)
+    )
+    slow = build_providers(
+        _settings(
+            OPENAI_API_KEY=fake_openai.api_key,
+            OPENAI_BASE_URL=fake_openai.base_url,
+            TUNEBOT_PROVIDER_MAX_RETRIES=0,
+            TUNEBOT_PROVIDER_TIMEOUT=0.3,
+        )
+    )["openai"]
+    fake_openai.latency = 1.0
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeout) as caught:
+        _read(slow, job.id)
+    assert caught.value.code == "timeout" and time.monotonic() - started < 1.0
