@@ -238,7 +238,8 @@ class Poller:
         """A poll that outlived its pass stores its own answer (off the loop: SQLite may wait)."""
         self._late.discard(task)
         if not task.cancelled():
-            self._loop.run_in_executor(None, self._store, [task.result()])
+            stored = self._loop.run_in_executor(None, self._store, [task.result()])
+            stored.add_done_callback(_log_store_failure)
 
     def _submit_some(
         self,
@@ -372,6 +373,12 @@ class Poller:
         state.next_poll_at = now + timedelta(
             seconds=backoff_seconds(state.failures - 1, base=self.poll_seconds)
         )
+
+
+def _log_store_failure(stored: asyncio.Future[list[int]]) -> None:
+    """Nobody waits for a late poll's write: say when it failed (the job is polled again)."""
+    if not stored.cancelled() and stored.exception() is not None:
+        logger.error("storing a late poll failed", exc_info=stored.exception())
 
 
 def _apply_job(row: TrainingJob, job: Any, *, now: datetime) -> None:
