@@ -6,6 +6,7 @@ command line) could not be used at all.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -104,17 +105,19 @@ def _run(
     show_progress: bool,
     console: Console,
 ) -> Report:
+    run = functools.partial(
+        validate_file,
+        file,
+        model=model,
+        settings=settings,
+        fix_path=fix,
+        split=split,
+        seed=seed,
+        workers=workers,
+    )
     big = file.is_file() and file.stat().st_size >= PROGRESS_MIN_BYTES
     if not (show_progress and big):
-        return validate_file(
-            file,
-            model=model,
-            settings=settings,
-            fix_path=fix,
-            split=split,
-            seed=seed,
-            workers=workers,
-        )
+        return run()
     columns = (TextColumn("Validating"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     # auto_refresh=False: no refresh thread, so validation may fork its workers
     # (a forked child of a threaded process can inherit a held lock).
@@ -125,16 +128,7 @@ def _run(
             bar.update(task, completed=done, total=total)
             bar.refresh()
 
-        return validate_file(
-            file,
-            model=model,
-            settings=settings,
-            fix_path=fix,
-            split=split,
-            seed=seed,
-            progress=advance,
-            workers=workers,
-        )
+        return run(progress=advance)
 
 
 def render(report: Report, console: Console) -> None:

@@ -41,7 +41,7 @@ from tests.fakes.openai_state import (
     OpenAIState,
     Responder,
 )
-from tests.fakes.server import LoopbackServer
+from tests.fakes.server import LoopbackFake, LoopbackServer
 from tests.fakes.waiting import wait_for
 
 __all__ = ["FakeOpenAI", "JobScript", "OpenAIRequest"]
@@ -64,7 +64,7 @@ class OpenAIRequest(NamedTuple):
     azure: bool
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackFake):
     """A fake OpenAI API server. Use as a context manager or call start()/stop().
 
     Parameters
@@ -119,24 +119,6 @@ class FakeOpenAI:
         self._last_tick: dict[str, float] = {}
         self.deployments: dict[str, str] = {}
         self._server = LoopbackServer(self._app(), name="fake-openai")
-
-    # ---- lifecycle -------------------------------------------------------
-    def start(self) -> FakeOpenAI:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return self._server.url
 
     @property
     def base_url(self) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from typing import Self
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -98,3 +99,30 @@ class LoopbackServer:
             self._thread.join(timeout)
         self._server = None
         self._thread = None
+
+
+class LoopbackFake:
+    """Lifecycle shared by the fakes: start/stop, context manager, ``url``.
+
+    Subclasses set ``self._server`` to a :class:`LoopbackServer` in ``__init__``.
+    """
+
+    _server: LoopbackServer
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``: the fake's own host."""
+        return self._server.url

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import LoopbackServer
+from tests.fakes.server import LoopbackFake, LoopbackServer
 from tests.fakes.slack_errors import SlackError
 from tests.fakes.slack_faults import SlackFaults, failure_response
 from tests.fakes.slack_inspect import SlackInspection
@@ -132,7 +132,7 @@ def load_required(spec_path: Path) -> dict[str, tuple[str, ...]]:
     return required
 
 
-class FakeSlack(SlackInspection):
+class FakeSlack(LoopbackFake, SlackInspection):
     """A fake Slack Web API server. Use as a context manager or call start()/stop().
 
     Parameters
@@ -176,25 +176,6 @@ class FakeSlack(SlackInspection):
         self.latency = 0.0
         self.files_read = True
         self._server = LoopbackServer(self._app(), name="fake-slack")
-
-    # ---- lifecycle -------------------------------------------------------
-    def start(self) -> FakeSlack:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``: the host serving files, uploads and response_urls."""
-        return self._server.url
 
     @property
     def base_url(self) -> str:
