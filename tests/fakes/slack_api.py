@@ -38,6 +38,7 @@ from tests.fakes.slack_errors import SlackError
 from tests.fakes.slack_faults import SlackFaults, failure_response
 from tests.fakes.slack_inspect import SlackInspection
 from tests.fakes.slack_methods import SlackMethods
+from tests.fakes.slack_socket import SOCKET_METHOD, SlackSocketMode
 from tests.fakes.slack_workspace import Workspace
 from tests.fakes.waiting import wait_for
 
@@ -66,6 +67,7 @@ DEFAULT_METHODS = frozenset(
         "usergroups.users.list",
         "conversations.info",
         "conversations.replies",
+        SOCKET_METHOD,
     }
 )
 
@@ -132,13 +134,15 @@ def load_required(spec_path: Path) -> dict[str, tuple[str, ...]]:
     return required
 
 
-class FakeSlack(LoopbackFake, SlackInspection):
+class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
     """A fake Slack Web API server. Use as a context manager or call start()/stop().
 
     Parameters
     ----------
     bot_token:
         The only token accepted (``Authorization: Bearer ...``).
+    app_token:
+        The app-level token ``apps.connections.open`` (Socket Mode) accepts.
     team_id, bot_user_id, bot_id, app_id:
         Identity reported by ``auth.test`` and stamped on bot messages.
     methods:
@@ -153,6 +157,7 @@ class FakeSlack(LoopbackFake, SlackInspection):
         self,
         *,
         bot_token: str = "xoxb-1111-2222-faketoken",
+        app_token: str = "xapp-1-A0TUNEBOT-3333-fakeapptoken",
         team_id: str = "T0TUNEBOT",
         bot_user_id: str = "U0TUNEBOT",
         bot_id: str = "B0TUNEBOT",
@@ -162,6 +167,7 @@ class FakeSlack(LoopbackFake, SlackInspection):
         spec_path: Path = SPEC_PATH,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
         self.methods = set(methods)
         self.ws = Workspace(team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id, app_id=app_id)
         self._required = dict(load_required(spec_path))
@@ -175,6 +181,7 @@ class FakeSlack(LoopbackFake, SlackInspection):
         self._latency: dict[str, float] = {}
         self.latency = 0.0
         self.files_read = True
+        self._socket_init()
         self._server = LoopbackServer(self._app(), name="fake-slack")
 
     @property
@@ -238,6 +245,7 @@ class FakeSlack(LoopbackFake, SlackInspection):
                 Route("/files-pri/{key}/{name}", self._download, methods=["GET"]),
                 Route("/commands/{team}/{hook}/{secret}", self._response_url, methods=["POST"]),
                 Route("/actions/{team}/{hook}/{secret}", self._response_url, methods=["POST"]),
+                self._socket_route(),
             ]
         )
 
@@ -294,6 +302,8 @@ class FakeSlack(LoopbackFake, SlackInspection):
         return args, token
 
     def _dispatch(self, method: str, args: dict[str, Any], token: str | None) -> dict[str, Any]:
+        if method == SOCKET_METHOD and method in self.methods:
+            return self._open_socket(token)  # wants the app-level token, not the bot's
         if method not in self.methods or method not in self._handlers:
             raise SlackError("unknown_method")
         if not token:
