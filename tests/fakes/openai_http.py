@@ -81,16 +81,18 @@ def _limit(request: Request, *, default: int = 20) -> int:
 
 # ---- files ----------------------------------------------------------------------
 async def files_create(fake: FakeOpenAI, request: Request, params: dict[str, Any]) -> Any:
-    form = await request.form()
-    upload, purpose = form.get("file"), form.get("purpose")
-    if not isinstance(upload, UploadFile):
-        raise missing_parameter("file")
-    if not isinstance(purpose, str) or not purpose:
-        raise missing_parameter("purpose")
+    # The form owns spooled temp files for the upload: close them when done.
+    async with request.form() as form:
+        upload, purpose = form.get("file"), form.get("purpose")
+        if not isinstance(upload, UploadFile):
+            raise missing_parameter("file")
+        if not isinstance(purpose, str) or not purpose:
+            raise missing_parameter("purpose")
+        content = await upload.read()
     # Azure imports uploads asynchronously ("pending" first); OpenAI answers "processed".
     pending = fake.azure_file_processing_retrieves if request.url.path.startswith("/openai/") else 0
     return fake.state.create_file(
-        upload.filename or "upload", await upload.read(), purpose, pending_retrieves=pending
+        upload.filename or "upload", content, purpose, pending_retrieves=pending
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.scheduler import start_scheduler
+from bot.scheduler import ProgressScheduler, start_scheduler
 from tests.bot.harness import RunningBot, make_settings, start_bot
 from tests.core.training.harness import CHANNEL, STARTER, UPLOADER, Rig
 from tests.fakes.openai_api import FakeOpenAI
@@ -54,11 +54,18 @@ def press_cancel(bot: RunningBot, rig: Rig, *, user: str, short_id: str, progres
     return str(notes[0]["text"])
 
 
+@pytest.fixture
+def scheduler(bot: RunningBot) -> Iterator[ProgressScheduler]:
+    """A scheduler ticked by hand, closed after the test (its poller owns a loop thread)."""
+    built = start_scheduler(bot.ctx, start=False)
+    yield built
+    built.shutdown()
+
+
 def test_allowed_user_cancels_at_the_provider_and_the_thread_says_who(
-    rig: Rig, bot: RunningBot
+    rig: Rig, bot: RunningBot, scheduler: ProgressScheduler
 ) -> None:
     job = rig.start_job(total_steps=40, n_epochs=2, steps_per_tick=1)
-    scheduler = start_scheduler(bot.ctx, start=False)
     for _ in range(4):
         scheduler.tick()  # running, with a Cancel button on the progress message
     progress = rig.progress_message(job)
@@ -91,9 +98,10 @@ def test_other_users_are_refused_and_nothing_is_cancelled(rig: Rig, bot: Running
     assert not rig.openai.requests("jobs.cancel")
 
 
-def test_cancelling_a_finished_job_says_so(rig: Rig, bot: RunningBot) -> None:
+def test_cancelling_a_finished_job_says_so(
+    rig: Rig, bot: RunningBot, scheduler: ProgressScheduler
+) -> None:
     job = rig.start_job(total_steps=2, n_epochs=1, steps_per_tick=2)
-    scheduler = start_scheduler(bot.ctx, start=False)
     for _ in range(5):
         scheduler.tick()
     answer = press_cancel(
@@ -112,7 +120,7 @@ def test_unknown_job_id_in_a_forged_click_is_answered(rig: Rig, bot: RunningBot)
 
 
 def test_a_job_started_with_finetune_start_is_followed_to_its_result(
-    rig: Rig, bot: RunningBot
+    rig: Rig, bot: RunningBot, scheduler: ProgressScheduler
 ) -> None:
     """The contract with the bot's start flow: its "starting" message becomes the
     progress message, and the dataset's thread gets the milestones and the result."""
@@ -123,7 +131,6 @@ def test_a_job_started_with_finetune_start_is_followed_to_its_result(
     rig.openai.script_next_job(total_steps=4, n_epochs=2, steps_per_tick=2)
     bot.sender.command(f"start {dataset} --provider openai", user_id=STARTER, channel_id=CHANNEL)
     started = wait_text(bot, message["ts"], "started")
-    scheduler = start_scheduler(bot.ctx, start=False)
     for _ in range(10):
         scheduler.tick()
     progress = rig.slack.message(CHANNEL, started["ts"])
