@@ -11,6 +11,9 @@ keys all fail) so a mistake fails a test rather than a deployment.
   add_usergroup, add_file, post_user_message), inspection (calls, messages,
   thread, edits, ephemerals, responses, uploads, reactions, home_view, views),
   failure injection (fail_next, rate_limit), ``wait_for``.
+- ``slack_socket``: FakeSlack's Socket Mode (``apps.connections.open`` with the
+  app token, the WebSocket): socket_env, socket_send_event/command/interaction,
+  acks, wait_for_ack, wait_for_socket_client.
 - ``slack_events``: signed requests to a bolt app (``SlackEventSender``) and
   Slack payload builders (event_callback, message_event, slash_command_form,
   block_actions_payload, view_submission_payload, ...).
