@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import signal
 from typing import Annotated, Any
 
 import typer
@@ -80,6 +81,10 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
 
             logger.info("Socket Mode: connecting to Slack")
             handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+            # Python dies on SIGTERM without unwinding; turn it into SystemExit so
+            # the finally block below stops the schedulers and releases job claims
+            # (uvicorn does this itself in HTTP mode).
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
             handler.start()  # type: ignore[no-untyped-call]
         else:
             import uvicorn
@@ -124,3 +129,8 @@ def register(app: typer.Typer) -> None:
             )
             raise typer.Exit(2)
         serve(settings, host=host, port=port)
+
+
+def _exit_on_sigterm(_signum: int, _frame: Any) -> None:
+    logger.info("SIGTERM: stopping")
+    raise SystemExit(0)

@@ -63,6 +63,8 @@ def serve(fake_slack: FakeSlack, tmp_path: Path) -> Iterator[subprocess.Popen[st
         process.terminate()
         process.wait(timeout=15)
     output = log_path.read_text()
+    # SIGTERM unwinds: schedulers stop and job claims are released.
+    assert process.returncode == 0, output
     assert fake_slack.bot_token not in output and fake_slack.app_token not in output
     assert "Traceback" not in output, output
 
