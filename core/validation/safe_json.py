@@ -22,7 +22,7 @@ def _string(text: str) -> str:
     encoded = json.dumps(text, ensure_ascii=False)
     try:
         encoded.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: keep it as a \uXXXX escape
+    except UnicodeEncodeError:  # a lone surrogate: keep it as a \u escape (e.g. \ud83d)
         encoded = json.dumps(text)
     return _RISKY.sub(lambda match: _ESCAPES[match.group(0)], encoded)
 
