@@ -118,20 +118,26 @@ def _claimable(now: datetime, stale_after: timedelta) -> Any:
 def claim_run(engine: Engine, *, stale_after: timedelta = timedelta(hours=1)) -> HeldoutRun | None:
     """Take the oldest pending (or abandoned) run; ``None`` when there is nothing to do."""
     now = utcnow()
+    return _claim_oldest(engine, _claimable(now, stale_after), status="running", started_at=now)
+
+
+def _claim_oldest(engine: Engine, condition: Any, **values: Any) -> HeldoutRun | None:
+    """Set ``values`` on the oldest run matching ``condition``, if no one else got it first.
+
+    The conditional UPDATE is the claim: of two processes racing for a run,
+    only one sees a changed row.
+    """
     with session_scope(engine) as db:
         candidates = db.exec(
-            select(HeldoutRun.id)
-            .where(_claimable(now, stale_after))
-            .order_by(col(HeldoutRun.id))
-            .limit(5)
+            select(HeldoutRun.id).where(condition).order_by(col(HeldoutRun.id)).limit(5)
         ).all()
     for run_id in candidates:
         with session_scope(engine) as db:
             claimed = db.exec(
                 update(HeldoutRun)
                 .where(col(HeldoutRun.id) == run_id)
-                .where(_claimable(now, stale_after))
-                .values(status="running", started_at=now)
+                .where(condition)
+                .values(**values)
             )
             if claimed.rowcount:
                 return db.get(HeldoutRun, run_id)
@@ -269,24 +275,8 @@ def claim_report(
     then finds in the thread whatever the dead process had already posted).
     """
     now = utcnow()
-    with session_scope(engine) as db:
-        candidates = db.exec(
-            select(HeldoutRun.id)
-            .where(_unposted(now, lease), col(HeldoutRun.id).not_in(list(exclude)))
-            .order_by(col(HeldoutRun.id))
-            .limit(5)
-        ).all()
-    for run_id in candidates:
-        with session_scope(engine) as db:
-            claimed = db.exec(
-                update(HeldoutRun)
-                .where(col(HeldoutRun.id) == run_id)
-                .where(_unposted(now, lease))
-                .values(posting_since=now)
-            )
-            if claimed.rowcount:
-                return db.get(HeldoutRun, run_id)
-    return None
+    condition = _unposted(now, lease) & col(HeldoutRun.id).not_in(list(exclude))
+    return _claim_oldest(engine, condition, posting_since=now)
 
 
 def release_report(engine: Engine, run_id: int) -> None:

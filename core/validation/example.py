@@ -110,21 +110,8 @@ def problem_outcome(line: int, problem: ReadProblem) -> Outcome:
 def check_example(data: object, *, line: int, digest: bytes, ctx: CheckContext) -> Outcome:
     """Detect the example's format and run its checks."""
     if not isinstance(data, dict):
-        return Outcome(
-            line,
-            "unknown",
-            -1,
-            0,
-            False,
-            digest,
-            (
-                (
-                    "data_type",
-                    f"The example must be a JSON object, got {describe(data)}.",
-                    _FORMAT_HINT,
-                ),
-            ),
-        )
+        message = f"The example must be a JSON object, got {describe(data)}."
+        return _unknown(line, digest, "data_type", message)
     try:
         fmt = detect_example_format(data)
         if fmt == "chat":
@@ -136,25 +123,16 @@ def check_example(data: object, *, line: int, digest: bytes, ctx: CheckContext) 
         if fmt == "text":
             return check_text(data, line=line, digest=digest, ctx=ctx)
     except RecursionError:
-        return Outcome(
-            line,
-            "unknown",
-            -1,
-            0,
-            False,
-            digest,
-            (("data_type", "The example is nested too deeply to check.", _FORMAT_HINT),),
-        )
+        return _unknown(line, digest, "data_type", "The example is nested too deeply to check.")
     keys = ", ".join(repr(k) for k in list(data)[:8]) or "none"
-    return Outcome(
-        line,
-        "unknown",
-        -1,
-        0,
-        False,
-        digest,
-        (("unknown_format", f"The example is in no known format (keys: {keys}).", _FORMAT_HINT),),
+    return _unknown(
+        line, digest, "unknown_format", f"The example is in no known format (keys: {keys})."
     )
+
+
+def _unknown(line: int, digest: bytes, code: str, message: str) -> Outcome:
+    """An example of no checkable format: one error, no tokens counted."""
+    return Outcome(line, "unknown", -1, 0, False, digest, ((code, message, _FORMAT_HINT),))
 
 
 # (code, message, fix) of the example-level chat problems, as constants: they

@@ -8,6 +8,7 @@ background pool, slack_sdk's retry handlers, the openai SDK — is real.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from bot.context import BotContext
 from bot.http_server import build_http_app
 from core.config import Settings
 from core.store.datasets import Dataset, add_dataset
-from core.store.engine import create_db_engine, init_db
+from core.store.engine import create_db_engine, init_db, session_scope
+from core.store.jobs import TrainingJob
 from core.validation.report import Report
 from tests.fakes.server import LoopbackServer
 from tests.fakes.slack_api import FakeSlack
@@ -166,3 +168,66 @@ def add_dataset_row(ctx: BotContext, **fields: Any) -> Any:
     }
     values.update(fields)
     return add_dataset(ctx.engine, Dataset(**values))
+
+
+def write_chat_jsonl(path: Path, pairs: dict[str, str]) -> Path:
+    """One user/assistant example per (question, answer)."""
+    rows = (
+        json.dumps(
+            {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+        )
+        for q, a in pairs.items()
+    )
+    path.write_text("".join(row + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def seed_finished_job(
+    bot: RunningBot,
+    *,
+    dataset_short_id: str,
+    job_short_id: str,
+    base_model: str,
+    fine_tuned_model: str,
+    status: str = "succeeded",
+    training_path: Path | None = None,
+    validation_path: Path | None = None,
+) -> dict[str, Any]:
+    """A trained job whose dataset thread is a real message in the fake workspace.
+
+    Returns the thread's parent message (the dropped file's message).
+    """
+    parent = bot.slack.post_user_message(CHANNEL, "faq.jsonl", user=ALICE)
+    with session_scope(bot.ctx.engine) as db:
+        dataset = Dataset(
+            short_id=dataset_short_id,
+            slack_file_id="F1",
+            channel_id=CHANNEL,
+            thread_ts=parent["ts"],
+            uploader_id=ALICE,
+            file_name="faq.jsonl",
+            sha256="0" * 64,
+            verdict="ready",
+            format="chat",
+            model=base_model,
+            report_json="{}",
+            training_path=None if training_path is None else str(training_path),
+            validation_path=None if validation_path is None else str(validation_path),
+        )
+        db.add(dataset)
+        db.flush()
+        db.add(
+            TrainingJob(
+                short_id=job_short_id,
+                request_id=f"req-{job_short_id}",
+                dataset_id=dataset.id,
+                provider="openai",
+                base_model=base_model,
+                fine_tuned_model=fine_tuned_model,
+                status=status,
+                channel_id=CHANNEL,
+                thread_ts=parent["ts"],
+                started_by=ALICE,
+            )
+        )
+    return parent

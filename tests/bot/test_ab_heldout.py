@@ -20,7 +20,15 @@ from core.store.engine import session_scope
 from core.store.evaluation import HeldoutRun, JudgeVerdict
 from core.store.jobs import TrainingJob
 from core.store.progress import POSTED, JobMessage
-from tests.bot.harness import ALICE, CHANNEL, RunningBot, make_settings, start_bot
+from tests.bot.harness import (
+    ALICE,
+    CHANNEL,
+    RunningBot,
+    make_settings,
+    seed_finished_job,
+    start_bot,
+    write_chat_jsonl,
+)
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 
@@ -46,51 +54,17 @@ def bot(tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> Itera
     running.stop()
 
 
-def _job(bot: RunningBot, tmp_path: Path, *, status: str = "succeeded") -> dict[str, str]:
-    parent = bot.slack.post_user_message(CHANNEL, "faq.jsonl", user=ALICE)
-    valid = tmp_path / "valid.jsonl"
-    valid.write_text(
-        "".join(
-            json.dumps(
-                {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
-            )
-            + "\n"
-            for q, a in ANSWERS.items()
-        ),
-        encoding="utf-8",
+def _job(bot: RunningBot, tmp_path: Path, *, status: str = "succeeded") -> dict[str, Any]:
+    valid = write_chat_jsonl(tmp_path / "valid.jsonl", ANSWERS)
+    return seed_finished_job(
+        bot,
+        dataset_short_id="ds-ho0001",
+        job_short_id="job-ho0001",
+        base_model=BASE,
+        fine_tuned_model=FT,
+        status=status,
+        validation_path=valid,
     )
-    with session_scope(bot.ctx.engine) as db:
-        dataset = Dataset(
-            short_id="ds-ho0001",
-            slack_file_id="F1",
-            channel_id=CHANNEL,
-            thread_ts=parent["ts"],
-            uploader_id=ALICE,
-            file_name="faq.jsonl",
-            sha256="0" * 64,
-            verdict="ready",
-            format="chat",
-            model=BASE,
-            report_json="{}",
-            validation_path=str(valid),
-        )
-        db.add(dataset)
-        db.flush()
-        db.add(
-            TrainingJob(
-                short_id="job-ho0001",
-                request_id="req-h",
-                dataset_id=dataset.id,
-                provider="openai",
-                base_model=BASE,
-                fine_tuned_model=FT,
-                status=status,
-                channel_id=CHANNEL,
-                thread_ts=parent["ts"],
-                started_by=ALICE,
-            )
-        )
-    return parent
 
 
 def _run(bot: RunningBot) -> int:

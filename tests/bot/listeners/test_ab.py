@@ -18,11 +18,18 @@ from bot.blocks.progress import JobLabel, build_result_message
 from bot.evaluation_runner import evaluation_tick
 from core.evaluation import sessions
 from core.evaluation.sessions import record_prompt
-from core.store.datasets import Dataset
 from core.store.engine import session_scope
 from core.store.evaluation import AbPrompt, AbResponse, AbSession, AbVote
-from core.store.jobs import TrainingJob
-from tests.bot.harness import ALICE, BOB, CHANNEL, RunningBot, make_settings, start_bot
+from tests.bot.harness import (
+    ALICE,
+    BOB,
+    CHANNEL,
+    RunningBot,
+    make_settings,
+    seed_finished_job,
+    start_bot,
+    write_chat_jsonl,
+)
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import message_event
@@ -52,55 +59,15 @@ def ab_bot(tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> It
 
 def _job(bot: RunningBot, tmp_path: Path) -> dict[str, Any]:
     """A succeeded job whose dataset thread is a real message in the fake workspace."""
-    parent = bot.slack.post_user_message(CHANNEL, "faq.jsonl", user=ALICE)
-    train = tmp_path / "train.jsonl"
-    train.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "messages": [
-                        {"role": "user", "content": f"q{i}"},
-                        {"role": "assistant", "content": f"a{i}"},
-                    ]
-                }
-            )
-            + "\n"
-            for i in range(8)
-        ),
-        encoding="utf-8",
+    train = write_chat_jsonl(tmp_path / "train.jsonl", {f"q{i}": f"a{i}" for i in range(8)})
+    return seed_finished_job(
+        bot,
+        dataset_short_id="ds-ab0001",
+        job_short_id=JOB,
+        base_model=BASE,
+        fine_tuned_model=FT,
+        training_path=train,
     )
-    with session_scope(bot.ctx.engine) as db:
-        dataset = Dataset(
-            short_id="ds-ab0001",
-            slack_file_id="F1",
-            channel_id=CHANNEL,
-            thread_ts=parent["ts"],
-            uploader_id=ALICE,
-            file_name="faq.jsonl",
-            sha256="0" * 64,
-            verdict="ready",
-            format="chat",
-            model=BASE,
-            report_json="{}",
-            training_path=str(train),
-        )
-        db.add(dataset)
-        db.flush()
-        db.add(
-            TrainingJob(
-                short_id=JOB,
-                request_id="req-1",
-                dataset_id=dataset.id,
-                provider="openai",
-                base_model=BASE,
-                fine_tuned_model=FT,
-                status="succeeded",
-                channel_id=CHANNEL,
-                thread_ts=parent["ts"],
-                started_by=ALICE,
-            )
-        )
-    return parent
 
 
 def _roots(bot: RunningBot) -> list[dict[str, Any]]:
