@@ -241,6 +241,12 @@ def test_status_cancel_and_models_commands(bot: RunningBot, fake_openai: FakeOpe
     message, _, short_id = dropped_report(bot)
     bot.sender.command(f"start {short_id} --provider openai", user_id=ALICE, channel_id=CHANNEL)
     wait_text(bot, message["ts"], "started on OpenAI")
+    # The start command's own answer may land after the thread message: wait for
+    # it, or reply_to below would take it for the answer to the next command.
+    bot.slack.wait_for(
+        lambda: [r for r in bot.slack.responses(user=ALICE) if "Started job" in r["text"]],
+        timeout=WAIT,
+    )
     (row,) = jobs(bot)
 
     def reply_to(text: str, user: str = ALICE) -> str:
