@@ -67,9 +67,7 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
-    slack_api_base_url: str = Field(
-        default="https://slack.com/api/", alias="SLACK_API_BASE_URL"
-    )
+    slack_api_base_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_BASE_URL")
     admins: list[str] = Field(default_factory=list, alias="TUNEBOT_ADMINS")
     allowed_usergroup: str | None = Field(default=None, alias="TUNEBOT_ALLOWED_USERGROUP")
     monthly_budget_usd: float | None = Field(default=None, alias="TUNEBOT_MONTHLY_BUDGET_USD")
