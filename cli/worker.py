@@ -19,7 +19,6 @@ from typing import Annotated
 import typer
 
 from core.config import load_settings
-from core.errors import ConfigError
 
 TRAIN_MODULES = ("torch", "transformers", "peft", "trl", "datasets", "accelerate")
 INSTALL_HINT = (
@@ -67,16 +66,13 @@ def worker_command(
     from worker.app import serve
     from worker.settings import build_config, parse_model_specs
 
-    try:
-        config = build_config(
-            load_settings(),
-            data_dir=data_dir,
-            models=parse_model_specs(model),
-            insecure_no_auth=insecure_no_auth,
-        )
-    except ConfigError as exc:
-        typer.echo(f"Error: {exc.user_message()}", err=True)
-        raise typer.Exit(2) from exc
+    # A ConfigError (bad setting, bad --model) reaches cli.main: one message, exit 2.
+    config = build_config(
+        load_settings(),
+        data_dir=data_dir,
+        models=parse_model_specs(model),
+        insecure_no_auth=insecure_no_auth,
+    )
     if insecure_no_auth:
         typer.echo("Warning: --insecure-no-auth: anyone reaching the port can use it.", err=True)
     serve(config, host=host, port=port, log_level=log_level)

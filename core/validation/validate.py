@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from core.config import Settings, load_settings
+from core.config import ValidationSettings, load_validation_settings
 from core.datasets.reader import OpenedDataset, open_dataset
 from core.datasets.sniff import FileType
 from core.errors import ConfigError, DatasetError
@@ -28,7 +28,7 @@ def validate_file(
     path: Path,
     *,
     model: str | None = None,
-    settings: Settings | None = None,
+    settings: ValidationSettings | None = None,
     fix_path: Path | None = None,
     split: float | None = None,
     seed: int = 0,
@@ -56,7 +56,7 @@ def validate_file(
             ``fix_path`` (or its ``.valid`` file) naming the input file;
             an unreadable ``settings.hf_tokenizer_path`` (used for open models).
     """
-    settings = settings if settings is not None else load_settings()
+    settings = settings if settings is not None else load_validation_settings()
     spec = resolve_model(model or settings.default_model, price_overrides=settings.price_overrides)
     target = Target(spec, settings.hf_tokenizer_path)
     if target.uses_hf_tokenizer:
@@ -124,7 +124,7 @@ def _check_outputs(path: Path, fix_path: Path | None, split: float | None) -> No
         raise ConfigError("--split needs --fix OUT.jsonl.", hint="Add --fix OUT.jsonl.")
 
 
-def _checked_size(path: Path, settings: Settings) -> int:
+def _checked_size(path: Path, settings: ValidationSettings) -> int:
     if not path.is_file():
         raise DatasetError(
             f"There is no file at {path}.", code="file_not_found", hint="Check the path."

@@ -84,6 +84,8 @@ class WorkerProcess:
     log_path: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    model_spec: str | None = None
+    """``--model`` value as a user types it (default ``tiny=<model_dir>``)."""
 
     @property
     def base_url(self) -> str:
@@ -105,7 +107,7 @@ class WorkerProcess:
             sys.executable, "-m", "cli.main", "worker",
             "--port", str(self.port),
             "--data-dir", str(self.data_dir),
-            "--model", f"tiny={self.model_dir}",
+            "--model", self.model_spec or f"tiny={self.model_dir}",
             "--log-level", "warning",
         ]  # fmt: skip
         self.data_dir.mkdir(parents=True, exist_ok=True)
