@@ -6,6 +6,7 @@ Files written for the first DPO release used ``preferred_completion`` /
 
 from __future__ import annotations
 
+from core.errors import DatasetError
 from core.validation.chat import MessageChecker
 from core.validation.content import Problem, describe
 from core.validation.context import CheckContext
@@ -55,7 +56,11 @@ def check_preference(
     check_example_fields(example, allowed=_KEYS | frozenset(old), problems=problems)
     if messages is None or len(outputs) < 2:
         return Outcome(line, "preference", -1, 0, True, digest, tuple(problems))
-    counted = ctx.counter.count_messages(messages + outputs[0] + outputs[1])
+    try:
+        counted = ctx.counter.count_messages(messages + outputs[0] + outputs[1])
+    except DatasetError as refused:  # a model's template may refuse two answers in a row
+        problems.append((refused.code, refused.message, refused.hint))
+        return Outcome(line, "preference", -1, 0, True, digest, tuple(problems))
     too_long = ctx.too_long(counted)
     if too_long:
         problems.append(too_long)

@@ -18,13 +18,13 @@ WORDS = ["[UNK]", "Question", "Answer", "number", "?", ".", "<|user|>", "<|assis
 TEMPLATE = "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <|end|> {% endfor %}"
 
 
-def tokenizer_folder(folder: Path) -> Path:
+def tokenizer_folder(folder: Path, template: str = TEMPLATE) -> Path:
     tokenizer = Tokenizer(WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
     tokenizer.pre_tokenizer = Whitespace()
     tokenizer.add_special_tokens(["<|user|>", "<|assistant|>", "<|end|>"])
     folder.mkdir()
     tokenizer.save(str(folder / "tokenizer.json"))
-    (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": TEMPLATE}))
+    (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": template}))
     return folder
 
 
@@ -53,3 +53,48 @@ def test_unreadable_tokenizer_fails_before_reading(tmp_path: Path) -> None:
     settings = Settings(TUNEBOT_HF_TOKENIZER=tmp_path)
     with pytest.raises(ConfigError):
         run(path, model="meta-llama/Llama-3.1-8B-Instruct", settings=settings, workers=2)
+
+
+def test_a_model_folder_is_counted_with_its_own_tokenizer_and_template(tmp_path: Path) -> None:
+    """``tunebot validate --model FOLDER``: the folder is the model the worker trains."""
+    rows = [{"messages": m["messages"][1:]} for m in good_rows(50)]
+    folder = tokenizer_folder(tmp_path / "tok")
+    report = run(write_jsonl(tmp_path / "data.jsonl", rows), model=str(folder))
+    assert report.encoding == "hf:tok" and not report.tokens.estimated
+    assert (report.tokens.min, report.tokens.max) == (12, 12)
+    # The template has no generation prompt: "<|assistant|> Answer number 0 . <|end|>" is trained.
+    assert report.billed_tokens_per_epoch == 12 * 50
+
+
+def test_tools_the_template_cannot_render_are_an_error_on_their_line(tmp_path: Path) -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    tool_use = {
+        "messages": [
+            {"role": "user", "content": "Question ?"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c1", "content": "Answer"},
+            {"role": "assistant", "content": "Answer ."},
+        ],
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}],
+    }
+    rows = [{"messages": m["messages"][1:]} for m in good_rows(11)] + [tool_use]
+    report = run(
+        write_jsonl(tmp_path / "d.jsonl", rows), model=str(tokenizer_folder(tmp_path / "t"))
+    )
+    [finding] = [f for f in report.errors if f.code == "template_cannot_render_tools"]
+    assert finding.line == 12 and "cannot render tools" in finding.message
+    assert finding.fix and "Qwen 2.5" in finding.fix
+    assert report.verdict == "not_ready"
+
+
+def test_an_example_the_template_refuses_is_an_error_with_its_reason(tmp_path: Path) -> None:
+    strict = (
+        "{% for m in messages %}{% if m['role'] == 'system' %}"
+        "{{ raise_exception('System role not supported') }}{% endif %}"
+        "<|{{ m['role'] }}|> {{ m['content'] }} <|end|> {% endfor %}"
+    )
+    rows = [{"messages": m["messages"][1:]} for m in good_rows(11)] + good_rows(1)
+    folder = tokenizer_folder(tmp_path / "strict", template=strict)
+    report = run(write_jsonl(tmp_path / "d.jsonl", rows), model=str(folder))
+    [finding] = [f for f in report.errors if f.code == "chat_template_error"]
+    assert finding.line == 12 and "System role not supported" in finding.message
