@@ -15,6 +15,7 @@ from core.datasets.limits import MAX_LINE_BYTES
 from core.datasets.records import ReadProblem
 from core.errors import DatasetError
 from core.validation.chat import MessageChecker
+from core.validation.codes import severity
 from core.validation.content import (
     Problem,
     describe,
@@ -193,7 +194,9 @@ def check_chat(
             functions=functions if isinstance(functions, list) else None,
         )
     except DatasetError as refused:  # the model's own template cannot render it
-        if not problems:  # otherwise the findings above already say what to fix
+        # An example with errors already found is reported by those (they explain
+        # why the template failed); otherwise this is what stops it from training.
+        if not any(severity(code) == "error" for code, _, _ in problems):
             problems.append((refused.code, refused.message, refused.hint))
         return Outcome(line, "chat", -1, 0, False, digest, tuple(problems), summary.has_system)
     too_long = ctx.too_long(counted)

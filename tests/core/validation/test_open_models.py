@@ -77,13 +77,28 @@ def test_tools_the_template_cannot_render_are_an_error_on_their_line(tmp_path: P
         ],
         "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}],
     }
-    rows = [{"messages": m["messages"][1:]} for m in good_rows(11)] + [tool_use]
+    legacy = {  # a warning (deprecated_functions) must not hide the error
+        "messages": [
+            {"role": "user", "content": "Question ?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "function_call": {"name": "f", "arguments": "{}"},
+            },
+            {"role": "function", "name": "f", "content": "Answer"},
+            {"role": "assistant", "content": "Answer ."},
+        ],
+        "functions": [{"name": "f", "parameters": {}}],
+    }
+    rows = [{"messages": m["messages"][1:]} for m in good_rows(11)] + [tool_use, legacy]
     report = run(
         write_jsonl(tmp_path / "d.jsonl", rows), model=str(tokenizer_folder(tmp_path / "t"))
     )
-    [finding] = [f for f in report.errors if f.code == "template_cannot_render_tools"]
-    assert finding.line == 12 and "cannot render tools" in finding.message
-    assert finding.fix and "Qwen 2.5" in finding.fix
+    found = [f for f in report.errors if f.code == "template_cannot_render_tools"]
+    assert [f.line for f in found] == [12, 13]
+    assert "cannot render tools" in found[0].message and "deprecated" in found[1].message
+    assert found[0].fix and "Qwen 2.5" in found[0].fix
+    assert "deprecated_functions" in {w.code for w in report.warnings}
     assert report.verdict == "not_ready"
 
 
