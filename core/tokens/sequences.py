@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import functools
 import json
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,7 +270,10 @@ class SequenceBuilder:
         """Where assistant message ``index`` is in ``full``: (start, end) characters."""
         context, message = conversation[:index], conversation[index]
         prompt = self._render_or_refuse(context, tools, add_generation_prompt=True)
-        upto = self._render_or_refuse([*context, message], tools, add_generation_prompt=False)
+        if index == len(conversation) - 1:
+            upto = full  # the conversation ends with this answer
+        else:
+            upto = self._render_or_refuse([*context, message], tools, add_generation_prompt=False)
         if upto.startswith(prompt):
             turn = self._through_end_token(upto[len(prompt) :])
             if turn and len(prompt) >= cursor and full.startswith(prompt + turn):
@@ -383,11 +387,14 @@ def _template_call(call: Any) -> Any:
 
 
 def _mask(offsets: Sequence[tuple[int, int]], spans: list[tuple[int, int]]) -> list[bool]:
-    """True for each token that starts inside one of the (sorted, disjoint) spans."""
-    mask = []
-    span = 0
-    for start, _ in offsets:
-        while span < len(spans) and start >= spans[span][1]:
-            span += 1
-        mask.append(span < len(spans) and spans[span][0] <= start)
+    """True for each token that starts inside one of the spans.
+
+    Token starts never decrease along an encoding, so each span is a slice
+    found by bisection (this runs once per example in the validator's loop).
+    """
+    starts = [start for start, _ in offsets]
+    mask = [False] * len(starts)
+    for begin, end in spans:
+        first, last = bisect_left(starts, begin), bisect_left(starts, end)
+        mask[first:last] = [True] * (last - first)
     return mask
