@@ -113,3 +113,26 @@ def test_an_example_the_template_refuses_is_an_error_with_its_reason(tmp_path: P
     report = run(write_jsonl(tmp_path / "d.jsonl", rows), model=str(folder))
     [finding] = [f for f in report.errors if f.code == "chat_template_error"]
     assert finding.line == 12 and "System role not supported" in finding.message
+
+
+def test_preferences_count_each_answer_when_the_template_wants_alternating_roles(
+    tmp_path: Path,
+) -> None:
+    alternating = (
+        "{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+        "{{ raise_exception('roles must alternate') }}{% endif %}"
+        "<|{{ m['role'] }}|> {{ m['content'] }} <|end|> {% endfor %}"
+    )
+    rows = [
+        {
+            "input": {"messages": [{"role": "user", "content": f"Question number {i} ?"}]},
+            "preferred_output": [{"role": "assistant", "content": "Answer ."}],
+            "non_preferred_output": [{"role": "assistant", "content": "Answer number ."}],
+        }
+        for i in range(12)
+    ]
+    folder = tokenizer_folder(tmp_path / "alt", template=alternating)
+    report = run(write_jsonl(tmp_path / "prefs.jsonl", rows), model=str(folder))
+    assert not [f for f in report.errors if f.code == "chat_template_error"]
+    # prompt (6) + "<|assistant|> Answer . <|end|>" (4), and again with "Answer number ." (5)
+    assert (report.tokens.min, report.tokens.max) == (21, 21)
