@@ -215,7 +215,7 @@ class SequenceBuilder:
                 hint="Use an instruct model whose tokenizer has a chat template, or train "
                 "prompt/completion or text files.",
             )
-        conversation = [_template_message(m) for m in messages]
+        conversation = [template_message(m) for m in messages]
         self._check_tools(conversation, tools=tools, functions=functions)
         tools = tools or None
         full = self._render_or_refuse(conversation, tools, add_generation_prompt=False)
@@ -345,7 +345,7 @@ class SequenceBuilder:
         return list(self.tokenizer.encode(text, add_special_tokens=True).ids)
 
 
-def _template_message(message: Any) -> dict[str, Any]:
+def template_message(message: Any) -> dict[str, Any]:
     """An OpenAI-format message in the shape Hugging Face chat templates read.
 
     ``weight`` is a training switch, not text; ``None`` values are dropped as

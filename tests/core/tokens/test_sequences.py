@@ -4,7 +4,8 @@ Each case decodes the tokens whose label is not -100 and compares them with
 the assistant outputs OpenAI's rules train (every assistant message unless
 ``"weight": 0``), each through its end-of-turn token, and nothing else.
 Templates: Llama 3.1, Qwen 2.5, Mistral v0.3 (with tools) and Gemma 2
-(without), applied with the tiny model's tokenizer.
+(without), applied with the tiny model's tokenizer. The token ids are also
+checked against transformers' own ``apply_chat_template``.
 """
 
 from __future__ import annotations
@@ -13,11 +14,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 
 from core.errors import DatasetError
 from core.tokens import HFTokenCounter
-from core.tokens.sequences import IGNORE_INDEX, SequenceBuilder, TrainingSequence
+from core.tokens.sequences import (
+    IGNORE_INDEX,
+    SequenceBuilder,
+    TrainingSequence,
+    template_message,
+)
 from tests.core.tokens.template_models import dress
 
 SYSTEM = {"role": "system", "content": "You answer in a few words."}
@@ -231,3 +238,26 @@ def test_plain_formats_keep_trls_behaviour(tmp_path: Path, tiny_tokenizer_dir: P
     assert trained_runs(builder, pc) == [" Paris<|eot_id|>"]
     text = builder.text("Monday Tuesday")
     assert trained_runs(builder, text) == ["Monday Tuesday<|eot_id|>"]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_sequences_are_what_transformers_apply_chat_template_gives(
+    builder: SequenceBuilder, family: str, case: str
+) -> None:
+    """Core renders and tokenizes without transformers, but exactly as it does."""
+    from transformers import PreTrainedTokenizerFast
+
+    messages = [SYSTEM, *CASES[case]] if family in WITH_SYSTEM else CASES[case]
+    tools = TOOLS if case != "multi_turn" else None
+    hf = PreTrainedTokenizerFast(tokenizer_file=str(builder.folder / "tokenizer.json"))
+    hf.chat_template = (builder.folder / "chat_template.jinja").read_text(encoding="utf-8")
+    for key, value in builder.template_vars.items():
+        if value:
+            setattr(hf, key, value)
+    shaped = [template_message(m) for m in messages]
+    if isinstance(EXPECTED[family][case], tuple):  # core refuses it: so does transformers
+        with pytest.raises(jinja2.TemplateError):
+            hf.apply_chat_template(shaped, tools=tools, tokenize=False)
+        return
+    ids = hf.apply_chat_template(shaped, tools=tools, tokenize=True, return_dict=True)["input_ids"]
+    assert builder.chat(messages, tools=tools).input_ids == list(ids)
