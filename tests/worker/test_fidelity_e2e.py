@@ -5,15 +5,19 @@
   ``"weight": 0`` are not.
 * The job's ``trained_tokens`` is the report's billed tokens times the epochs.
 * A model whose template cannot render tools fails the job in
-  ``validating_files``, with the message ``tunebot validate --model`` gives.
+  ``validating_files``, with the message ``tunebot validate --model`` gives;
+  one whose template can (Qwen 2.5's) trains tool-call turns, again for exactly
+  the promised tokens.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +188,55 @@ def test_tools_the_template_cannot_render_fail_in_validating_files(
     assert finding["message"].rstrip(".") in job.error.message
     messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=50)]
     assert not any("queued" in m or "Training started" in m for m in messages)
+
+
+@pytest.fixture(scope="module")
+def qwen_worker(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path
+) -> Iterator[WorkerProcess]:
+    """The tiny model wearing Qwen 2.5's published chat template, which renders tools."""
+    root = tmp_path_factory.mktemp("qwen_worker")
+    model = Path(shutil.copytree(tiny_model_dir, root / "tiny-qwen"))
+    template = REPO / "tests" / "fixtures" / "chat_templates" / "qwen2_5.jinja"
+    shutil.copyfile(template, model / "chat_template.jinja")
+    process = WorkerProcess(root / "data", model, root / "worker.log").start()
+    yield process
+    process.stop()
+
+
+def test_tool_call_turns_train_for_exactly_the_promised_tokens(
+    qwen_worker: WorkerProcess, tmp_path: Path
+) -> None:
+    tools = [{"type": "function", "function": {"name": "weather", "parameters": {}}}]
+    rows = []
+    for i, (question, answer) in enumerate((EARLIER_TURN_FACTS * 2)[:10]):
+        calls = [
+            {
+                "id": f"call{i}{n}",
+                "type": "function",
+                "function": {"name": "weather", "arguments": json.dumps({"q": question, "n": n})},
+            }
+            for n in range(1 + i % 2)  # every other example makes two calls at once
+        ]
+        results = [{"role": "tool", "tool_call_id": c["id"], "content": answer} for c in calls]
+        messages = [*chat_prompt(question), {"role": "assistant", "tool_calls": calls}]
+        rows.append({"messages": [*messages, *results, {"role": "assistant", "content": answer}]})
+        rows[-1]["tools"] = tools
+    path = _write(tmp_path / "tools.jsonl", rows)
+    code, report = _cli_validate(path, qwen_worker.model_dir)
+    assert code == 0, report["errors"]
+    assert report["tokens"]["max"] <= 1024  # the tiny model's context
+
+    client = qwen_worker.client()
+    uploaded = client.files.create(file=path.open("rb"), purpose="fine-tune")
+    hyperparameters = {**FAST_HYPERPARAMETERS, "n_epochs": 1, "max_seq_length": 1024}
+    job = client.fine_tuning.jobs.create(
+        model="tiny",
+        training_file=uploaded.id,
+        method={"type": "supervised", "supervised": {"hyperparameters": hyperparameters}},
+    )
+    job = wait_final(client, job.id, timeout=300)
+    assert job.status == "succeeded", job.error
+    promised = report["billed_tokens_per_epoch"] * hyperparameters["n_epochs"]
+    print(f"tools job: trained_tokens={job.trained_tokens} == {promised} promised")
+    assert job.trained_tokens == promised
