@@ -116,7 +116,7 @@ def build_hf_configs(
         seed=params.seed,
         data_seed=params.seed,
         max_length=params.max_seq_length,
-        completion_only_loss=None,  # prompt/completion rows train the completion only
+        completion_only_loss=None,  # rows come with labels (worker/dataset.py); TRL keeps them
         logging_steps=1,
         logging_strategy="steps",
         save_strategy=strategy,

@@ -128,7 +128,11 @@ class JobRunner:
             if path.is_file():
                 self.store.add_event(job_id, f"Validating {param.replace('_', ' ')}: {file_id}")
                 try:
-                    problem = check_training_file(path, base_model=job.base_model)
+                    problem = check_training_file(
+                        path,
+                        base_model=job.base_model,
+                        max_seq_length=TrainingParams(**_json(job.params_json)).max_seq_length,
+                    )
                 except Exception:  # a validator bug must fail the job, not the worker
                     logger.exception("validation of %s crashed", file_id)
                     problem = "The worker could not validate this file (see the worker log)."

@@ -79,8 +79,11 @@ def build_trainer(job: JobSpec, callback: Any) -> tuple[Any, Any]:
         four_bit=configs.load_in_4bit,
         gradient_checkpointing=configs.sft_kwargs["gradient_checkpointing"],
     )
-    train = Dataset.from_list(load_examples(job.training_file))
-    valid = Dataset.from_list(load_examples(job.validation_file)) if job.validation_file else None
+    # Pre-tokenized by core, exactly as the validator counted them (worker/dataset.py).
+    train = Dataset.from_list(load_examples(job.training_file, base_model=job.base_model))
+    valid = None
+    if job.validation_file:
+        valid = Dataset.from_list(load_examples(job.validation_file, base_model=job.base_model))
     trainer = SFTTrainer(
         model=model,
         args=configs.sft_config(),

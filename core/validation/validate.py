@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from core.config import ValidationSettings, load_validation_settings
@@ -34,6 +35,7 @@ def validate_file(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    max_tokens: int | None = None,
 ) -> Report:
     """Validate a dataset file and, when asked, write its fixed JSONL and split.
 
@@ -50,15 +52,21 @@ def validate_file(
         seed: seed of the split, so the same seed gives the same split.
         progress: called with (bytes done, bytes total) as a JSONL file is read.
         workers: processes to check with (default: all cores for large JSONL).
+        max_tokens: per-example limit to check and bill against instead of the
+            model's (the worker passes the job's ``max_seq_length``, past which
+            it would truncate).
 
     Raises:
         ConfigError: unknown ``model``; ``split`` outside (0, 1) or without ``fix_path``;
             ``fix_path`` (or its ``.valid`` file) naming the input file;
-            an unreadable ``settings.hf_tokenizer_path`` (used for open models).
+            an unreadable model tokenizer folder or ``settings.hf_tokenizer_path``
+            (used for open models).
     """
     settings = settings if settings is not None else load_validation_settings()
     spec = resolve_model(model or settings.default_model, price_overrides=settings.price_overrides)
-    target = Target(spec, settings.hf_tokenizer_path)
+    if max_tokens is not None:
+        spec = replace(spec, max_tokens=max_tokens)
+    target = Target.for_spec(spec, settings.hf_tokenizer_path)
     if target.uses_hf_tokenizer:
         CheckContext.for_target(target)  # an unreadable tokenizer fails here, not in a worker
     path = Path(path)

@@ -21,7 +21,7 @@ from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
 from tokenizers.pre_tokenizers import Whitespace
 
-from core.errors import ConfigError
+from core.errors import ConfigError, DatasetError
 from core.tokens import (
     ChatTokenCounter,
     ExampleTokens,
@@ -381,19 +381,25 @@ def test_hf_counter_renders_the_chat_template(tmp_path: Path) -> None:
         {"role": "user", "content": "how are you ?"},
         {"role": "assistant", "content": "fine"},
     ]
-    # <s> | <|user|> how are you ? <|end|> | <|assistant|> fine <|end|>
-    assert counter.count_messages(messages) == ExampleTokens(1 + 6 + 3, trained=1, estimated=False)
-    assert counter.count_prompt_completion("hello", " world") == ExampleTokens(2, 1, False)
+    # <s> | <|user|> how are you ? <|end|> | <|assistant|> fine <|end|>; the template
+    # has no generation prompt, so the model must produce the assistant header too.
+    assert counter.count_messages(messages) == ExampleTokens(1 + 6 + 3, trained=3, estimated=False)
+    # As TRL trains it: prompt + completion + EOS, the completion and EOS trained.
+    assert counter.count_prompt_completion("hello", " world") == ExampleTokens(3, 2, False)
+    assert counter.count_document("hello world") == ExampleTokens(3, 3, False)
 
 
-def test_hf_counter_without_or_rejecting_template_is_an_estimate(tmp_path: Path) -> None:
+def test_hf_counter_without_or_rejecting_template_is_an_error(tmp_path: Path) -> None:
+    """The worker could not train such an example, so no estimate stands in for it."""
     plain = HFTokenCounter(_tokenizer_folder(tmp_path / "plain", template=None) / "tokenizer.json")
     messages = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "fine"}]
-    # The tiktoken rules over this tokenizer: 3 + (3+1+1) + (3+1+1); "user" -> [UNK].
-    assert plain.count_messages(messages) == ExampleTokens(13, trained=1, estimated=True)
+    with pytest.raises(DatasetError, match="no chat template") as missing:
+        plain.count_messages(messages)
+    assert missing.value.code == "chat_template_error"
     templated = HFTokenCounter(_tokenizer_folder(tmp_path / "tpl", template=TEMPLATE))
-    rejected = templated.count_messages([{"role": "system", "content": "hello"}])
-    assert rejected.estimated
+    with pytest.raises(DatasetError, match="refuses this example: bad role") as refused:
+        templated.count_messages([{"role": "system", "content": "hello"}, *messages])
+    assert refused.value.code == "chat_template_error"
 
 
 def test_hf_counter_needs_a_tokenizer_file(tmp_path: Path) -> None:
