@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from core.config import Settings, load_settings
+from core.store.schema import SchemaOutOfDate, require_current_database
 
 logger = logging.getLogger("tunebot.serve")
 
@@ -128,6 +129,11 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
             raise typer.Exit(2)
+        try:  # an empty database is created; an old one is refused (#13)
+            require_current_database(settings.database_url)
+        except SchemaOutOfDate as exc:
+            typer.echo(f"tunebot serve cannot start: {exc.user_message()}", err=True)
+            raise typer.Exit(2) from exc
         serve(settings, host=host, port=port)
 
 

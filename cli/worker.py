@@ -34,6 +34,28 @@ def register(app: typer.Typer) -> None:
     app.command("worker")(worker_command)
 
 
+def upgrade_store(data_dir: Path) -> None:
+    """``--upgrade-db``: needs no torch, so it runs before the [train] check."""
+    from core.store.schema import SchemaOutOfDate
+    from worker.store import WORKER_SCHEMA, store_engine
+
+    if not data_dir.is_dir():
+        typer.echo(f"Error: --data-dir {data_dir} does not exist; nothing to upgrade.", err=True)
+        raise typer.Exit(2)
+    engine = store_engine(data_dir)
+    try:
+        before, after = WORKER_SCHEMA.upgrade(engine)
+    except SchemaOutOfDate as exc:
+        typer.echo(f"Error: {exc.user_message()}", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+    if before == after:
+        typer.echo(f"Worker store schema is current (revision {after}).")
+    else:
+        typer.echo(f"Worker store schema upgraded: {before or 'empty'} -> {after}.")
+
+
 def missing_train_modules() -> list[str]:
     """Modules of the ``[train]`` extra that are not importable (checked without importing)."""
     return [name for name in TRAIN_MODULES if importlib.util.find_spec(name) is None]
@@ -41,13 +63,13 @@ def missing_train_modules() -> list[str]:
 
 def worker_command(
     model: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--model",
             "-m",
             help="NAME=PATH_OR_HUB_ID of a base model to serve and fine-tune; repeat for more.",
         ),
-    ],
+    ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
     data_dir: Annotated[
@@ -58,8 +80,18 @@ def worker_command(
         typer.Option("--insecure-no-auth", help="Accept requests without a key (local use only)."),
     ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    upgrade_db: Annotated[
+        bool,
+        typer.Option(
+            "--upgrade-db",
+            help="Migrate the store in --data-dir to this version's schema, then exit.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the QLoRA worker: OpenAI-shaped files, fine-tuning jobs, models and chat."""
+    if upgrade_db:
+        upgrade_store(data_dir)
+        return
     missing = missing_train_modules()
     if missing:
         typer.echo(f"Missing: {', '.join(missing)}. {INSTALL_HINT}", err=True)
@@ -71,7 +103,7 @@ def worker_command(
         config = build_config(
             load_settings(),
             data_dir=data_dir,
-            models=parse_model_specs(model),
+            models=parse_model_specs(model or []),
             insecure_no_auth=insecure_no_auth,
         )
     except ConfigError as exc:
@@ -79,4 +111,21 @@ def worker_command(
         raise typer.Exit(2) from exc
     if insecure_no_auth:
         typer.echo("Warning: --insecure-no-auth: anyone reaching the port can use it.", err=True)
+    _require_current_store(config.data_dir)
     serve(config, host=host, port=port, log_level=log_level)
+
+
+def _require_current_store(data_dir: Path) -> None:
+    """Refuse an old store before uvicorn starts, with the command that fixes it."""
+    from core.store.schema import SchemaOutOfDate
+    from worker.store import WORKER_SCHEMA, store_engine
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    engine = store_engine(data_dir)
+    try:
+        WORKER_SCHEMA.require_current(engine)
+    except SchemaOutOfDate as exc:
+        typer.echo(f"Error: {exc.user_message()}", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
