@@ -22,10 +22,13 @@ from core.config import load_settings
 from core.errors import ConfigError
 
 TRAIN_MODULES = ("torch", "transformers", "peft", "trl", "datasets", "accelerate")
+TORCH_INSTALL = "pip install torch==2.13.0"
+"""The one torch install line, for CPU and CUDA alike (README.md, worker/README.md,
+Dockerfile and scripts/test.sh use the same; tests/test_deploy_files.py checks)."""
 INSTALL_HINT = (
-    "The worker needs the [train] extra. On a CUDA machine: pip install 'tunebot[train]'. "
-    "CPU only: pip install torch --index-url https://download.pytorch.org/whl/cpu, "
-    "then pip install 'tunebot[train]'."
+    f"The worker needs the [train] extra: {TORCH_INSTALL}, then pip install 'tunebot[train]'. "
+    "The same line serves CPU and CUDA machines: PyPI's Linux torch is the CUDA build, "
+    "which also runs on CPU."
 )
 
 
