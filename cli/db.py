@@ -5,12 +5,14 @@ Example::
     export DATABASE_URL=postgresql://tunebot@db/tunebot
     tunebot db upgrade      # safe to run from several replicas at once: it takes a lock
     tunebot db current      # exit 1 while an upgrade is due
+    tunebot db revision "add team_id to vote"   # developers: after changing a table
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Annotated
 
 import typer
 from sqlalchemy.engine import Engine
@@ -51,6 +53,19 @@ def current_command() -> None:
     typer.echo(f"revision {current or 'none'} ({state.value}); this tunebot: {DATABASE.head()}")
     if state is not SchemaState.CURRENT:
         raise typer.Exit(1)
+
+
+@db_app.command("revision")
+def revision_command(
+    message: Annotated[str, typer.Argument(help="What it changes, e.g. 'add team_id to vote'.")],
+    worker: Annotated[bool, typer.Option("--worker", help="The worker's store instead.")] = False,
+) -> None:
+    """For developers: write the next migration script after a table changed."""
+    from core.store.schema import DATABASE, new_revision
+    from worker.store import WORKER_SCHEMA
+
+    path = new_revision(WORKER_SCHEMA if worker else DATABASE, message)
+    typer.echo(f"Wrote {path}: read it, adjust it, and add it to the commit.")
 
 
 @contextmanager

@@ -259,3 +259,30 @@ def require_current_database(url: str) -> None:
         DATABASE.require_current(engine)
     finally:
         engine.dispose()
+
+
+def new_revision(schema: Schema, message: str) -> Path:
+    """Write the next migration script: what autogenerate finds between the
+    migrations and the models, on a scratch SQLite database.
+
+    Run it after changing a table (``tunebot db revision "add x to y"``,
+    ``--worker`` for the worker's store), then read and adjust the script.
+    """
+    import tempfile
+
+    from sqlalchemy import create_engine
+
+    head = schema.head()
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = create_engine(f"sqlite:///{scratch}/scratch.db")
+        schema.upgrade(engine)
+        with engine.begin() as connection:
+            script = command.revision(
+                schema.config(connection),
+                message=message,
+                autogenerate=True,
+                rev_id=f"{int(head) + 1:04d}",
+            )
+        engine.dispose()
+    assert script is not None and not isinstance(script, list)  # one head, one script
+    return Path(script.path)

@@ -3,6 +3,8 @@ every row, and replicas upgrading together do not race (SQLite and PostgreSQL)."
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -14,10 +16,11 @@ from sqlalchemy import Column, MetaData, select
 from sqlalchemy.engine import Connection, Engine
 
 from core.store.engine import create_db_engine, init_db
-from core.store.schema import DATABASE, Schema, SchemaOutOfDate, SchemaState
+from core.store.schema import DATABASE, Schema, SchemaOutOfDate, SchemaState, new_revision
 from worker.store import WORKER_SCHEMA, store_engine
 
 FIRST_REVISION = "0001"
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _sqlite(tmp_path: Path, name: str = "bot.db") -> Engine:
@@ -232,3 +235,21 @@ def test_tables_of_keeps_the_worker_out_of_the_bot_database() -> None:
         "worker_events",
         "worker_checkpoints",
     }
+
+
+def test_new_revision_writes_the_next_script(tmp_path: Path) -> None:
+    """On a scratch copy of the scripts: the models match, so the script changes nothing."""
+    scripts = tmp_path / "migrations"
+    shutil.copytree(ROOT / "core" / "store" / "migrations", scripts)
+    schema = dataclasses.replace(DATABASE, script_location=str(scripts))
+    head = int(DATABASE.head())
+    path = new_revision(schema, "nothing changed")
+    assert path.parent == scripts / "versions"
+    text = path.read_text()
+    assert f"revision: str = '{head + 1:04d}'" in text
+    assert f"down_revision: str | None = '{head:04d}'" in text
+    upgrade = text.split("def upgrade() -> None:")[1].split("def downgrade")[0]
+    assert [line.strip() for line in upgrade.splitlines() if line.strip() and "#" not in line] == [
+        "pass"
+    ]
+    assert schema.head() == f"{head + 1:04d}"
