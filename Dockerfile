@@ -19,9 +19,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TUNEBOT_DATA_DIR=/data
 
-RUN useradd --create-home --uid 10001 --user-group tunebot \
+RUN groupadd --gid 10001 tunebot \
+    && useradd --create-home --uid 10001 --gid 10001 tunebot \
     && mkdir -p /data \
-    && chown tunebot:tunebot /data
+    && chown 10001:10001 /data
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -43,8 +44,9 @@ CMD ["tunebot", "serve", "--host", "0.0.0.0", "--port", "3000"]
 
 # ---------------------------------------------------------------------------
 # worker: the QLoRA worker on a GPU box. PyPI's Linux torch wheel is the CUDA
-# build and brings its CUDA libraries; the base image brings the rest of the
-# runtime. Files, jobs, adapters and the SQLite store live in the /data volume.
+# build and brings its own CUDA libraries (pip's nvidia-* packages), so the
+# base image's CUDA version need only suit the host driver. Files, jobs,
+# adapters, the SQLite store and the Hugging Face cache live in the /data volume.
 FROM ${CUDA_IMAGE} AS worker
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -60,9 +62,10 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv \
     && rm -rf /var/lib/apt/lists/* \
     && python3 -m venv /opt/venv \
-    && useradd --create-home --uid 10001 --user-group tunebot \
+    && groupadd --gid 10001 tunebot \
+    && useradd --create-home --uid 10001 --gid 10001 tunebot \
     && mkdir -p /data \
-    && chown tunebot:tunebot /data
+    && chown 10001:10001 /data
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
