@@ -222,7 +222,14 @@ def test_compose_runs_bot_postgres_and_a_gpu_worker() -> None:
     assert worker["build"]["target"] == "worker"
     device = worker["deploy"]["resources"]["reservations"]["devices"][0]
     assert device["capabilities"] == ["gpu"] and device["driver"] == "nvidia"
-    assert services["migrate"]["build"]["target"] == "bot"
+    assert (
+        services["migrate"]["build"]
+        == services["bot"]["build"]
+        == {
+            "context": ".",
+            "target": "bot",
+        }
+    )
     assert services["migrate"]["image"] == services["bot"]["image"]
     for name in ("bot", "migrate", "postgres"):
         assert "profiles" not in services[name], name
