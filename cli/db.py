@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from core.config import load_settings
 from core.errors import ConfigError
+
+if TYPE_CHECKING:  # imported when a command runs: `tunebot validate` starts without them
+    from sqlalchemy.engine import Engine
 
 db_app = typer.Typer(help="The bot database's schema: check it, upgrade it.", no_args_is_help=True)
 
@@ -71,6 +72,8 @@ def revision_command(
 @contextmanager
 def _database() -> Iterator[Engine]:
     """The engine for DATABASE_URL; every failure becomes one line and exit status 2."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from core.store.engine import create_db_engine
 
     engine: Engine | None = None

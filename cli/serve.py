@@ -16,7 +16,6 @@ from typing import Annotated, Any
 import typer
 
 from core.config import Settings, load_settings
-from core.store.schema import SchemaOutOfDate, require_current_database
 
 logger = logging.getLogger("tunebot.serve")
 
@@ -129,6 +128,8 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
             raise typer.Exit(2)
+        from core.store.schema import SchemaOutOfDate, require_current_database
+
         try:  # an empty database is created; an old one is refused (#13)
             require_current_database(settings.database_url)
         except SchemaOutOfDate as exc:
