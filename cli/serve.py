@@ -128,6 +128,13 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
             raise typer.Exit(2)
+        from core.store.schema import SchemaOutOfDate, require_current_database
+
+        try:  # an empty database is created; an old one is refused (#13)
+            require_current_database(settings.database_url)
+        except SchemaOutOfDate as exc:
+            typer.echo(f"tunebot serve cannot start: {exc.user_message()}", err=True)
+            raise typer.Exit(2) from exc
         serve(settings, host=host, port=port)
 
 

@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, col, create_engine, select
+from sqlmodel import Session, col, create_engine, select
 
-from worker.records import WORKER_TABLES, CheckpointRecord, EventRecord, FileRecord, JobRecord
+from core.store.schema import Schema, tables_of
+from worker.records import CheckpointRecord, EventRecord, FileRecord, JobRecord
 
 R = TypeVar("R", FileRecord, JobRecord, EventRecord, CheckpointRecord)
 
@@ -39,18 +40,35 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+WORKER_SCHEMA = Schema(
+    name="worker store",
+    script_location="worker:migrations",
+    metadata=lambda: tables_of(["worker.records"]),
+    upgrade_command="tunebot worker --upgrade-db",
+)
+"""The worker's SQLite store (``data_dir/worker.db``), migrated apart from the bot's."""
+
+
+def store_engine(data_dir: Path) -> Engine:
+    engine = create_engine(
+        f"sqlite:///{data_dir / 'worker.db'}", connect_args={"check_same_thread": False}
+    )
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 class WorkerStore:
     """The worker's database in ``data_dir/worker.db``."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.engine: Engine = create_engine(
-            f"sqlite:///{data_dir / 'worker.db'}", connect_args={"check_same_thread": False}
-        )
-        event.listen(self.engine, "connect", _sqlite_pragmas)
-        SQLModel.metadata.create_all(
-            self.engine,
-            tables=[t.__table__ for t in WORKER_TABLES],  # type: ignore[attr-defined]
-        )
+        """Open the store; a new one gets the current tables.
+
+        Raises:
+            SchemaOutOfDate: the store was made by an older worker; the message
+                names ``tunebot worker --upgrade-db``.
+        """
+        self.engine: Engine = store_engine(data_dir)
+        WORKER_SCHEMA.require_current(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

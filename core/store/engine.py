@@ -48,7 +48,11 @@ def create_db_engine(url: str) -> Engine:
 
 
 def init_db(engine: Engine) -> None:
-    """Create every table that does not exist yet."""
+    """Create every table that does not exist yet: for tests and throwaway databases.
+
+    A deployed database is migrated instead (``core.store.schema``, ``tunebot db
+    upgrade``), which can also change tables that exist.
+    """
     for name in TABLE_MODULES:
         try:
             importlib.import_module(name)

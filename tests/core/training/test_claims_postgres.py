@@ -1,22 +1,16 @@
 """Two replicas claiming jobs at once on a real PostgreSQL: each job goes to one of them.
 
-The test starts its own throwaway cluster (initdb + pg_ctl, unix socket in a
-temp dir, no TCP), as the style guide asks: no shared server is assumed.
+The throwaway cluster comes from the shared ``postgres_url`` fixture
+(tests/postgres.py): no shared server is assumed.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -30,78 +24,12 @@ from core.store.progress import (
 )
 from tests.core.training.conftest import add_job
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-PORT = 5499  # only a unix socket in a private directory: no clash with other servers
 pytestmark = pytest.mark.postgres
 
 
-def _as_postgres(command: list[str]) -> list[str]:
-    # initdb refuses to run as root; the CI container runs tests as root.
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-@pytest.fixture(scope="module")
-def pg_socket() -> Iterator[Path]:
-    """One throwaway cluster for the module; each test gets its own database."""
-    if not (PG_BIN / "initdb").exists():
-        pytest.fail(f"PostgreSQL 15 binaries not found in {PG_BIN}; install postgresql-15")
-    base = Path(tempfile.mkdtemp(prefix="tunebot-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(base, user="postgres")
-    data = base / "data"
-    subprocess.run(
-        _as_postgres(
-            [
-                str(PG_BIN / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "tunebot",
-                "--auth=trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    options = f"-k {base} -c listen_addresses='' -c fsync=off -p {PORT}"
-    subprocess.run(
-        _as_postgres(
-            [
-                str(PG_BIN / "pg_ctl"),
-                "-D",
-                str(data),
-                "-o",
-                options,
-                "-w",
-                "-l",
-                str(base / "log"),
-                "start",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield base
-    finally:
-        subprocess.run(
-            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            capture_output=True,
-        )
-        shutil.rmtree(base, ignore_errors=True)
-
-
 @pytest.fixture
-def pg_engine(pg_socket: Path, request: pytest.FixtureRequest) -> Iterator[Engine]:
-    name = f"t_{request.node.name[:40].lower()}"
-    admin = create_db_engine(f"postgresql://tunebot@/postgres?host={pg_socket}&port={PORT}")
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    engine = create_db_engine(f"postgresql://tunebot@/{name}?host={pg_socket}&port={PORT}")
+def pg_engine(postgres_url: str) -> Iterator[Engine]:
+    engine = create_db_engine(postgres_url)
     init_db(engine)
     yield engine
     engine.dispose()
