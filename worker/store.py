@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, col, create_engine, select
+from sqlmodel import Session, SQLModel, col, select
 
+from core.store.sqlite import sqlite_engine
 from worker.records import WORKER_TABLES, CheckpointRecord, EventRecord, FileRecord, JobRecord
 
 R = TypeVar("R", FileRecord, JobRecord, EventRecord, CheckpointRecord)
@@ -32,21 +32,12 @@ def now() -> int:
     return int(time.time())
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
-
-
 class WorkerStore:
     """The worker's database in ``data_dir/worker.db``."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.engine: Engine = create_engine(
-            f"sqlite:///{data_dir / 'worker.db'}", connect_args={"check_same_thread": False}
-        )
-        event.listen(self.engine, "connect", _sqlite_pragmas)
+        # The same WAL, busy-timeout and foreign-key setup as the bot's database.
+        self.engine: Engine = sqlite_engine(f"sqlite:///{data_dir / 'worker.db'}")
         SQLModel.metadata.create_all(
             self.engine,
             tables=[t.__table__ for t in WORKER_TABLES],  # type: ignore[attr-defined]
@@ -148,3 +139,19 @@ class WorkerStore:
         with self.session() as s:
             query = select(JobRecord).where(JobRecord.status == "succeeded")
             return list(s.exec(query.order_by(col(JobRecord.seq))).all())
+
+
+def job_row(session: Session, job_id: str) -> JobRecord:
+    """A job's row, in the caller's transaction (ingestion updates it with its events)."""
+    return session.exec(select(JobRecord).where(JobRecord.id == job_id)).one()
+
+
+def recent_metric_events(session: Session, job_id: str, *, limit: int = 5) -> list[EventRecord]:
+    """A job's newest metrics events, newest first, in the caller's transaction."""
+    query = (
+        select(EventRecord)
+        .where(EventRecord.job_id == job_id, EventRecord.type == "metrics")
+        .order_by(col(EventRecord.seq).desc())
+        .limit(limit)
+    )
+    return list(session.exec(query))
