@@ -6,9 +6,9 @@ Each subcommand lives in its own module and is added here; heavy imports
 
 from __future__ import annotations
 
-import importlib
-
 import typer
+
+from cli import poll, serve, validate, worker
 
 app = typer.Typer(
     name="tunebot",
@@ -17,16 +17,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# Subcommand modules; each exposes register(app). Missing ones are skipped so
-# features can land one at a time.
-COMMAND_MODULES = ("cli.validate", "cli.serve", "cli.worker")
-
-for _name in COMMAND_MODULES:
-    try:
-        importlib.import_module(_name).register(app)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _name:
-            raise
+for _command in (validate, serve, poll, worker):
+    _command.register(app)
 
 
 if __name__ == "__main__":

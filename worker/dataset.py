@@ -34,11 +34,13 @@ def check_training_file(path: Path, *, base_model: str) -> str | None:
         base_model: the model's folder or hub id, so core counts tokens and
             checks limits for the open model being trained.
     """
+    from core.config import load_settings
     from core.errors import TunebotError
     from core.validation import validate_file
 
     try:
-        report = validate_file(path, model=base_model)
+        # The worker's own environment decides limits and the tokenizer path.
+        report = validate_file(path, model=base_model, settings=load_settings())
     except TunebotError as exc:
         return exc.user_message()
     if report.verdict != "not_ready":

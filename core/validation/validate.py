@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from core.config import Settings, load_settings
+from core.config import Settings
 from core.datasets.reader import OpenedDataset, open_dataset
 from core.datasets.sniff import FileType
 from core.errors import ConfigError, DatasetError
@@ -27,8 +27,8 @@ ERROR_CODES = frozenset(code for code, (level, _) in CODES.items() if level == "
 def validate_file(
     path: Path,
     *,
+    settings: Settings,
     model: str | None = None,
-    settings: Settings | None = None,
     fix_path: Path | None = None,
     split: float | None = None,
     seed: int = 0,
@@ -43,7 +43,8 @@ def validate_file(
     Parameters:
         path: the dataset (JSONL, JSON, CSV, TSV or XLSX).
         model: target model id or alias; default ``settings.default_model``.
-        settings: tunebot settings (default: read from the environment).
+        settings: tunebot settings, loaded once by the entry point (default model,
+            price overrides, tokenizer path, size limit).
         fix_path: where to write the clean chat JSONL (``--fix``).
         split: fraction of kept examples written to ``<fix_path stem>.valid.jsonl``;
             needs ``fix_path``.
@@ -56,7 +57,6 @@ def validate_file(
             ``fix_path`` (or its ``.valid`` file) naming the input file;
             an unreadable ``settings.hf_tokenizer_path`` (used for open models).
     """
-    settings = settings if settings is not None else load_settings()
     spec = resolve_model(model or settings.default_model, price_overrides=settings.price_overrides)
     target = Target(spec, settings.hf_tokenizer_path)
     if target.uses_hf_tokenizer:
