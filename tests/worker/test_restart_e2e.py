@@ -34,7 +34,7 @@ def test_killed_worker_resumes_job_after_restart(
     worker_dirs.append(first)
     client = first.client()
     uploaded = client.files.create(
-        file=write_chat_jsonl(tmp_path / "train.jsonl").open("rb"), purpose="fine-tune"
+        file=write_chat_jsonl(tmp_path / "train.jsonl"), purpose="fine-tune"
     )
     hyper = {**FAST_HYPERPARAMETERS, "n_epochs": 50, "max_steps": 100, "checkpoint_steps": 10}
     job = client.fine_tuning.jobs.create(
