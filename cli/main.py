@@ -8,13 +8,13 @@ printed as one message with exit status 2, never as a traceback.
 
 from __future__ import annotations
 
-import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
+from cli import db, poll, serve, validate, worker
 from core.errors import ConfigError
 
 
@@ -42,16 +42,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# Subcommand modules; each exposes register(app). Missing ones are skipped so
-# features can land one at a time.
-COMMAND_MODULES = ("cli.validate", "cli.serve", "cli.worker", "cli.db")
-
-for _name in COMMAND_MODULES:
-    try:
-        importlib.import_module(_name).register(app)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _name:
-            raise
+for _command in (validate, serve, poll, worker, db):
+    _command.register(app)
 
 
 def installed_version() -> str:

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import importlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from alembic import command
@@ -161,17 +161,16 @@ class Schema:
         )
 
 
-def tables_of(modules: Sequence[str]) -> MetaData:
+def tables_of(modules: Sequence[ModuleType]) -> MetaData:
     """A metadata holding only the tables defined in ``modules``.
 
     Why not ``SQLModel.metadata``: it is shared by every model imported in the
     process (the bot's and the worker's), and each database holds one set.
     """
     metadata = MetaData()
-    for name in modules:
-        importlib.import_module(name)
+    names = {module.__name__ for module in modules}
     for cls in _table_classes(SQLModel):
-        if cls.__module__ in modules:
+        if cls.__module__ in names:
             cls.__table__.to_metadata(metadata)  # type: ignore[attr-defined]  # table classes have it
     return metadata
 
@@ -232,9 +231,9 @@ def migration_lock(engine: Engine, *, name: str) -> Iterator[None]:
 
 
 def _bot_tables() -> MetaData:
-    from core.store.engine import TABLE_MODULES
+    from core.store.engine import bot_tables  # engine imports this module's users
 
-    return tables_of(TABLE_MODULES)
+    return bot_tables()
 
 
 DATABASE = Schema(
