@@ -26,13 +26,14 @@ MAX_FINDINGS_IN_MESSAGE = 5
 _MESSAGE_KEYS = ("role", "content")
 
 
-def check_training_file(path: Path, *, base_model: str) -> str | None:
+def check_training_file(path: Path, *, base_model: str, method: str = "supervised") -> str | None:
     """Validate ``path`` with core; return an error message, or None when trainable.
 
     Parameters:
         path: the uploaded file on disk.
         base_model: the model's folder or hub id, so core counts tokens and
             checks limits for the open model being trained.
+        method: the job's ``method.type``; "dpo" trains preference files only.
     """
     from core.errors import TunebotError
     from core.validation import validate_file
@@ -42,6 +43,8 @@ def check_training_file(path: Path, *, base_model: str) -> str | None:
     except TunebotError as exc:
         return exc.user_message()
     if report.verdict != "not_ready":
+        if method == "dpo" or report.format == "preference":
+            return _method_mismatch(report.format, method)
         if report.format not in ("chat", "prompt_completion", "text"):
             return (
                 f"The worker cannot train {report.format!r} files; "
@@ -60,6 +63,21 @@ def check_training_file(path: Path, *, base_model: str) -> str | None:
         "The training file is not ready: "
         + "; ".join(lines)
         + (". Run `tunebot validate --fix` on it and upload the fixed file.")
+    )
+
+
+def _method_mismatch(fmt: str, method: str) -> str | None:
+    """Preference files train with DPO and DPO trains nothing else (see worker.preference)."""
+    if fmt == "preference" and method == "dpo":
+        return None
+    if fmt == "preference":
+        return (
+            "This is a preference (DPO) file; start the job with "
+            'method {"type": "dpo"} to train on it.'
+        )
+    return (
+        f"A DPO job needs a preference file (input.messages, preferred_output, "
+        f"non_preferred_output), not {fmt!r} data; use method 'supervised' for this file."
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -24,6 +25,9 @@ from worker.job_spec import JobSpec
 
 ADAPTER_META = "tunebot_adapter.json"
 """Written next to the adapter: which base it needs and at what precision."""
+
+REF_ADAPTER = "ref"
+"""The name TRL's DPOTrainer gives its frozen copy of an adapter being continued."""
 
 
 def parse_job(path: Path) -> JobSpec:
@@ -59,11 +63,16 @@ def load_model_and_tokenizer(
 
 
 def build_trainer(job: JobSpec, callback: Any) -> tuple[Any, Any]:
-    """The SFTTrainer for ``job`` and the configs it was built from."""
-    from datasets import Dataset
-    from trl import SFTTrainer
+    """The TRL trainer for ``job`` (``SFTTrainer``, or ``DPOTrainer`` for method "dpo")
+    and the configs it was built from.
 
-    from worker.dataset import load_examples
+    A job that continues an ``ft:`` model loads that adapter and keeps training it;
+    for DPO, TRL then copies it into a frozen "ref" adapter, so the reference is
+    the model the job started from. A new adapter's DPO reference is the base
+    (adapters disabled).
+    """
+    from datasets import Dataset
+
     from worker.hf_config import build_hf_configs, resolve_device
 
     device = resolve_device(job.device)
@@ -79,18 +88,44 @@ def build_trainer(job: JobSpec, callback: Any) -> tuple[Any, Any]:
         four_bit=configs.load_in_4bit,
         gradient_checkpointing=configs.sft_kwargs["gradient_checkpointing"],
     )
-    train = Dataset.from_list(load_examples(job.training_file))
-    valid = Dataset.from_list(load_examples(job.validation_file)) if job.validation_file else None
-    trainer = SFTTrainer(
-        model=model,
-        args=configs.sft_config(),
-        train_dataset=train,
-        eval_dataset=valid,
-        processing_class=tokenizer,
-        peft_config=configs.lora,
-        callbacks=[callback],
-    )
-    return trainer, configs
+    if job.init_adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(job.init_adapter), is_trainable=True)
+    load = _loader(job.method)
+    train = Dataset.from_list(load(job.training_file))
+    valid = Dataset.from_list(load(job.validation_file)) if job.validation_file else None
+    common: dict[str, Any] = {
+        "model": model,
+        "train_dataset": train,
+        "eval_dataset": valid,
+        "processing_class": tokenizer,
+        # An adapter being continued is already on the model; TRL refuses a second config.
+        "peft_config": None if job.init_adapter else configs.lora,
+        "callbacks": [callback],
+    }
+    if job.method == "dpo":
+        from trl import DPOTrainer
+
+        return DPOTrainer(args=configs.dpo_config(), **common), configs
+    from trl import SFTTrainer
+
+    return SFTTrainer(args=configs.sft_config(), **common), configs
+
+
+def _loader(method: str) -> Any:
+    if method == "dpo":
+        from worker.preference import load_preference_examples
+
+        return load_preference_examples
+    from worker.dataset import load_examples
+
+    return load_examples
+
+
+def adapter_meta(job: JobSpec, *, load_in_4bit: bool) -> str:
+    """What serving needs to rebuild the model an adapter was trained on."""
+    return json.dumps({"base_model": job.base_model, "load_in_4bit": load_in_4bit})
 
 
 def main(job: JobSpec) -> int:
@@ -133,8 +168,11 @@ def main(job: JobSpec) -> int:
 def _save_adapter(job: JobSpec, trainer: Any, *, load_in_4bit: bool) -> None:
     trainer.save_model(str(job.adapter_dir))
     trainer.processing_class.save_pretrained(str(job.adapter_dir))
-    meta = {"base_model": job.base_model, "load_in_4bit": load_in_4bit}
-    (job.adapter_dir / ADAPTER_META).write_text(json.dumps(meta), encoding="utf-8")
+    # A continued DPO job also holds TRL's frozen "ref" copy; the model is "default" only.
+    shutil.rmtree(job.adapter_dir / REF_ADAPTER, ignore_errors=True)
+    (job.adapter_dir / ADAPTER_META).write_text(
+        adapter_meta(job, load_in_4bit=load_in_4bit), encoding="utf-8"
+    )
 
 
 def run(argv: list[str]) -> int:
