@@ -70,6 +70,12 @@ def export_model(data_dir: Path, model_id: str, out_dir: Path, *, merge: bool) -
         raise TunebotError(
             f"{out_dir} already exists and is not empty.", hint="Choose a new or empty folder."
         )
+    return export_adapter(key, out_dir, merge=merge)
+
+
+def export_adapter(key: ModelKey, out_dir: Path, *, merge: bool) -> Exported:
+    """Write the adapter of ``key`` (or, with ``merge``, base plus adapter) to ``out_dir``."""
+    assert key.adapter is not None
     out_dir.mkdir(parents=True, exist_ok=True)
     if merge:
         _write_merged(key, out_dir)

@@ -152,7 +152,7 @@ def main(job: JobSpec) -> int:
         if stop.is_set():
             write_result(job, "cancelled", trained_tokens=tokens, step=trainer.state.global_step)
             return 0
-        _save_adapter(job, trainer, load_in_4bit=configs.load_in_4bit)
+        save_adapter(job, trainer, load_in_4bit=configs.load_in_4bit)
     except Exception as exc:  # process boundary: record why, keep the traceback
         message = (
             exc.user_message() if isinstance(exc, TunebotError) else f"{type(exc).__name__}: {exc}"
@@ -165,7 +165,8 @@ def main(job: JobSpec) -> int:
     return 0
 
 
-def _save_adapter(job: JobSpec, trainer: Any, *, load_in_4bit: bool) -> None:
+def save_adapter(job: JobSpec, trainer: Any, *, load_in_4bit: bool) -> None:
+    """Write the trained adapter, its tokenizer and :data:`ADAPTER_META` to ``job.adapter_dir``."""
     trainer.save_model(str(job.adapter_dir))
     trainer.processing_class.save_pretrained(str(job.adapter_dir))
     # A continued DPO job also holds TRL's frozen "ref" copy; the model is "default" only.
