@@ -4,6 +4,10 @@ Why strict on create: a job that would fail minutes later on a typo (unknown
 model, wrong file, bad hyperparameter) is refused at once with OpenAI's 400,
 naming what is accepted. Files are validated deeply afterwards, while the job
 is ``validating_files``.
+
+``method.type`` is "supervised" or "dpo" (preference pairs). ``model`` is a
+served base, or an ``ft:`` model of this worker whose adapter the job keeps
+training (its LoRA shape is inherited).
 """
 
 from __future__ import annotations
