@@ -174,7 +174,10 @@ def test_dpo_moves_greedy_answers_to_the_preferred_ones(
     events = list(client.fine_tuning.jobs.list_events(dpo_job.id, limit=100))
     train = [e.data for e in events if e.type == "metrics" and "train_loss" in e.data]
     assert train and all({"train_reward_margin", "train_reward_accuracy"} <= set(d) for d in train)
-    last = max(train, key=lambda d: d["step"])
+    first, last = min(train, key=lambda d: d["step"]), max(train, key=lambda d: d["step"])
+    # The reference is the model the job started from (the continued adapter, not the
+    # base): at step 1 policy and reference agree, so every implicit reward is 0.
+    assert abs(first["train_reward_margin"]) < 1e-6, first
     assert last["train_reward_margin"] > 1 and last["train_reward_accuracy"] == 1.0, last
     valid = [e.data for e in events if e.type == "metrics" and "valid_loss" in e.data]
     assert valid and all("valid_reward_margin" in d for d in valid)
