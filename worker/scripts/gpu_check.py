@@ -210,8 +210,8 @@ def _check_export(
     export_adapter(adapter_key(job.adapter_dir), out_dir, merge=True)
     seconds = time.perf_counter() - started
     tokenizer = AutoTokenizer.from_pretrained(out_dir)
-    merged = AutoModelForCausalLM.from_pretrained(out_dir, dtype="auto")
-    merged.to("cuda" if device == "cuda" else "cpu")
+    where = {"device_map": {"": 0}} if device == "cuda" else {}
+    merged = AutoModelForCausalLM.from_pretrained(out_dir, dtype="auto", **where)
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     inputs = tokenizer(text, add_special_tokens=False, return_tensors="pt").to(merged.device)
     with torch.inference_mode():
