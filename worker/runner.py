@@ -32,7 +32,7 @@ from worker.dataset import check_training_file
 from worker.ingest import ingest_progress
 from worker.job_spec import JobSpec, latest_checkpoint
 from worker.jobs_finish import finish_job
-from worker.records import JobRecord
+from worker.records import JobRecord, job_method
 from worker.results import job_id_from_model
 from worker.settings import WorkerConfig
 from worker.store import WorkerStore, now
@@ -130,7 +130,7 @@ class JobRunner:
                 self.store.add_event(job_id, f"Validating {param.replace('_', ' ')}: {file_id}")
                 try:
                     problem = check_training_file(
-                        path, base_model=job.base_model, method=_method(job)
+                        path, base_model=job.base_model, method=job_method(job)
                     )
                 except Exception:  # a validator bug must fail the job, not the worker
                     logger.exception("validation of %s crashed", file_id)
@@ -207,7 +207,7 @@ class JobRunner:
             params=TrainingParams(**_json(job.params_json)),
             resume_from=resume,
             device=self.config.device,
-            method=_method(job),
+            method=job_method(job),
             init_adapter=init_adapter,
         )
         spec.result_path.unlink(missing_ok=True)  # a resumed run writes its own outcome
@@ -296,10 +296,6 @@ class JobRunner:
                 finish_job(self.store, self.config, job.id, outcome=outcome)
         for job in self.store.jobs_with_status(["validating_files"]):
             self.submit(job.id)
-
-
-def _method(job: JobRecord) -> str:
-    return str(_json(job.method_json)["type"]) if job.method_json else "supervised"
 
 
 def _json(text: str) -> dict[str, object]:

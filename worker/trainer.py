@@ -123,11 +123,6 @@ def _loader(method: str) -> Any:
     return load_examples
 
 
-def adapter_meta(job: JobSpec, *, load_in_4bit: bool) -> str:
-    """What serving needs to rebuild the model an adapter was trained on."""
-    return json.dumps({"base_model": job.base_model, "load_in_4bit": load_in_4bit})
-
-
 def main(job: JobSpec) -> int:
     """Train ``job``; return the process exit code."""
     stop = threading.Event()
@@ -171,9 +166,8 @@ def save_adapter(job: JobSpec, trainer: Any, *, load_in_4bit: bool) -> None:
     trainer.processing_class.save_pretrained(str(job.adapter_dir))
     # A continued DPO job also holds TRL's frozen "ref" copy; the model is "default" only.
     shutil.rmtree(job.adapter_dir / REF_ADAPTER, ignore_errors=True)
-    (job.adapter_dir / ADAPTER_META).write_text(
-        adapter_meta(job, load_in_4bit=load_in_4bit), encoding="utf-8"
-    )
+    meta = {"base_model": job.base_model, "load_in_4bit": load_in_4bit}
+    (job.adapter_dir / ADAPTER_META).write_text(json.dumps(meta), encoding="utf-8")
 
 
 def run(argv: list[str]) -> int:

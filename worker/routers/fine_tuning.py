@@ -24,7 +24,7 @@ from worker.deps import Authorized, StateDep
 from worker.errors import APIError, not_found
 from worker.jobs_finish import FINAL_STATUSES
 from worker.model_ids import checkpoint_model_name, finished_job, resolve_adapter
-from worker.records import CheckpointRecord, EventRecord, FileRecord, JobRecord
+from worker.records import CheckpointRecord, EventRecord, FileRecord, JobRecord, job_method
 from worker.results import base_model_name, fine_tuned_model_name
 from worker.schemas import (
     CheckpointMetrics,
@@ -44,11 +44,6 @@ LORA_SHAPE = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
 router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["fine-tuning"], dependencies=[Authorized])
 
 Limit = Annotated[int, Query(ge=1, le=100)]
-
-
-def job_method(job: JobRecord) -> str:
-    """The job's ``method.type``; jobs stored before DPO existed are supervised."""
-    return str(json.loads(job.method_json)["type"]) if job.method_json else "supervised"
 
 
 def to_schema(job: JobRecord) -> FineTuningJob:
