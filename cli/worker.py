@@ -1,10 +1,12 @@
-"""``tunebot worker``: serve the QLoRA worker's OpenAI-compatible API.
+"""``tunebot worker``: serve the QLoRA worker's OpenAI-compatible API;
+``tunebot worker export``: write a fine-tuned model out of its data dir.
 
 Example::
 
     python -m worker.tiny_model ./tiny            # an offline smoke-test model
     export TUNEBOT_WORKER_API_KEY=$(openssl rand -hex 24)
     tunebot worker --data-dir ./worker-data --model tiny=./tiny
+    tunebot worker export ft:tiny:qa:abc123 ./qa-merged --merge --data-dir ./worker-data
 
 The ``[train]`` extra (torch, transformers, peft, trl, bitsandbytes) must be
 installed; without it the command says how to install it and exits with 2.
@@ -31,9 +33,13 @@ INSTALL_HINT = (
 )
 
 
+worker_app = typer.Typer(help="Serve the QLoRA worker, or export its fine-tuned models.")
+DEFAULT_DATA_DIR = Path("worker-data")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``worker`` to the ``tunebot`` command."""
-    app.command("worker")(worker_command)
+    """Add ``worker`` (and ``worker export``) to the ``tunebot`` command."""
+    app.add_typer(worker_app, name="worker")
 
 
 def upgrade_store(data_dir: Path) -> None:
@@ -63,7 +69,9 @@ def missing_train_modules() -> list[str]:
     return [name for name in TRAIN_MODULES if importlib.util.find_spec(name) is None]
 
 
+@worker_app.callback(invoke_without_command=True)
 def worker_command(
+    ctx: typer.Context,
     model: Annotated[
         list[str] | None,
         typer.Option(
@@ -76,7 +84,7 @@ def worker_command(
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
     data_dir: Annotated[
         Path, typer.Option("--data-dir", help="Files, jobs, adapters and the worker's SQLite DB.")
-    ] = Path("worker-data"),
+    ] = DEFAULT_DATA_DIR,
     insecure_no_auth: Annotated[
         bool,
         typer.Option("--insecure-no-auth", help="Accept requests without a key (local use only)."),
@@ -91,13 +99,15 @@ def worker_command(
     ] = False,
 ) -> None:
     """Serve the QLoRA worker: OpenAI-shaped files, fine-tuning jobs, models and chat."""
+    if ctx.invoked_subcommand is not None:
+        return
     if upgrade_db:
         upgrade_store(data_dir)
         return
-    missing = missing_train_modules()
-    if missing:
-        typer.echo(f"Missing: {', '.join(missing)}. {INSTALL_HINT}", err=True)
+    if not model:
+        typer.echo("Error: give at least one --model NAME=PATH_OR_HUB_ID to serve.", err=True)
         raise typer.Exit(2)
+    _require_train_modules()
     from worker.app import serve
     from worker.settings import build_config, parse_model_specs
 
@@ -128,3 +138,45 @@ def _require_current_store(data_dir: Path) -> None:
         raise typer.Exit(2) from exc
     finally:
         engine.dispose()
+
+
+@worker_app.command("export")
+def export_command(
+    model_id: Annotated[
+        str, typer.Argument(help="An ft: model or checkpoint id, as GET /v1/models lists it.")
+    ],
+    out_dir: Annotated[Path, typer.Argument(help="A new or empty folder to write.")],
+    merge: Annotated[
+        bool,
+        typer.Option(
+            "--merge", help="Merge the adapter into its base: a plain transformers/vLLM model."
+        ),
+    ] = False,
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="The data dir the worker runs with.")
+    ] = DEFAULT_DATA_DIR,
+) -> None:
+    """Write a fine-tuned model's PEFT adapter, or with --merge a merged model."""
+    _require_train_modules()
+    from core.errors import TunebotError
+    from worker.export import export_model
+
+    try:
+        done = export_model(data_dir.resolve(), model_id, out_dir, merge=merge)
+    except TunebotError as exc:
+        typer.echo(f"Error: {exc.user_message()}", err=True)
+        raise typer.Exit(2) from exc
+    what = "merged model" if done.merged else "PEFT adapter"
+    typer.echo(f"Wrote the {what} of {model_id} (base {done.base_model}) to {done.out_dir}.")
+    if done.merged and done.trained_in_4bit:
+        typer.echo(
+            "Note: it was trained on a 4-bit base and is merged into full-precision weights; "
+            "answers can differ slightly from the worker's 4-bit serving."
+        )
+
+
+def _require_train_modules() -> None:
+    missing = missing_train_modules()
+    if missing:
+        typer.echo(f"Missing: {', '.join(missing)}. {INSTALL_HINT}", err=True)
+        raise typer.Exit(2)

@@ -32,7 +32,8 @@ from worker.dataset import check_training_file
 from worker.ingest import ingest_progress
 from worker.job_spec import JobSpec, latest_checkpoint
 from worker.jobs_finish import finish_job
-from worker.records import JobRecord
+from worker.records import JobRecord, job_method
+from worker.results import job_id_from_model
 from worker.settings import WorkerConfig
 from worker.store import WorkerStore, now
 
@@ -132,6 +133,7 @@ class JobRunner:
                         path,
                         base_model=job.base_model,
                         max_seq_length=TrainingParams(**_json(job.params_json)).max_seq_length,
+                        method=job_method(job),
                     )
                 except Exception:  # a validator bug must fail the job, not the worker
                     logger.exception("validation of %s crashed", file_id)
@@ -191,6 +193,12 @@ class JobRunner:
         if job.status == "running":
             where = f"from step {resume.name.split('-')[-1]}" if resume else "from the start"
             self.store.add_event(job.id, f"The worker restarted; resuming training {where}")
+        init_adapter = self._init_adapter(job)
+        if init_adapter is not None and not init_adapter.is_dir():
+            message = f"The adapter of {job.model} was deleted from the worker; it cannot continue."
+            outcome = {"status": "failed", "error": message}
+            finish_job(self.store, self.config, job.id, outcome=outcome)
+            return
         spec = JobSpec(
             job_id=job.id,
             base_model=job.base_model,
@@ -202,6 +210,8 @@ class JobRunner:
             params=TrainingParams(**_json(job.params_json)),
             resume_from=resume,
             device=self.config.device,
+            method=job_method(job),
+            init_adapter=init_adapter,
         )
         spec.result_path.unlink(missing_ok=True)  # a resumed run writes its own outcome
         _end_torn_line(spec.progress_path)
@@ -227,6 +237,11 @@ class JobRunner:
         if first:
             self.store.add_event(job.id, "Fine-tuning job started")
         self._current = _Running(job.id, process, spec)
+
+    def _init_adapter(self, job: JobRecord) -> Path | None:
+        """The adapter folder of the ``ft:`` model a job continues (None: a new adapter)."""
+        parent = job_id_from_model(job.model)
+        return self.config.jobs_dir / parent / "adapter" if parent else None
 
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)

@@ -65,12 +65,25 @@ class Hyperparameters(BaseModel):
 
 
 class SupervisedMethod(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hyperparameters: dict[str, Any] | None = None
+
+
+class DpoMethod(BaseModel):
+    """``method.dpo``: OpenAI's ``beta`` and schedule, plus the worker's extensions."""
+
+    model_config = ConfigDict(extra="forbid")
+
     hyperparameters: dict[str, Any] | None = None
 
 
 class Method(BaseModel):
-    type: Literal["supervised"] = "supervised"
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["supervised", "dpo"] = "supervised"
     supervised: SupervisedMethod | None = None
+    dpo: DpoMethod | None = None
 
 
 class JobCreate(BaseModel):

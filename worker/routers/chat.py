@@ -21,9 +21,8 @@ from fastapi.responses import StreamingResponse
 from core.training.config import TrainingParams
 from worker.deps import Authorized, StateDep
 from worker.hf_config import uses_4bit
-from worker.inference import Completion, ModelKey, adapter_key
-from worker.records import JobRecord
-from worker.results import job_id_from_model
+from worker.inference import Completion, ModelKey
+from worker.model_ids import resolve_adapter
 from worker.routers.models import model_not_found
 from worker.schemas import ChatCompletion, ChatRequest, Choice, ResponseMessage, Usage
 
@@ -50,11 +49,10 @@ def _resolve(state: StateDep, model: str) -> ModelKey:
     base = state.config.models.get(model)
     if base is not None:
         return ModelKey(base, uses_4bit(TrainingParams(), state.device))
-    job_id = job_id_from_model(model)
-    job = state.store.get(JobRecord, job_id) if job_id else None
-    if job is None or job.status != "succeeded" or job.fine_tuned_model != model:
+    key = resolve_adapter(state.store, state.config.jobs_dir, model)
+    if key is None:
         raise model_not_found(state, model)
-    return adapter_key(state.config.jobs_dir / job.id / "adapter")
+    return key
 
 
 def _message(role: str, content: str | list[dict[str, Any]] | None) -> dict[str, str]:
