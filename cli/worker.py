@@ -58,6 +58,39 @@ def worker_command(
         typer.Option("--insecure-no-auth", help="Accept requests without a key (local use only)."),
     ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    serve_backend: Annotated[
+        str,
+        typer.Option(
+            "--serve-backend",
+            envvar="TUNEBOT_WORKER_SERVE_BACKEND",
+            help="Chat engine: hf (transformers, CPU or GPU) or vllm (GPU, multi-LoRA; "
+            "needs the [vllm] extra).",
+        ),
+    ] = "hf",
+    max_batch_size: Annotated[
+        int,
+        typer.Option(
+            "--max-batch-size",
+            envvar="TUNEBOT_WORKER_MAX_BATCH_SIZE",
+            help="Chat requests for one model decoded together (1: one at a time).",
+        ),
+    ] = 8,
+    max_chat_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-chat-bytes",
+            envvar="TUNEBOT_WORKER_MAX_CHAT_BYTES",
+            help="Largest chat request body; bigger ones get 413 before they are read.",
+        ),
+    ] = 8 * 1024 * 1024,
+    docs: Annotated[
+        bool,
+        typer.Option(
+            "--docs",
+            envvar="TUNEBOT_WORKER_DOCS",
+            help="Serve /docs and /openapi.json without the key (they need it by default).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the QLoRA worker: OpenAI-shaped files, fine-tuning jobs, models and chat."""
     missing = missing_train_modules()
@@ -73,10 +106,21 @@ def worker_command(
             data_dir=data_dir,
             models=parse_model_specs(model),
             insecure_no_auth=insecure_no_auth,
+            serve_backend=serve_backend,
+            max_batch_size=max_batch_size,
+            max_chat_bytes=max_chat_bytes,
+            docs=docs,
         )
     except ConfigError as exc:
         typer.echo(f"Error: {exc.user_message()}", err=True)
         raise typer.Exit(2) from exc
+    if config.serve_backend == "vllm":
+        from worker.inference.vllm_backend import unavailable_reason
+
+        reason = unavailable_reason()
+        if reason:
+            typer.echo(f"Error: {reason}", err=True)
+            raise typer.Exit(2)
     if insecure_no_auth:
         typer.echo("Warning: --insecure-no-auth: anyone reaching the port can use it.", err=True)
     serve(config, host=host, port=port, log_level=log_level)
