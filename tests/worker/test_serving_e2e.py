@@ -114,6 +114,29 @@ def test_batched_greedy_answers_equal_unbatched_ones(
     assert _health(unbatched)["serving"]["largest_batch"] == 1
 
 
+def test_late_requests_join_a_running_batch(
+    batched: WorkerProcess, unbatched: WorkerProcess
+) -> None:
+    client = batched.client()
+    long = {"messages": chat_prompt(QA[5][0]), "temperature": 0, "max_tokens": 300}
+    late = [
+        {"messages": chat_prompt(q), "temperature": 0, "max_tokens": 6 + 2 * i}
+        for i, (q, _) in enumerate(QA[:7])
+    ]
+    before = _health(batched)["serving"]
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(_ask, client, long)
+        wait_for(lambda: _health(batched)["serving"]["active_requests"] == 1, interval=0.02)
+        joined = list(pool.map(lambda r: _ask(client, r), late))
+        assert not first.done()  # they joined while the long answer was still running
+        together = [first.result(), *joined]
+    after = _health(batched)["serving"]
+    assert after["batches"] - before["batches"] == 1  # one batch, the others joined it
+    assert after["largest_batch"] >= 2
+    alone = [_ask(unbatched.client(), r) for r in [long, *late]]
+    assert [_summary(r) for r in together] == [_summary(r) for r in alone]
+
+
 def test_streams_hold_back_stop_strings(batched: WorkerProcess) -> None:
     client = batched.client()
     full = _ask(client, {"messages": chat_prompt(QA[1][0]), "temperature": 0, "max_tokens": 30})

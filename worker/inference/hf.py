@@ -70,6 +70,7 @@ class _Request:
     completion_tokens: int = 0
     logprobs: list[TokenLogprob] = field(default_factory=list)
     sent_logprobs: int = 0
+    done: bool = False
 
 
 class LoadedModel:
@@ -164,29 +165,81 @@ class LoadedModel:
                     return
                 if len(self._pending) < self.max_batch_size:
                     self._wake.wait(BATCH_WINDOW_SECONDS)
-                batch = [
-                    self._pending.popleft()
-                    for _ in range(min(self.max_batch_size, len(self._pending)))
-                ]
-                self._active = len(batch)
-            try:
-                self._generate(batch)
-            except Exception as exc:  # one bad batch must not kill the engine
-                logger.exception("generation failed for a batch of %d", len(batch))
-                for request in batch:
-                    request.generation.emit(exc)
-            finally:
-                self._active = 0
+            batch = self._take(self.max_batch_size)
+            if batch:
+                with self.counters.lock:
+                    self.counters.batches += 1
+                import torch
+
+                with torch.inference_mode():
+                    self._generate(batch)
+            self._active = 0
+
+    def _take(self, most: int) -> list[_Request]:
+        """Up to ``most`` waiting requests, dropping those cancelled while they waited."""
+        taken: list[_Request] = []
+        with self._wake:
+            while self._pending and len(taken) < most:
+                request = self._pending.popleft()
+                if not self._drop_if_cancelled(request):
+                    taken.append(request)
+        return taken
 
     def _generate(self, batch: list[_Request]) -> None:
+        """Decode ``batch`` to the end, letting waiting requests join as rows free up.
+
+        Why joining: a request that arrives a moment after a batch started would
+        otherwise wait for the whole batch. Newcomers are prefilled on their own
+        and their KV cache is merged into the running one, both left-padded to
+        the same length; padding is masked, so no row's answer changes.
+        """
         import torch
 
-        rows = [r for r in batch if not self._drop_if_cancelled(r)]
-        if not rows:
-            return
-        with self.counters.lock:
-            self.counters.batches += 1
-            self.counters.largest_batch = max(self.counters.largest_batch, len(rows))
+        inflight = list(batch)
+        try:
+            rows, cache, logits, mask, positions = self._prefill(batch)
+            while True:
+                chosen = self._choose(rows, logits)
+                keep = [i for i, r in enumerate(rows) if not self._step(r, int(chosen[i]))]
+                if len(keep) < len(rows):
+                    if not keep:
+                        return  # the next batch starts fresh, with any newcomers
+                    index = torch.tensor(keep, device=mask.device)
+                    cache.batch_select_indices(index)
+                    mask, positions, chosen = mask[index], positions[index], chosen[index]
+                    rows = [rows[i] for i in keep]
+                room = self.max_batch_size - len(rows)
+                if room > 0 and self._pending and _joinable(cache):
+                    newcomers = self._take(room)
+                    inflight += newcomers
+                    if newcomers:
+                        joined = self._join(newcomers, rows, cache, mask, positions, chosen)
+                        rows, cache, mask, positions, chosen = joined
+                self._active = len(rows)
+                with self.counters.lock:
+                    self.counters.largest_batch = max(self.counters.largest_batch, len(rows))
+                mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
+                positions = positions[:, -1:] + 1
+                out = self.model(
+                    input_ids=chosen[:, None],
+                    attention_mask=mask,
+                    position_ids=positions,
+                    use_cache=True,
+                    **{self._cache_arg: cache},
+                )
+                cache, logits = getattr(out, self._cache_arg), out.logits[:, -1, :].float()
+        except Exception as exc:  # one bad batch must not kill the engine
+            logger.exception("generation failed for a batch of %d", len(inflight))
+            for request in inflight:
+                if not request.done:
+                    request.done = True
+                    request.generation.emit(exc)
+
+    def _prefill(self, rows: list[_Request]) -> tuple[list[_Request], Any, Any, Any, Any]:
+        """Run the prompts (left-padded) through the model: the rows, their KV cache,
+        next-token logits, attention mask and last positions."""
+        import torch
+
         device = self.model.device
         for request in rows:
             if request.sampling.temperature > 0:
@@ -200,35 +253,51 @@ class LoadedModel:
         ids, mask = ids.to(device), mask.to(device)
         # Left padding: each row's positions count its own tokens only.
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        with torch.inference_mode():
-            out = self.model(
-                input_ids=ids,
-                attention_mask=mask,
-                position_ids=positions,
-                use_cache=True,
-                **self._keep_arg,
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            **self._keep_arg,
+        )
+        logits = out.logits[:, -1, :].float()
+        return rows, getattr(out, self._cache_arg), logits, mask, positions[:, -1:]
+
+    def _join(
+        self,
+        newcomers: list[_Request],
+        rows: list[_Request],
+        cache: Any,
+        mask: Any,
+        positions: Any,
+        chosen: Any,
+    ) -> tuple[list[_Request], Any, Any, Any, Any]:
+        """Prefill ``newcomers``, take their first token, and merge them into the batch."""
+        import torch
+
+        new_rows, new_cache, logits, new_mask, new_positions = self._prefill(newcomers)
+        new_chosen = self._choose(new_rows, logits)
+        keep = [i for i, r in enumerate(new_rows) if not self._step(r, int(new_chosen[i]))]
+        if not keep:
+            return rows, cache, mask, positions, chosen
+        index = torch.tensor(keep, device=mask.device)
+        new_cache.batch_select_indices(index)
+        new_mask, new_positions = new_mask[index], new_positions[index]
+        new_chosen = new_chosen[index]
+        width = max(mask.shape[1], new_mask.shape[1])
+        for layer, new_layer in zip(cache.layers, new_cache.layers, strict=True):
+            layer.keys = torch.cat([_left_pad(layer.keys, width), _left_pad(new_layer.keys, width)])
+            layer.values = torch.cat(
+                [_left_pad(layer.values, width), _left_pad(new_layer.values, width)]
             )
-            while True:
-                cache = getattr(out, self._cache_arg)
-                chosen = self._choose(rows, out.logits[:, -1, :].float())
-                keep = [i for i, r in enumerate(rows) if not self._step(r, int(chosen[i]))]
-                if not keep:
-                    return
-                if len(keep) < len(rows):
-                    index = torch.tensor(keep, device=device)
-                    cache.batch_select_indices(index)
-                    mask, positions, chosen = mask[index], positions[index], chosen[index]
-                    rows = [rows[i] for i in keep]
-                    self._active = len(rows)
-                mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
-                positions = positions[:, -1:] + 1
-                out = self.model(
-                    input_ids=chosen[:, None],
-                    attention_mask=mask,
-                    position_ids=positions,
-                    use_cache=True,
-                    **{self._cache_arg: cache},
-                )
+        mask = torch.cat([_left_pad(mask, width), _left_pad(new_mask, width)])
+        return (
+            rows + [new_rows[i] for i in keep],
+            cache,
+            mask,
+            torch.cat([positions, new_positions]),
+            torch.cat([chosen, new_chosen]),
+        )
 
     def _choose(self, rows: list[_Request], logits: Any) -> Any:
         """The next token of each row: argmax for greedy rows, else its own sample."""
@@ -288,6 +357,7 @@ class LoadedModel:
                     request.generation.emit(Delta(piece, self._new_logprobs(request)))
             return False
         tracker.finish()
+        request.done = True
         if request.generation.stream:
             piece = tracker.unsent(final=True)
             if piece:
@@ -312,6 +382,7 @@ class LoadedModel:
     def _drop_if_cancelled(self, request: _Request) -> bool:
         if not request.generation.cancelled:
             return False
+        request.done = True
         with self.counters.lock:
             self.counters.cancelled_requests += 1
         request.generation.emit(Cancelled("The request was cancelled."))
@@ -327,6 +398,25 @@ def _top_p(probs: Any, top_p: float) -> Any:
     ordered[before >= top_p] = 0  # the top token always stays (its "before" is 0)
     kept = torch.zeros_like(probs).scatter(0, order, ordered)
     return kept / kept.sum()
+
+
+def _joinable(cache: Any) -> bool:
+    """Whether rows can join ``cache``: plain per-layer key/value tensors only (a
+    sliding-window or quantised cache would not survive left padding)."""
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(type(layer).__name__ == "DynamicLayer" for layer in layers)
+
+
+def _left_pad(tensor: Any, width: int) -> Any:
+    """Zero-pad the sequence dimension on the left (dim -2 of K/V, dim -1 of a mask)."""
+    import torch
+
+    dim = -1 if tensor.dim() == 2 else -2
+    missing = width - tensor.shape[dim]
+    if missing == 0:
+        return tensor
+    pad = (missing, 0) if dim == -1 else (0, 0, missing, 0)
+    return torch.nn.functional.pad(tensor, pad)
 
 
 def _forward_args(model: Any) -> tuple[str, dict[str, int]]:
