@@ -292,6 +292,28 @@ def test_abandoned_streams_stop_generating(batched: WorkerProcess) -> None:
     assert _health(batched)["serving"]["generated_tokens"] - settled["generated_tokens"] <= 4
 
 
+def test_a_client_that_gives_up_on_a_plain_request_cancels_it(batched: WorkerProcess) -> None:
+    before = _health(batched)["serving"]
+    long = {"messages": chat_prompt(QA[4][0]), "temperature": 0, "max_tokens": 900}
+    impatient = OpenAI(
+        base_url=batched.base_url + "/v1", api_key=API_KEY, max_retries=0, timeout=0.5
+    )
+    with pytest.raises(openai.APITimeoutError):
+        _ask(impatient, long)
+    settled = wait_for(
+        lambda: (
+            (h := _health(batched)["serving"])["cancelled_requests"] > before["cancelled_requests"]
+            and h["active_requests"] == 0
+            and h
+        ),
+        timeout=60,
+        what="the abandoned request to be cancelled",
+    )
+    assert settled["cancelled_requests"] - before["cancelled_requests"] == 1
+    assert settled["generated_tokens"] - before["generated_tokens"] < 900
+    assert "Traceback" not in batched.log_path.read_text()  # a client leaving is no error
+
+
 def test_healthz_answers_under_load_and_names_no_job(batched: WorkerProcess) -> None:
     request = {"messages": chat_prompt("Name a pet."), "temperature": 0, "max_tokens": 64}
     client = batched.client()

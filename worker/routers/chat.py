@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from core.training.config import TrainingParams
 from worker.deps import Authorized, StateDep, WorkerState
@@ -60,6 +60,7 @@ from worker.schemas import (
 router = APIRouter(prefix="/v1/chat", tags=["chat"], dependencies=[Authorized])
 
 HONOURED = frozenset(ChatRequest.model_fields)
+CLIENT_CLOSED_REQUEST = 499
 MESSAGE_KEYS = frozenset(ChatMessage.model_fields)
 
 
@@ -73,7 +74,11 @@ async def chat_completions(request: Request, state: StateDep, body: ChatRequest)
         usage = body.stream_options is None or body.stream_options.include_usage
         events = _sse(body.model, generation, include_usage=usage)
         return StreamingResponse(events, media_type="text/event-stream")
-    return _response(body.model, await _until_done(generation, request))
+    try:
+        completion = await _until_done(generation, request)
+    except Cancelled:  # the client left; nobody reads this (nginx's "client closed request")
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+    return _response(body.model, completion)
 
 
 def _sampling(body: ChatRequest) -> Sampling:
