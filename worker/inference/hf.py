@@ -403,7 +403,7 @@ def _top_p(probs: Any, top_p: float) -> Any:
 def _joinable(cache: Any) -> bool:
     """Whether rows can join ``cache``: plain per-layer key/value tensors only (a
     sliding-window or quantised cache would not survive left padding)."""
-    layers = getattr(cache, "layers", None)
+    layers: list[Any] = list(getattr(cache, "layers", None) or [])
     return bool(layers) and all(type(layer).__name__ == "DynamicLayer" for layer in layers)
 
 
