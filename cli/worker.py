@@ -8,6 +8,12 @@ Example::
 
 The ``[train]`` extra (torch, transformers, peft, trl, bitsandbytes) must be
 installed; without it the command says how to install it and exits with 2.
+
+Serving options (flag or environment): ``--serve-backend hf|vllm``
+(``TUNEBOT_WORKER_SERVE_BACKEND``; ``vllm`` needs the ``[vllm]`` extra and a
+CUDA GPU, and the worker refuses to start without them), ``--max-batch-size``
+(``TUNEBOT_WORKER_MAX_BATCH_SIZE``), ``--max-chat-bytes``
+(``TUNEBOT_WORKER_MAX_CHAT_BYTES``) and ``--docs`` (``TUNEBOT_WORKER_DOCS``).
 """
 
 from __future__ import annotations

@@ -20,7 +20,16 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.worker.harness import API_KEY, QA, WorkerProcess, chat_prompt, wait_for
+from tests.worker.harness import (
+    API_KEY,
+    FAST_HYPERPARAMETERS,
+    QA,
+    WorkerProcess,
+    chat_prompt,
+    wait_final,
+    wait_for,
+    write_chat_jsonl,
+)
 
 
 def _start(root: Path, model_dir: Path, **options: Any) -> WorkerProcess:
@@ -331,6 +340,28 @@ def test_healthz_answers_under_load_and_names_no_job(batched: WorkerProcess) -> 
     }
     assert seen["status"] == "ok" and seen["training"] is False
     assert "running_job" not in seen and "ftjob" not in json.dumps(seen)
+
+
+def test_healthz_names_no_running_job(batched: WorkerProcess, tmp_path: Path) -> None:
+    client = batched.client()
+    training = client.files.create(
+        file=write_chat_jsonl(tmp_path / "train.jsonl").open("rb"), purpose="fine-tune"
+    )
+    hyperparameters = {**FAST_HYPERPARAMETERS, "max_steps": 400, "checkpoint_steps": 0}
+    job = client.fine_tuning.jobs.create(
+        model="tiny",
+        training_file=training.id,
+        method={"type": "supervised", "supervised": {"hyperparameters": hyperparameters}},  # type: ignore[typeddict-item]
+    )
+    try:
+        health = wait_for(
+            lambda: (h := _health(batched))["training"] and h, what="the job to start training"
+        )
+        assert job.id not in json.dumps(health) and "running_job" not in health
+        assert health["queue_length"] == 0
+    finally:
+        client.fine_tuning.jobs.cancel(job.id)
+        wait_final(client, job.id)
 
 
 def test_docs_need_the_key_unless_opened(batched: WorkerProcess, unbatched: WorkerProcess) -> None:
