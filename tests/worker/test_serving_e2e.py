@@ -160,6 +160,12 @@ def test_streams_hold_back_stop_strings(batched: WorkerProcess) -> None:
     streamed, reason = _stream_text(client, request)
     assert streamed == text[: text.index(stop)] and reason == "stop"
     assert _stream_text(client, {**request, "stop": None})[0] == text
+    for include, expected in ((True, True), (False, False), (None, True)):
+        options = {} if include is None else {"stream_options": {"include_usage": include}}
+        chunks = list(
+            client.chat.completions.create(model="tiny", stream=True, **request, **options)
+        )
+        assert (chunks[-1].usage is not None) is expected
 
 
 def test_seed_and_top_p_are_honoured(batched: WorkerProcess) -> None:
