@@ -34,7 +34,6 @@ from worker.inference.generation import (
 from worker.inference.hf import HFBackend, LoadedModel, ModelCache, ServingCounters
 
 __all__ = [
-    "BACKENDS",
     "DEFAULT_MAX_TOKENS",
     "Cancelled",
     "ChatBackend",
@@ -51,8 +50,6 @@ __all__ = [
     "TopLogprob",
     "adapter_key",
 ]
-
-BACKENDS = ("hf", "vllm")
 
 
 class ChatBackend(Protocol):
