@@ -10,6 +10,12 @@ Example::
 
 The ``[train]`` extra (torch, transformers, peft, trl, bitsandbytes) must be
 installed; without it the command says how to install it and exits with 2.
+
+Serving options (flag or environment): ``--serve-backend hf|vllm``
+(``TUNEBOT_WORKER_SERVE_BACKEND``; ``vllm`` needs the ``[vllm]`` extra and a
+CUDA GPU, and the worker refuses to start without them), ``--max-batch-size``
+(``TUNEBOT_WORKER_MAX_BATCH_SIZE``), ``--max-chat-bytes``
+(``TUNEBOT_WORKER_MAX_CHAT_BYTES``) and ``--docs`` (``TUNEBOT_WORKER_DOCS``).
 """
 
 from __future__ import annotations
@@ -97,6 +103,39 @@ def worker_command(
             help="Migrate the store in --data-dir to this version's schema, then exit.",
         ),
     ] = False,
+    serve_backend: Annotated[
+        str,
+        typer.Option(
+            "--serve-backend",
+            envvar="TUNEBOT_WORKER_SERVE_BACKEND",
+            help="Chat engine: hf (transformers, CPU or GPU) or vllm (GPU, multi-LoRA; "
+            "needs the [vllm] extra).",
+        ),
+    ] = "hf",
+    max_batch_size: Annotated[
+        int,
+        typer.Option(
+            "--max-batch-size",
+            envvar="TUNEBOT_WORKER_MAX_BATCH_SIZE",
+            help="Chat requests for one model decoded together (1: one at a time).",
+        ),
+    ] = 8,
+    max_chat_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-chat-bytes",
+            envvar="TUNEBOT_WORKER_MAX_CHAT_BYTES",
+            help="Largest chat request body; bigger ones get 413 before they are read.",
+        ),
+    ] = 8 * 1024 * 1024,
+    docs: Annotated[
+        bool,
+        typer.Option(
+            "--docs",
+            envvar="TUNEBOT_WORKER_DOCS",
+            help="Serve /docs and /openapi.json without the key (they need it by default).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the QLoRA worker: OpenAI-shaped files, fine-tuning jobs, models and chat."""
     if ctx.invoked_subcommand is not None:
@@ -117,7 +156,18 @@ def worker_command(
         data_dir=data_dir,
         models=parse_model_specs(model or []),
         insecure_no_auth=insecure_no_auth,
+        serve_backend=serve_backend,
+        max_batch_size=max_batch_size,
+        max_chat_bytes=max_chat_bytes,
+        docs=docs,
     )
+    if config.serve_backend == "vllm":
+        from worker.inference.vllm_backend import unavailable_reason
+
+        reason = unavailable_reason()
+        if reason:
+            typer.echo(f"Error: {reason}", err=True)
+            raise typer.Exit(2)
     if insecure_no_auth:
         typer.echo("Warning: --insecure-no-auth: anyone reaching the port can use it.", err=True)
     _require_current_store(config.data_dir)

@@ -41,6 +41,14 @@ class WorkerConfig:
     python: str | None = None
     """Interpreter for training subprocesses (default: this one)."""
     extra_env: dict[str, str] = field(default_factory=dict)
+    serve_backend: str = "hf"
+    """``hf`` (transformers, CPU or GPU) or ``vllm`` (GPU, multi-LoRA)."""
+    max_batch_size: int = 8
+    """Chat requests for one model decoded together (1: one at a time)."""
+    max_chat_bytes: int = 8 * 1024 * 1024
+    """Largest chat request body; bigger ones get 413 before they are read."""
+    docs: bool = False
+    """Serve ``/docs`` and ``/openapi.json`` without the key."""
     started_at: int = field(default_factory=lambda: int(time.time()))
 
     @property
@@ -84,12 +92,17 @@ def build_config(
     data_dir: Path,
     models: dict[str, str],
     insecure_no_auth: bool = False,
+    serve_backend: str = "hf",
+    max_batch_size: int = 8,
+    max_chat_bytes: int = 8 * 1024 * 1024,
+    docs: bool = False,
 ) -> WorkerConfig:
     """Combine settings and command-line values; refuse to run without a key.
 
     Raises:
         ConfigError: no API key and auth was not explicitly disabled, no models,
-            or a model without a loadable config and tokenizer (see ``check_models``).
+            or a model without a loadable config and tokenizer (see ``check_models``),
+            or a serving option out of range.
     """
     key = settings.worker_api_key.get_secret_value() if settings.worker_api_key else None
     if not key and not insecure_no_auth:
@@ -101,6 +114,19 @@ def build_config(
         raise ConfigError(
             "No models to serve.", hint="Pass --model NAME=PATH_OR_HUB_ID at least once."
         )
+    if serve_backend not in ("hf", "vllm"):
+        raise ConfigError(
+            f"--serve-backend {serve_backend!r} is not a backend.", hint="Use hf or vllm."
+        )
+    if not 1 <= max_batch_size <= 256:
+        raise ConfigError(
+            f"--max-batch-size {max_batch_size} is out of range.", hint="Use 1 to 256."
+        )
+    if max_chat_bytes < 1024:
+        raise ConfigError(
+            f"--max-chat-bytes {max_chat_bytes} is too small for any chat request.",
+            hint="Use at least 1024 (the default is 8 MiB).",
+        )
     return WorkerConfig(
         data_dir=data_dir.resolve(),
         models=check_models(models),
@@ -108,6 +134,10 @@ def build_config(
         max_upload_bytes=settings.max_file_bytes,
         cancel_grace_seconds=settings.worker_cancel_grace_seconds,
         loaded_models=settings.worker_loaded_models,
+        serve_backend=serve_backend,
+        max_batch_size=max_batch_size,
+        max_chat_bytes=max_chat_bytes,
+        docs=docs,
     )
 
 
