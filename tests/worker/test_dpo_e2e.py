@@ -93,7 +93,7 @@ def _counts(answers: list[str]) -> tuple[int, int]:
 
 
 def _upload(client: OpenAI, path: Path) -> str:
-    return client.files.create(file=path.open("rb"), purpose="fine-tune").id
+    return client.files.create(file=path, purpose="fine-tune").id
 
 
 @pytest.fixture(scope="module")

@@ -191,7 +191,7 @@ def test_files_must_suit_the_method(
         "non_preferred_output": [{"role": "assistant", "content": "London"}],
     }
     path.write_text((json.dumps(pair) + "\n") * 12)
-    pairs = client.files.create(file=path.open("rb"), purpose="fine-tune").id
+    pairs = client.files.create(file=path, purpose="fine-tune").id
     chat_as_dpo = client.fine_tuning.jobs.create(
         model="tiny",
         training_file=training_file_id,

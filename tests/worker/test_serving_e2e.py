@@ -351,7 +351,7 @@ def test_healthz_answers_under_load_and_names_no_job(batched: WorkerProcess) -> 
 def test_healthz_names_no_running_job(batched: WorkerProcess, tmp_path: Path) -> None:
     client = batched.client()
     training = client.files.create(
-        file=write_chat_jsonl(tmp_path / "train.jsonl").open("rb"), purpose="fine-tune"
+        file=write_chat_jsonl(tmp_path / "train.jsonl"), purpose="fine-tune"
     )
     hyperparameters = {**FAST_HYPERPARAMETERS, "max_steps": 400, "checkpoint_steps": 0}
     job = client.fine_tuning.jobs.create(
