@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from bot.fakeslack.api import FakeSlack
 from core.store.engine import session_scope
 from core.store.jobs import TrainingJob
 from tests.bot.flows.test_drop import WAIT, chat_jsonl, thread_replies, wait_report, wait_text
 from tests.bot.harness import ALICE, BOB, CHANNEL, RunningBot, make_settings, start_bot
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 
 
 def start_openai_bot(
