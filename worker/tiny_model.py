@@ -113,7 +113,9 @@ def write_tiny_model(out_dir: Path, *, size: str = "tiny", seed: int = 0) -> Pat
         num_hidden_layers=shape.num_hidden_layers,
         num_attention_heads=shape.num_attention_heads,
         num_key_value_heads=shape.num_key_value_heads,
-        max_position_embeddings=1024,
+        # Rotary positions cost no weights: 4096 leaves room for a prompt plus
+        # the 1,024 answer tokens an A/B session asks for (1024 refused them all).
+        max_position_embeddings=4096,
         initializer_range=0.2,
         tie_word_embeddings=False,
         bos_token_id=tokenizer.bos_token_id,  # type: ignore[attr-defined]
