@@ -101,7 +101,8 @@ def test_the_demo_runs_the_whole_loop_and_writes_a_page(tmp_path: Path) -> None:
     print(f"demo: {elapsed:.0f} s")
     assert result.returncode == 0, output[-4000:]
 
-    # The terminal showed each scene, from the bot's real messages.
+    # The terminal showed each scene, from the bot's real messages (lines wrap anywhere).
+    flat = " ".join(output.split())
     for text in (
         "alice drops a dataset",
         "support_chat.jsonl",
@@ -115,7 +116,7 @@ def test_the_demo_runs_the_whole_loop_and_writes_a_page(tmp_path: Path) -> None:
         "answers are noise: that is expected",
         "The demo took",
     ):
-        assert text in output, f"{text!r} not in the demo's output"
+        assert text in flat, f"{text!r} not in the demo's output"
     assert re.search(r"Response A.*Response B", output, re.S)
     assert re.search(r"step (\d+)/\1\b", output), "the progress message never reached its last step"
 
