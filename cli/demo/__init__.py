@@ -65,6 +65,17 @@ def demo_command(
         typer.echo(f"Error: --html: folder {html.parent} does not exist.", err=True)
         raise typer.Exit(2)
 
+    from core.validation import validate_file
+
+    # Checked here first (a second): the bot would say the same after a minute of start-up.
+    if validate_file(dataset, workers=1).verdict == "not_ready":
+        typer.echo(
+            f"Error: --dataset: {dataset.name} is not ready to train (see `tunebot validate "
+            f"{dataset}`). The demo needs a dataset the bot can start a job on.",
+            err=True,
+        )
+        raise typer.Exit(2)
+
     from cli.demo.page import render_page
     from cli.demo.script import NOISE_NOTE, Demo
     from cli.demo.stack import DemoError, Stack
@@ -82,11 +93,13 @@ def demo_command(
         demo: Demo | None = None
         try:
             with Stack(Path(tmp)) as stack:
+                stack.start_bot(admin="U0ALICE")
                 with console.status("Building the tiny model (python -m worker.tiny_model)…"):
                     model = stack.build_tiny_model()
                 with console.status("Starting tunebot worker and tunebot serve…"):
                     stack.start_worker(model)
-                    stack.start_bot(admin="U0ALICE")
+                    stack.wait_for_bot()
+                console.print(f"Ready after {time.monotonic() - started:.0f} s.")
                 demo = Demo(stack, console, dataset=dataset)
                 try:
                     demo.run()

@@ -33,6 +33,7 @@ main { max-width: 900px; margin: 0 auto; padding: 16px 24px 48px; }
        margin-left: 4px; color: #616061; vertical-align: middle; }
 .edited { color: #868686; font-size: 12px; margin-left: 6px; }
 .block { margin: 6px 0; }
+.long { max-height: 14em; overflow-y: auto; border-left: 3px solid #eee; padding-left: 6px; }
 .fields { display: grid; grid-template-columns: 1fr 1fr; gap: 4px 24px; }
 .context { color: #616061; font-size: 13px; }
 .header { font-size: 17px; font-weight: 700; }
@@ -84,7 +85,9 @@ def _blocks(blocks: Sequence[dict[str, Any]], names: Callable[[str], str]) -> st
             if block.get("text"):
                 accessory = block.get("accessory")
                 extra = f" {_element(accessory, names)}" if isinstance(accessory, dict) else ""
-                out.append(f'<div class="block">{_text(block["text"], names)}{extra}</div>')
+                # Long texts (the tiny model's noise answers) scroll inside their block.
+                size = "block long" if len(str(block["text"].get("text") or "")) > 600 else "block"
+                out.append(f'<div class="{size}">{_text(block["text"], names)}{extra}</div>')
             if block.get("fields"):
                 cells = "".join(f"<div>{_text(f, names)}</div>" for f in block["fields"])
                 out.append(f'<div class="block fields">{cells}</div>')

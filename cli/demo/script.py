@@ -187,10 +187,17 @@ class Demo:
         )
         _, message = slack.file_message(info["id"])
         self.sender.send_envelope(event_callback(message_event(CHANNEL, message)))
-        return self.wait(
-            lambda: self.latest(lambda p: _has_button(p, "start_job:worker") is not None),
-            "the dataset report with its Start buttons",
+        # The report replaces a one-line placeholder: wait for a reply with more blocks.
+        report = self.wait(
+            lambda: self.latest(lambda p: p.thread_ts == message["ts"] and len(p.blocks) > 1),
+            "the dataset report",
         )
+        if _has_button(report, "start_job:worker") is None:
+            raise DemoError(
+                f"the bot found {self.dataset.name} not ready to train (its report is above). "
+                "Pass --dataset a file that `tunebot validate` calls ready."
+            )
+        return report
 
     def train(self, report: Post) -> Post:
         self.scene(

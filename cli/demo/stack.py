@@ -102,10 +102,14 @@ class Stack:
         """Cancel unfinished worker jobs, stop the bot and the worker, stop the fake."""
         if "worker" in self._processes:
             self._cancel_worker_jobs()
-        for name in ("bot", "worker", "model"):
-            process = self._processes.pop(name, None)
-            if process is not None:
-                _stop(process)
+        # All at once: each stops on its own, and waiting in turn doubles the time.
+        stopping = [
+            self._processes.pop(n) for n in ("bot", "worker", "model") if n in self._processes
+        ]
+        for process in stopping:
+            _signal(process, signal.SIGTERM)
+        for process in stopping:
+            _stop(process)
         self.slack.stop()
 
     # ---- the parts -------------------------------------------------------
@@ -160,7 +164,11 @@ class Stack:
         self._wait_healthy("worker", self.worker_url + "/healthz")
 
     def start_bot(self, *, admin: str) -> None:
-        """``tunebot serve`` in HTTP mode, its Slack being the fake, its provider the worker."""
+        """``tunebot serve`` in HTTP mode, its Slack being the fake, its provider the worker.
+
+        Returns once started; :meth:`wait_for_bot` waits until it answers (it
+        needs nothing from the worker to start, so both start side by side).
+        """
         env = {
             **_clean_env(self.root),
             **self.slack.env(),  # SLACK_BOT_TOKEN and SLACK_API_BASE_URL (the fake)
@@ -181,6 +189,8 @@ class Stack:
             "--host", "127.0.0.1", "--port", str(self.bot_port),
         ]  # fmt: skip
         self._spawn("bot", command, env=env)
+
+    def wait_for_bot(self) -> None:
         self._wait_healthy("bot", self.bot_url + "/healthz")
 
     # ---- helpers ---------------------------------------------------------
@@ -244,14 +254,18 @@ class Stack:
             pass  # the worker is already gone or broken: nothing more to ask it
 
 
+def _signal(process: subprocess.Popen[bytes], signum: int) -> None:
+    """Signal the process's group (its own: started with start_new_session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM the process group, then SIGKILL it if it is not gone in time."""
     if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+        _signal(process, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=STOP_SECONDS)
     # Anything left in the group (a helper the process started) goes too.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+    _signal(process, signal.SIGKILL)
     process.wait()
