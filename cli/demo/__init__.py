@@ -65,10 +65,12 @@ def demo_command(
         typer.echo(f"Error: --html: folder {html.parent} does not exist.", err=True)
         raise typer.Exit(2)
 
+    from core.config import load_validation_settings
     from core.validation import validate_file
 
     # Checked here first (a second): the bot would say the same after a minute of start-up.
-    if validate_file(dataset, workers=1).verdict == "not_ready":
+    settings = load_validation_settings()
+    if validate_file(dataset, settings=settings, workers=1).verdict == "not_ready":
         typer.echo(
             f"Error: --dataset: {dataset.name} is not ready to train (see `tunebot validate "
             f"{dataset}`). The demo needs a dataset the bot can start a job on.",
