@@ -96,7 +96,7 @@ def demo_command(
         try:
             with Stack(Path(tmp)) as stack:
                 stack.start_bot(admin="U0ALICE")
-                with console.status("Building the tiny model (python -m worker.tiny_model)…"):
+                with console.status("Building the tiny model (worker.tiny_model --tools)…"):
                     model = stack.build_tiny_model()
                 with console.status("Starting tunebot worker and tunebot serve…"):
                     stack.start_worker(model)

@@ -223,11 +223,20 @@ class Demo:
         if response.status_code != 200 or response.text.strip():
             raise DemoError(f"the modal was not accepted: {response.text[:500]}")
         self.console.print(f"[dim]alice sets Epochs to {self.epochs} and presses Start.[/dim]")
-        result = self.wait(
-            lambda: self.latest(lambda p: _has_button(p, "ab_start") is not None),
-            "the job's result",
-            timeout=TRAIN_TIMEOUT,
-        )
+        thread = report.thread_ts
+
+        def outcome() -> Post | None:
+            # The result (with its A/B button), or a failure the bot posted in the thread.
+            return self.latest(
+                lambda p: (
+                    _has_button(p, "ab_start") is not None
+                    or (p.thread_ts == thread and p.text.startswith(":x:"))
+                )
+            )
+
+        result = self.wait(outcome, "the job's result", timeout=TRAIN_TIMEOUT)
+        if _has_button(result, "ab_start") is None:
+            raise DemoError(f"the job did not succeed: {' '.join(result.text.split())}")
         self.scene(
             3,
             "The job succeeded",

@@ -129,9 +129,14 @@ class Stack:
         return "\n".join(kept[-lines:])
 
     def build_tiny_model(self) -> Path:
-        """``python -m worker.tiny_model``: a random tiny Llama, built offline in seconds."""
+        """``python -m worker.tiny_model --tools``: a random tiny Llama, built offline in seconds.
+
+        ``--tools``: its chat template renders tool use, which some of the
+        example's conversations have (the worker refuses files it cannot render).
+        """
         model = self.root / "tiny-model"
-        process = self._spawn("model", [sys.executable, "-m", "worker.tiny_model", str(model)])
+        command = [sys.executable, "-m", "worker.tiny_model", str(model), "--tools"]
+        process = self._spawn("model", command)
         try:
             code = process.wait(timeout=STARTUP_SECONDS)
         except subprocess.TimeoutExpired:
