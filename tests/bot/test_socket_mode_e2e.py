@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
+from bot.fakeslack.api import FakeSlack
+from bot.fakeslack.events import message_event
+from bot.fakeslack.socket_mode import ACK_DEADLINE
 from tests.bot.flows.test_drop import chat_jsonl
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_events import message_event
-from tests.fakes.slack_socket import ACK_DEADLINE
 
 ROOT = Path(__file__).resolve().parents[2]
 CHANNEL = "C0TUNEBOT"

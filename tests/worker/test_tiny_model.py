@@ -25,3 +25,21 @@ def test_generation_prompt_is_a_prefix_of_the_answer(tiny_model_dir: Path) -> No
     assert whole.startswith(head) and whole.endswith(tokenizer.eos_token + "\n")
     text = "naïve café ✓ 東京"  # byte-level BPE: any text round-trips
     assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
+
+
+def test_with_tools_it_trains_the_example_dataset_and_without_it_refuses(tmp_path: Path) -> None:
+    # examples/support_chat.jsonl has tool calls; `tunebot demo` trains the tiny model on it.
+    from core.config import ValidationSettings
+    from core.tokens.sequences import SequenceBuilder
+    from core.validation import validate_file
+
+    plain = write_tiny_model(tmp_path / "plain")
+    tools = write_tiny_model(tmp_path / "tools", tools=True)
+    assert not SequenceBuilder(plain).renders_tools and SequenceBuilder(tools).renders_tools
+    example = Path(__file__).resolve().parents[2] / "examples" / "support_chat.jsonl"
+    settings = ValidationSettings(_env_file=None)  # type: ignore[call-arg]
+    verdicts = {
+        name: validate_file(example, settings=settings, model=str(folder), workers=1).verdict
+        for name, folder in (("plain", plain), ("tools", tools))
+    }
+    assert verdicts == {"plain": "not_ready", "tools": "ready"}

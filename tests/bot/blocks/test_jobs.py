@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from bot.blocks.jobs import build_job_started_blocks, build_job_status_text, build_list_text
+from bot.fakeslack.blocks import parse_blocks
 from core.store.datasets import Dataset
 from core.store.jobs import TrainingJob
-from tests.fakes.slack_blocks import parse_blocks
 
 
 def _job(**fields: object) -> TrainingJob:

@@ -16,6 +16,8 @@ from sqlmodel import select
 from bot.auth import Authorizer
 from bot.background.evaluations import evaluation_tick
 from bot.blocks.job_thread import JobLabel, build_result_message
+from bot.fakeslack.api import FakeSlack
+from bot.fakeslack.events import message_event
 from core.evaluation import sessions
 from core.evaluation.sessions import record_prompt
 from core.store.engine import session_scope
@@ -31,8 +33,6 @@ from tests.bot.harness import (
     write_chat_jsonl,
 )
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_events import message_event
 
 FT = "ft:gpt-4o-mini-2024-07-18:org-tunebot::abc123"
 BASE = "gpt-4o-mini"

@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from bot.fakeslack.api import FakeSlack
+from bot.fakeslack.payloads import modal_state_values
 from core.store.engine import session_scope
 from core.store.jobs import TrainingJob
 from tests.bot.flows.test_drop import WAIT, chat_jsonl, thread_replies, wait_report, wait_text
 from tests.bot.harness import ALICE, BOB, CHANNEL, RunningBot, make_settings, start_bot
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 
 
 def start_openai_bot(
@@ -64,30 +65,10 @@ def open_modal(
     return views[0]
 
 
-def modal_values(view: dict[str, Any], **chosen: str) -> dict[str, dict[str, Any]]:
-    """What Slack sends back for the modal: each input's initial value unless ``chosen``."""
-    values: dict[str, dict[str, Any]] = {}
-    for block in view["blocks"]:
-        if block["type"] != "input":
-            continue
-        element, block_id = block["element"], block["block_id"]
-        value = chosen.get(block_id)
-        if element["type"] == "static_select":
-            value = value or element["initial_option"]["value"]
-            state = {
-                "type": "static_select",
-                "selected_option": {"value": value, "text": {"type": "plain_text", "text": value}},
-            }
-        else:
-            state = {"type": "plain_text_input", "value": value or element.get("initial_value")}
-        values[block_id] = {element["action_id"]: state}
-    return values
-
-
 def submit(bot: RunningBot, view: dict[str, Any], *, user: str, **chosen: str) -> Any:
     return bot.sender.view_submission(
         "start_job_modal",
-        modal_values(view, **chosen),
+        modal_state_values(view, **chosen),
         user_id=user,
         private_metadata=view["private_metadata"],
         view=view,

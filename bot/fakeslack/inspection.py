@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import PlainTextResponse, Response
 
-from tests.fakes.slack_errors import SlackError
-from tests.fakes.slack_workspace import Channel, Workspace
+from bot.fakeslack.errors import SlackError
+from bot.fakeslack.workspace import Channel, Workspace
 
 if TYPE_CHECKING:
-    from tests.fakes.slack_api import SlackCall
+    from bot.fakeslack.api import SlackCall
 
 __all__ = ["SlackInspection"]
 

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.fakes.slack_blocks import check_view
-from tests.fakes.slack_errors import SlackError
-from tests.fakes.slack_workspace import Workspace
+from bot.fakeslack.blocks import check_view
+from bot.fakeslack.errors import SlackError
+from bot.fakeslack.workspace import Workspace
 
 __all__ = ["ViewMethods"]
 

@@ -13,8 +13,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from tests.fakes.slack_errors import SlackError
-from tests.fakes.slack_workspace import Upload, Workspace
+from bot.fakeslack.errors import SlackError
+from bot.fakeslack.workspace import Upload, Workspace
 
 __all__ = ["FileMethods"]
 

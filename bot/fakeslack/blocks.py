@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.fakes.slack_errors import SlackError
+from bot.fakeslack.errors import SlackError
 
 __all__ = ["MAX_MESSAGE_BLOCKS", "MAX_TEXT_CHARS", "MAX_VIEW_BLOCKS", "check_view", "parse_blocks"]
 

@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tests.fakes.slack_errors import SlackError
-from tests.fakes.slack_payloads import event_callback, slash_command_form
-from tests.fakes.waiting import wait_for
+from bot.fakeslack.errors import SlackError
+from bot.fakeslack.payloads import event_callback, slash_command_form
+from bot.fakeslack.waiting import wait_for
 
 if TYPE_CHECKING:
-    from tests.fakes.slack_workspace import Workspace
+    from bot.fakeslack.workspace import Workspace
 
 __all__ = ["SOCKET_METHOD", "SlackSocketMode", "SocketAck"]
 

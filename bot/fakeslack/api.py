@@ -5,8 +5,12 @@ Why a real server: the bot talks to it through slack_sdk's real ``WebClient``
 ``Retry-After``), files_upload_v2's three steps and file downloads with the bot
 token are all exercised for real. The fake accepts only the methods the bot is
 known to use and checks their required arguments against Slack's OpenAPI spec
-(``/work/shared/data/slack/web_api_openapi_v2.json``), so calling a new method
-or forgetting an argument fails a test rather than production.
+(a table of required arguments derived from it ships as ``required_args.json``),
+so calling a new method or forgetting an argument fails a test rather than
+production.
+
+It ships with tunebot (like httpx's ``MockTransport``) so ``tunebot demo`` can
+run the real bot against it without a Slack workspace; the tests use it too.
 
 Example::
 
@@ -33,20 +37,22 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import LoopbackFake, LoopbackServer
-from tests.fakes.slack_errors import SlackError
-from tests.fakes.slack_faults import SlackFaults, failure_response
-from tests.fakes.slack_inspect import SlackInspection
-from tests.fakes.slack_methods import SlackMethods
-from tests.fakes.slack_socket import SOCKET_METHOD, SlackSocketMode
-from tests.fakes.slack_workspace import Workspace
-from tests.fakes.waiting import wait_for
+from bot.fakeslack.errors import SlackError
+from bot.fakeslack.faults import SlackFaults, failure_response
+from bot.fakeslack.inspection import SlackInspection
+from bot.fakeslack.methods import SlackMethods
+from bot.fakeslack.server import LoopbackFake, LoopbackServer
+from bot.fakeslack.socket_mode import SOCKET_METHOD, SlackSocketMode
+from bot.fakeslack.waiting import wait_for
+from bot.fakeslack.workspace import Workspace
 
 __all__ = ["DEFAULT_METHODS", "FakeSlack", "SlackCall", "SlackError"]
 
 T = TypeVar("T")
 
-SPEC_PATH = Path("/work/shared/data/slack/web_api_openapi_v2.json")
+# Required arguments per method, derived by load_required() from Slack's spec;
+# tests/bot/fakeslack/test_api.py checks the table still matches the spec.
+REQUIRED_ARGS_PATH = Path(__file__).with_name("required_args.json")
 
 DEFAULT_METHODS = frozenset(
     {
@@ -115,6 +121,13 @@ class SlackCall(NamedTuple):
 
 
 @functools.cache
+def shipped_required() -> dict[str, tuple[str, ...]]:
+    """The shipped table of required non-token parameters per method."""
+    table = json.loads(REQUIRED_ARGS_PATH.read_text(encoding="utf-8"))["required"]
+    return {method: tuple(names) for method, names in table.items()}
+
+
+@functools.cache
 def load_required(spec_path: Path) -> dict[str, tuple[str, ...]]:
     """Required non-token parameters per method, from Slack's OpenAPI (swagger 2) spec.
 
@@ -150,7 +163,8 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
     trigger_ttl:
         Seconds a timestamped trigger_id is valid (Slack: 3); None disables expiry.
     spec_path:
-        Slack's OpenAPI spec used for required arguments.
+        Slack's OpenAPI spec to read required arguments from; default: the
+        table shipped with the package (derived from that spec).
     """
 
     def __init__(
@@ -164,13 +178,13 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
         app_id: str = "A0TUNEBOT",
         methods: Iterable[str] = DEFAULT_METHODS,
         trigger_ttl: float | None = 3.0,
-        spec_path: Path = SPEC_PATH,
+        spec_path: Path | None = None,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
         self.methods = set(methods)
         self.ws = Workspace(team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id, app_id=app_id)
-        self._required = dict(load_required(spec_path))
+        self._required = dict(shipped_required() if spec_path is None else load_required(spec_path))
         for method, extra in _EXTRA_REQUIRED.items():
             self._required[method] = tuple(dict.fromkeys(self._required.get(method, ()) + extra))
         self._impl = SlackMethods(self.ws, base_url=lambda: self.url, trigger_ttl=trigger_ttl)

@@ -4,7 +4,7 @@ Why: end-to-end tests must enter the bot the way Slack does, through the
 signature check (``X-Slack-Signature`` v0 HMAC-SHA256 over
 ``v0:{timestamp}:{body}``), with Slack's payload shapes: events as JSON,
 slash commands as a form, interactions as a form field ``payload`` holding
-JSON. Builders (in ``slack_payloads``, re-exported here) are plain
+JSON. Builders (in ``payloads``, re-exported here) are plain
 functions so a test can tweak a payload; :class:`SlackEventSender` signs and
 posts them.
 
@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from tests.fakes.slack_payloads import (
+from bot.fakeslack.payloads import (
     TEAM_ID,
     app_home_opened_event,
     block_actions_payload,
@@ -41,7 +41,7 @@ from tests.fakes.slack_payloads import (
 )
 
 if TYPE_CHECKING:
-    from tests.fakes.slack_api import FakeSlack
+    from bot.fakeslack.api import FakeSlack
 
 # The payload builders are re-exported: tests import everything from here.
 __all__ = [

@@ -19,6 +19,7 @@ __all__ = [
     "make_trigger_id",
     "message_changed_event",
     "message_event",
+    "modal_state_values",
     "slash_command_form",
     "view_submission_payload",
 ]
@@ -311,3 +312,24 @@ def view_submission_payload(
         "is_enterprise_install": False,
         "enterprise": None,
     }
+
+
+def modal_state_values(view: dict[str, Any], **chosen: str) -> dict[str, dict[str, Any]]:
+    """The ``state.values`` Slack sends back for a modal: each input's initial value unless
+    ``chosen`` (by block_id) says otherwise, as a person who changed only those would."""
+    values: dict[str, dict[str, Any]] = {}
+    for block in view.get("blocks") or []:
+        if block.get("type") != "input":
+            continue
+        element, block_id = block["element"], block["block_id"]
+        value = chosen.get(block_id)
+        if element["type"] == "static_select":
+            value = value or element["initial_option"]["value"]
+            state = {
+                "type": "static_select",
+                "selected_option": {"value": value, "text": {"type": "plain_text", "text": value}},
+            }
+        else:
+            state = {"type": "plain_text_input", "value": value or element.get("initial_value")}
+        values[block_id] = {element["action_id"]: state}
+    return values

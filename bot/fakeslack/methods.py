@@ -13,11 +13,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tests.fakes.slack_blocks import MAX_TEXT_CHARS, parse_blocks
-from tests.fakes.slack_errors import SlackError
-from tests.fakes.slack_files import FileMethods
-from tests.fakes.slack_views import ViewMethods
-from tests.fakes.slack_workspace import Workspace
+from bot.fakeslack.blocks import MAX_TEXT_CHARS, parse_blocks
+from bot.fakeslack.errors import SlackError
+from bot.fakeslack.files import FileMethods
+from bot.fakeslack.views import ViewMethods
+from bot.fakeslack.workspace import Workspace
 
 __all__ = ["SlackMethods"]
 
@@ -39,7 +39,7 @@ class SlackMethods(FileMethods, ViewMethods):
         ``http://127.0.0.1:PORT`` of the fake, for upload URLs and permalinks.
     trigger_ttl:
         Seconds a trigger_id stays valid (Slack: 3). Trigger ids made by
-        ``slack_events.make_trigger_id`` carry their issue time in ms.
+        ``events.make_trigger_id`` carry their issue time in ms.
     """
 
     def __init__(

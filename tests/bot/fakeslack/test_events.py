@@ -1,4 +1,4 @@
-"""Signed requests from slack_events reach a real bolt app in HTTP mode on loopback.
+"""Signed requests from bot.fakeslack.events reach a real bolt app in HTTP mode on loopback.
 
 The app here is a minimal stand-in for the tunebot bot: it checks that what the
 sender builds passes bolt's signature verification and parses into the same
@@ -18,9 +18,9 @@ from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.asgi import SlackRequestHandler
 from slack_sdk import WebClient
 
-from tests.fakes.server import LoopbackServer
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_events import SlackEventSender, app_home_opened_event, message_event
+from bot.fakeslack.api import FakeSlack
+from bot.fakeslack.events import SlackEventSender, app_home_opened_event, message_event
+from bot.fakeslack.server import LoopbackServer
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 CHANNEL = "C0TUNEBOT"

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes.slack_errors import SlackError
+from bot.fakeslack.errors import SlackError
 
 __all__ = ["Channel", "Upload", "Workspace"]
 

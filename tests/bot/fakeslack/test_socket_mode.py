@@ -15,8 +15,8 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_events import message_event
+from bot.fakeslack.api import FakeSlack
+from bot.fakeslack.events import message_event
 
 
 def _open(slack: FakeSlack, token: str) -> str:
