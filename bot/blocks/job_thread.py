@@ -28,6 +28,7 @@ from core.training.milestones import Milestone
 from core.training.progress import ProgressState
 
 BAR_WIDTH = 20
+CHECKPOINTS_SHOWN = 10
 
 _STATUS = {
     "pending": (":hourglass_flowing_sand:", "Starting"),
@@ -214,9 +215,15 @@ def _cost(label: JobLabel, reported: float | None) -> str:
 
 
 def checkpoints_text(checkpoints: Sequence[Checkpoint]) -> str:
-    """One line per checkpoint: its model id (servable like the final model), step, losses."""
+    """One line per checkpoint: its model id (servable like the final model), step, losses.
+
+    The latest :data:`CHECKPOINTS_SHOWN` only: a worker job keeps one per epoch.
+    """
     lines = ["*Checkpoints*"]
-    for point in checkpoints:
+    earlier = len(checkpoints) - CHECKPOINTS_SHOWN
+    if earlier > 0:
+        lines.append(f"_{earlier} earlier checkpoints are not shown._")
+    for point in checkpoints[-CHECKPOINTS_SHOWN:]:
         losses = f"train loss {_loss(point.train_loss)}"
         if point.valid_loss is not None:
             losses = f"valid loss {_loss(point.valid_loss)} · " + losses
