@@ -27,6 +27,7 @@ from core.store.datasets import Dataset, dataset_by_source
 from core.store.evaluation import AbSession
 from core.store.jobs import TrainingJob, get_job
 from core.training.start import JobOptions, StartRequest
+from core.validation.report import Report
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,16 @@ def votes_request(
         )
     dataset = _pairs_dataset(engine, session, pairs, settings=settings, user_id=user_id)
     assert dataset.id is not None
+    if dataset.verdict == "not_ready":
+        # No report was posted for these pairs: say here what is wrong with them.
+        errors = Report.model_validate_json(dataset.report_json).errors
+        first = f" Pair {errors[0].line}: {errors[0].message}" if errors else ""
+        raise EvaluationError(
+            f"The decided prompts of A/B test `{session.short_id}` do not make a valid "
+            f"training file.{first}",
+            hint="Answers that are empty cannot be trained on: vote Both bad or Tie on them, "
+            "or post more prompts.",
+        )
     return StartRequest(
         request_id=f"votes:{session.short_id}:{pairs.digest[:16]}",
         dataset_id=dataset.id,

@@ -238,3 +238,21 @@ def _finalized(bot: RunningBot, job: TrainingJob) -> bool:
     with session_scope(bot.ctx.engine) as db:
         state = db.get(JobPollState, job.id)
     return bool(state and state.finalized)
+
+
+def test_pairs_that_cannot_be_trained_on_are_refused_with_the_reason(
+    votes_bot: RunningBot, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    """An empty answer cannot be a DPO example: the click says so, nothing is uploaded."""
+    bot = votes_bot
+    fake_openai.set_responder(FT, lambda m, b: "")
+    thread, _ = _voted_session(bot, tmp_path, decided=MIN_PAIRS)
+    _click(bot, _results(bot, thread), ALICE)
+    refusal = bot.slack.wait_for(
+        lambda: [e for e in bot.slack.ephemerals(CHANNEL, ALICE) if "Not started" in e["text"]],
+        timeout=WAIT,
+        message="the refusal",
+    )
+    assert "do not make a valid training file" in refusal[0]["text"]
+    assert "empty" in refusal[0]["text"].lower()
+    assert fake_openai.jobs() == [] and fake_openai.files() == []
