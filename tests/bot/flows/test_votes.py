@@ -256,3 +256,19 @@ def test_pairs_that_cannot_be_trained_on_are_refused_with_the_reason(
     assert "do not make a valid training file" in refusal[0]["text"]
     assert "empty" in refusal[0]["text"].lower()
     assert fake_openai.jobs() == [] and fake_openai.files() == []
+
+
+def test_the_monthly_budget_applies_to_training_on_votes(
+    votes_bot: RunningBot, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    bot = votes_bot
+    bot.ctx.settings.monthly_budget_usd = 0.0001
+    thread, _ = _voted_session(bot, tmp_path, decided=MIN_PAIRS)
+    _click(bot, _results(bot, thread), ALICE)
+    refusal = bot.slack.wait_for(
+        lambda: [e for e in bot.slack.ephemerals(CHANNEL, ALICE) if "Not started" in e["text"]],
+        timeout=WAIT,
+        message="the refusal",
+    )
+    assert "monthly budget" in refusal[0]["text"]
+    assert fake_openai.jobs() == []
