@@ -280,6 +280,14 @@ class Settings(ValidationSettings):
         alias="TUNEBOT_EVAL_CONCURRENCY",
         description="Model calls a held-out evaluation makes at once.",
     )
+    dpo_min_pairs: int = Field(
+        default=20,
+        ge=10,
+        alias="TUNEBOT_DPO_MIN_PAIRS",
+        description="Decided A/B prompts a session needs before its results offer "
+        '"Train on these votes" (a DPO job on the session\'s preference pairs); '
+        "at least 10, the smallest training file OpenAI accepts.",
+    )
 
     @field_validator(
         "slack_bot_token",

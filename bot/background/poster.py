@@ -8,7 +8,7 @@ neither skips nor repeats a reply (the thread is searched for its marker).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -24,6 +24,7 @@ from bot.blocks.job_thread import (
     milestone_text,
     plot_file_name,
 )
+from core.providers import Checkpoint
 from core.store.engine import session_scope
 from core.store.jobs import update_job
 from core.store.progress import POSTED, JobMessage, record_intent, record_posted
@@ -63,9 +64,17 @@ class ThreadPoster:
     (:mod:`bot.flows.heldout`) goes through the same two phases.
     """
 
-    def __init__(self, *, engine: Engine, client: WebClient) -> None:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        client: WebClient,
+        checkpoints: Callable[[JobView], Sequence[Checkpoint]] | None = None,
+    ) -> None:
         self.engine = engine
         self.client = client
+        # Lists a succeeded job's checkpoints for its result message; None: not shown.
+        self.checkpoints = checkpoints
 
     def post_due(self, view: JobView, label: JobLabel, *, limit: int) -> int:
         """Post up to ``limit`` of the view's unposted replies in order; stop at a failure."""
@@ -172,7 +181,11 @@ class ThreadPoster:
             )
             return str(response["files"][0]["id"]) if response.get("files") else None
         if milestone.kind == "succeeded":
-            message = build_result_message(label, reported_cost_usd=view.snapshot.cost_usd)
+            message = build_result_message(
+                label,
+                reported_cost_usd=view.snapshot.cost_usd,
+                checkpoints=self.checkpoints(view) if self.checkpoints else (),
+            )
         else:
             message = {
                 "text": milestone_text(milestone, label, provider_failure=view.state.last_failure)

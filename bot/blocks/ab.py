@@ -15,13 +15,14 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     DividerBlock,
     MarkdownTextObject,
     SectionBlock,
 )
 
-from bot.blocks.ids import VOTE_ACTION_PREFIX
+from bot.blocks.ids import TRAIN_ON_VOTES_ACTION_ID, VOTE_ACTION_PREFIX
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, truncate
 from core.evaluation.export import PromptRow
 from core.evaluation.stats import Summary, Tally, rule_text
@@ -256,9 +257,18 @@ def _table_line(row: PromptRow, session: AbSession) -> str:
 
 
 def build_results(
-    session: AbSession, rows: Sequence[PromptRow], board: Scoreboard
+    session: AbSession,
+    rows: Sequence[PromptRow],
+    board: Scoreboard,
+    *,
+    train_pairs: int | None = None,
 ) -> dict[str, Any]:
-    """The per-prompt table (code blocks within Slack's limits) and the summary."""
+    """The per-prompt table (code blocks within Slack's limits) and the summary.
+
+    Parameters:
+        train_pairs: the decided prompts a DPO job would train on, when the session
+            has enough of them; adds the "Train on these votes" button.
+    """
     head = f"*Results of A/B test `{session.short_id}`*: {len(rows)} prompts, {board.votes} votes"
     blocks: list[Block] = [SectionBlock(text=_md(head)), *_opponent_sections(session, board)]
     header = f"{'#':>3} {'preferred':<14} {'A/B/T/bad':<9} {'opponent':<8} prompt"
@@ -271,10 +281,36 @@ def build_results(
             chunk = [header]
         chunk.append(line)
     table_blocks.append(SectionBlock(text=_md("```" + "\n".join(chunk) + "```")))
-    room = MAX_MESSAGE_BLOCKS - len(blocks) - 1
+    room = MAX_MESSAGE_BLOCKS - len(blocks) - 1 - (train_pairs is not None)
     blocks.extend(table_blocks[:room])
     note = "The CSV has every prompt and answer; the JSONL holds the decided pairs as DPO data."
     if len(table_blocks) > room:
         note = "The table is cut here. " + note
+    if train_pairs is not None:
+        blocks.append(_train_button(session, train_pairs))
     blocks.append(ContextBlock(elements=[_md(note)]))
     return {"text": head.replace("*", ""), "blocks": [b.to_dict() for b in blocks]}
+
+
+def _train_button(session: AbSession, pairs: int) -> ActionsBlock:
+    """Start a DPO job on the decided pairs, continuing the session's fine-tuned model."""
+    return ActionsBlock(
+        elements=[
+            ButtonElement(
+                text="Train on these votes",
+                action_id=TRAIN_ON_VOTES_ACTION_ID,
+                value=session.short_id,
+                style="primary",
+                confirm=ConfirmObject(
+                    title="Train on these votes?",
+                    text=truncate(
+                        f"A preference (DPO) job continues `{session.candidate_model}` on the "
+                        f"{pairs} decided prompts of this test.",
+                        300,
+                    ),
+                    confirm="Start training",
+                    deny="Not now",
+                ),
+            )
+        ]
+    )

@@ -17,3 +17,5 @@ CANCEL_ACTION_ID = "progress_cancel"
 AB_START_ACTION_ID = "ab_start"
 # A/B votes: VOTE_ACTION_PREFIX + a|b|tie|both_bad; value is the prompt id.
 VOTE_ACTION_PREFIX = "ab_vote_"
+# "Train on these votes" on an A/B session's results; value is the session's short id.
+TRAIN_ON_VOTES_ACTION_ID = "ab_train_on_votes"

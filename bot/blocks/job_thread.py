@@ -6,6 +6,7 @@ block models); the scheduler decides when to post or edit them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,12 +21,14 @@ from slack_sdk.models.blocks import (
 
 from bot.blocks.ids import AB_START_ACTION_ID, CANCEL_ACTION_ID
 from bot.blocks.jobs import provider_title
-from bot.blocks.limits import truncate
+from bot.blocks.limits import MAX_SECTION_TEXT, truncate
 from bot.blocks.text import hint_text
+from core.providers import Checkpoint
 from core.training.milestones import Milestone
 from core.training.progress import ProgressState
 
 BAR_WIDTH = 20
+CHECKPOINTS_SHOWN = 10
 
 _STATUS = {
     "pending": (":hourglass_flowing_sand:", "Starting"),
@@ -211,12 +214,31 @@ def _cost(label: JobLabel, reported: float | None) -> str:
     return "not reported by the provider"
 
 
+def checkpoints_text(checkpoints: Sequence[Checkpoint]) -> str:
+    """One line per checkpoint: its model id (servable like the final model), step, losses.
+
+    The latest :data:`CHECKPOINTS_SHOWN` only: a worker job keeps one per epoch.
+    """
+    lines = ["*Checkpoints*"]
+    earlier = len(checkpoints) - CHECKPOINTS_SHOWN
+    if earlier > 0:
+        lines.append(f"_{earlier} earlier checkpoints are not shown._")
+    for point in checkpoints[-CHECKPOINTS_SHOWN:]:
+        losses = f"train loss {_loss(point.train_loss)}"
+        if point.valid_loss is not None:
+            losses = f"valid loss {_loss(point.valid_loss)} · " + losses
+        lines.append(f"• step {point.step}: `{escape(point.model)}` ({losses})")
+    return truncate("\n".join(lines), MAX_SECTION_TEXT)
+
+
 def build_result_message(
     label: JobLabel,
     *,
     reported_cost_usd: float | None,
+    checkpoints: Sequence[Checkpoint] = (),
 ) -> dict[str, Any]:
-    """The success reply: model id, tokens, cost, the A/B button and the one mention."""
+    """The success reply: model id, tokens, cost, checkpoints, the A/B button and the
+    one mention."""
     model = escape(label.fine_tuned_model or "(the provider did not name it)")
     tokens = f"{label.trained_tokens:,}" if label.trained_tokens is not None else "not reported"
     blocks: list[Any] = [
@@ -232,6 +254,8 @@ def build_result_message(
             ]
         ),
     ]
+    if checkpoints:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=checkpoints_text(checkpoints))))
     blocks.append(
         ActionsBlock(
             elements=[

@@ -30,6 +30,9 @@ def _options_line(job: TrainingJob) -> str:
     options = json.loads(job.options_json or "{}")
     epochs = options.get("n_epochs") or "auto"
     parts = [f"base model `{job.base_model}`", f"epochs {epochs}"]
+    if options.get("method") == "dpo":
+        beta = options.get("beta") or "auto"
+        parts.insert(0, f"preference training (DPO, beta {beta})")
     if options.get("suffix"):
         parts.append(f"suffix `{options['suffix']}`")
     if options.get("validation_split"):

@@ -36,6 +36,12 @@ PROVIDER_LABELS = {
     "openai": "Fine-tune on OpenAI",
     "azure": "Fine-tune on Azure OpenAI",
 }
+# A preference (DPO) file's buttons say how it trains.
+DPO_LABELS = {
+    "worker": "Train with DPO on worker",
+    "openai": "Train with DPO on OpenAI",
+    "azure": "Train with DPO on Azure OpenAI",
+}
 VERDICT_TITLES = {
     "ready": "✅ Ready to fine-tune",
     "warnings": "⚠️ Ready to fine-tune, with warnings",
@@ -89,7 +95,8 @@ def build_report_blocks(
         notes = "\n".join(f"• {note}" for note in report.notes)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(notes, MAX_SECTION_TEXT))))
     if report.verdict != "not_ready" and providers:
-        blocks.append(_start_buttons(dataset_short_id, providers))
+        labels = DPO_LABELS if report.format == "preference" else PROVIDER_LABELS
+        blocks.append(_start_buttons(dataset_short_id, providers, labels=labels))
     blocks.append(DividerBlock())
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_footer(report, fixed_file))]))
     return [block.to_dict() for block in blocks]
@@ -150,10 +157,12 @@ def _finding_sections(title: str, findings: Sequence[Finding]) -> list[Block]:
     return sections
 
 
-def _start_buttons(dataset_short_id: str, providers: Sequence[str]) -> ActionsBlock:
+def _start_buttons(
+    dataset_short_id: str, providers: Sequence[str], *, labels: dict[str, str]
+) -> ActionsBlock:
     buttons = [
         ButtonElement(
-            text=PROVIDER_LABELS.get(name, f"Fine-tune on {name}"),
+            text=labels.get(name, f"Fine-tune on {name}"),
             action_id=f"{START_ACTION_PREFIX}{name}",
             value=dataset_short_id,
             style="primary" if index == 0 else None,

@@ -24,6 +24,8 @@ SPLIT_CHOICES = {"none": "No validation split", "0.05": "5%", "0.1": "10%", "0.2
 LORA_RANKS = ("8", "16", "32", "64")
 FOUR_BIT_CHOICES = {AUTO: "Auto (4-bit on GPU)", "on": "On (QLoRA)", "off": "Off"}
 PROVIDER_NAMES = {"worker": "the team's worker", "openai": "OpenAI", "azure": "Azure OpenAI"}
+# DPO's beta: how closely the model stays to where it started (OpenAI's "auto" is 0.1).
+BETA_CHOICES = {AUTO: "Auto (0.1)", "0.05": "0.05", "0.1": "0.1", "0.2": "0.2", "0.5": "0.5"}
 
 
 def _options(choices: dict[str, str] | Sequence[str]) -> list[Option]:
@@ -66,17 +68,20 @@ def build_start_modal(
     models: Sequence[str],
     default_model: str | None,
     private_metadata: str,
+    method: str = "supervised",
 ) -> dict[str, Any]:
     """The modal for one provider and dataset.
 
     Parameters:
         models: what the provider can fine-tune (a free-text field when empty).
         private_metadata: opaque state returned with the submission (dataset, channel).
+        method: ``"dpo"`` for a preference file: says so and asks for beta.
     """
     if len(private_metadata) > MAX_PRIVATE_METADATA:
         raise ValueError("private_metadata is over Slack's 3,000 characters")
     where = PROVIDER_NAMES.get(provider, provider)
-    intro = truncate(f"Dataset `{dataset_short_id}` ({file_name}) on {where}.", 2000)
+    how = " with preference training (DPO)" if method == "dpo" else ""
+    intro = truncate(f"Dataset `{dataset_short_id}` ({file_name}) on {where}{how}.", 2000)
     blocks: list[Any] = [
         ContextBlock(elements=[MarkdownTextObject(text=intro)]),
         _model_input(models, default_model),
@@ -90,13 +95,15 @@ def build_start_modal(
         ),
         _select("validation_split", "Hold out for validation", SPLIT_CHOICES, "none"),
     ]
+    if method == "dpo":
+        blocks.append(_select("beta", "DPO beta", BETA_CHOICES, AUTO))
     if provider == "worker":
         blocks.append(_select("lora_r", "LoRA rank", LORA_RANKS, "16"))
         blocks.append(_select("load_in_4bit", "4-bit quantisation", FOUR_BIT_CHOICES, AUTO))
     view = View(
         type="modal",
         callback_id=START_MODAL_CALLBACK_ID,
-        title="Start fine-tuning",
+        title="Start DPO training" if method == "dpo" else "Start fine-tuning",
         submit="Start",
         close="Cancel",
         private_metadata=private_metadata,

@@ -31,7 +31,7 @@ from bot.blocks.text import error_text
 from bot.context import BotContext, log_failure
 from bot.slack_ops import post_in_thread, post_wip, tell_user, update_wip, upload_to_thread
 from core.errors import EvaluationError, TunebotError
-from core.evaluation import export, sessions, votes
+from core.evaluation import export, sessions, vote_training, votes
 from core.evaluation.arms import Arm, Generation
 from core.evaluation.examples import MAX_FEW_SHOT, few_shot_prompt, read_examples
 from core.store.datasets import get_dataset
@@ -346,7 +346,18 @@ def _trailing_refresh(ctx: BotContext, session_id: int, key: tuple[int, int]) ->
 def post_results(ctx: BotContext, session: AbSession) -> int:
     """Post the per-prompt table in the session's thread with CSV and DPO JSONL; returns rows."""
     rows = export.prompt_rows(ctx.engine, session)
-    message = build_results(session, rows, votes.scoreboard(ctx.engine, session))
+    preferences = export.to_preference_jsonl(rows)
+    pairs = preferences.count("\n")
+    trainable = (
+        pairs >= ctx.settings.dpo_min_pairs
+        and vote_training.source_model(ctx.engine, session) is not None
+    )
+    message = build_results(
+        session,
+        rows,
+        votes.scoreboard(ctx.engine, session),
+        train_pairs=pairs if trainable else None,
+    )
     thread = session.thread_ts
     post_in_thread(ctx.client, channel=session.channel_id, thread_ts=thread, **message)
     if thread is None:
@@ -359,7 +370,6 @@ def post_results(ctx: BotContext, session: AbSession) -> int:
         title=f"A/B test {session.short_id}: every prompt, answer and vote",
         content=export.to_csv(rows).encode("utf-8"),
     )
-    preferences = export.to_preference_jsonl(rows)
     if preferences:
         upload_to_thread(
             ctx.client,

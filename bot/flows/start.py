@@ -35,6 +35,7 @@ from core.training.start import (
     StartRequest,
     claim_job,
     launch_job,
+    method_for_format,
 )
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,13 @@ def start_in_thread(
     except TunebotError as exc:
         notify(f"Not started: {error_text(exc)}")
         return None
+    return start_claimed(ctx, job, request, notify=notify)
+
+
+def start_claimed(
+    ctx: BotContext, job: TrainingJob, request: StartRequest, *, notify: Notify
+) -> TrainingJob | None:
+    """Post "starting…" in the thread, then launch a job :func:`claim_job` recorded."""
     job_with_message = _post_starting(ctx, job, request, notify=notify)
     if job_with_message is None:
         return None
@@ -160,7 +168,8 @@ def open_start_modal(
     except ProviderError as exc:
         logger.warning("listing %s models failed: %s", provider, exc.message)
         models = []
-    metadata = json.dumps({"dataset": dataset.short_id, "provider": provider})
+    method = method_for_format(dataset.format)
+    metadata = json.dumps({"dataset": dataset.short_id, "provider": provider, "method": method})
     view = build_start_modal(
         provider=provider,
         dataset_short_id=dataset.short_id,
@@ -168,6 +177,7 @@ def open_start_modal(
         models=models,
         default_model=default_model(ctx, provider, dataset, models),
         private_metadata=metadata,
+        method=method,
     )
     ctx.client.views_open(trigger_id=trigger_id, view=view)
 

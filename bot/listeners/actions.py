@@ -1,4 +1,5 @@
-"""Button clicks: start a job (opens the modal), cancel a job, start an A/B test, vote.
+"""Button clicks: start a job (opens the modal), cancel a job, start an A/B test, vote,
+train on an A/B test's votes.
 
 Each callback acks at once and hands the flow to the bot's background pool,
 so bolt's threads only acknowledge.
@@ -16,10 +17,11 @@ from bot.blocks.ids import (
     AB_START_ACTION_ID,
     CANCEL_ACTION_ID,
     START_ACTION_PREFIX,
+    TRAIN_ON_VOTES_ACTION_ID,
     VOTE_ACTION_PREFIX,
 )
 from bot.context import BotContext
-from bot.flows import ab, start
+from bot.flows import ab, start, votes
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,15 @@ def ab_start_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
     ab.start_from_button(ctx, short_id=str(body["actions"][0].get("value") or ""), **_where(body))
 
 
+def train_on_votes_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
+    votes.train_on_votes(
+        ctx,
+        session_ref=str(body["actions"][0].get("value") or ""),
+        team_id=(body.get("team") or {}).get("id"),
+        **_where(body),
+    )
+
+
 def vote_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
     action = body["actions"][0]
     match = VOTE_ACTION.match(str(action.get("action_id")))
@@ -96,3 +107,4 @@ def register(app: App, ctx: BotContext) -> None:
     app.action(CANCEL_ACTION_ID)(later(cancel_button_clicked))
     app.action(AB_START_ACTION_ID)(later(ab_start_clicked))
     app.action(VOTE_ACTION)(later(vote_clicked))
+    app.action(TRAIN_ON_VOTES_ACTION_ID)(later(train_on_votes_clicked))

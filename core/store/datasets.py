@@ -149,3 +149,14 @@ def uploaders_and_reports(
             col(Dataset.id).in_(list(dataset_ids))
         )
         return [(i, u, r) for i, u, r in session.exec(query) if i is not None]
+
+
+def dataset_by_source(engine: Engine, *, source_id: str, sha256: str) -> Dataset | None:
+    """The newest dataset taken in from ``source_id`` with exactly this content, if any."""
+    with session_scope(engine) as session:
+        query = (
+            select(Dataset)
+            .where(Dataset.slack_file_id == source_id, Dataset.sha256 == sha256)
+            .order_by(col(Dataset.id).desc())
+        )
+        return session.exec(query).first()

@@ -246,3 +246,58 @@ def test_status_cancel_and_models_commands(bot: RunningBot, fake_openai: FakeOpe
     models = reply_to("models")
     assert "*the worker* (worker)" in models and "*OpenAI* (openai)" in models
     assert "gpt-4o-mini-2024-07-18" in models
+
+
+def preference_jsonl(n: int = 12) -> bytes:
+    rows = (
+        json.dumps(
+            {
+                "input": {"messages": [{"role": "user", "content": f"Question {i}?"}]},
+                "preferred_output": [{"role": "assistant", "content": f"Good answer {i}."}],
+                "non_preferred_output": [{"role": "assistant", "content": f"Bad answer {i}."}],
+            }
+        )
+        for i in range(n)
+    )
+    return "".join(row + "\n" for row in rows).encode()
+
+
+def test_a_dropped_preference_file_starts_a_dpo_job(
+    bot: RunningBot, fake_openai: FakeOpenAI
+) -> None:
+    content = preference_jsonl()
+    _, message, _ = bot.drop_file("prefs.jsonl", content)
+    report = wait_report(bot, message["ts"])
+    (actions,) = [b for b in report["blocks"] if b["type"] == "actions"]
+    labels = [e["text"]["text"] for e in actions["elements"]]
+    assert labels == ["Train with DPO on worker", "Train with DPO on OpenAI"]
+    view = open_modal(bot, report, actions["elements"][0]["value"], user=ALICE, provider="openai")
+    assert view["title"]["text"] == "Start DPO training"
+    assert "beta" in [b.get("block_id") for b in view["blocks"]]
+    assert submit(bot, view, user=ALICE, beta="0.2").status_code == 200
+    wait_text(bot, message["ts"], "started on OpenAI")
+    (job,) = fake_openai.jobs()
+    assert job["method"]["type"] == "dpo"
+    assert job["method"]["dpo"]["hyperparameters"]["beta"] == 0.2
+    assert fake_openai.file_content(job["training_file"]) == content
+    (row,) = jobs(bot)
+    assert json.loads(row.options_json)["method"] == "dpo"
+
+
+def test_a_chat_file_cannot_be_started_as_dpo_nor_preferences_as_supervised(
+    bot: RunningBot, fake_openai: FakeOpenAI
+) -> None:
+    """A forged modal (method swapped in its metadata) is refused before any upload."""
+    _, message, _ = bot.drop_file("prefs.jsonl", preference_jsonl())
+    report = wait_report(bot, message["ts"])
+    (actions,) = [b for b in report["blocks"] if b["type"] == "actions"]
+    view = open_modal(bot, report, actions["elements"][0]["value"], user=ALICE, provider="openai")
+    meta = {**json.loads(view["private_metadata"]), "method": "supervised"}
+    forged = {**view, "private_metadata": json.dumps(meta)}
+    forged["blocks"] = [b for b in view["blocks"] if b.get("block_id") != "beta"]
+    assert submit(bot, forged, user=ALICE).status_code == 200
+    refusal = bot.slack.wait_for(
+        lambda: bot.slack.ephemerals(CHANNEL, ALICE), timeout=WAIT, message="refusal"
+    )
+    assert "train with DPO" in refusal[0]["text"]
+    assert fake_openai.jobs() == [] and fake_openai.files() == []

@@ -262,3 +262,25 @@ def test_costs_by_model_are_cheapest_first_and_honour_overrides(tmp_path: Path) 
     assert costs["gpt-4o-mini"] == pytest.approx(6.0)  # $3 per 1M tokens, 2M tokens
     cheap = costs_by_model(report, settings=_settings(tmp_path, TUNEBOT_PRICES={"gpt-4o": 0.01}))
     assert cheap[0] == ("gpt-4o", pytest.approx(0.02))
+
+
+def test_the_method_must_suit_the_data_and_beta_only_dpo(
+    engine: Engine, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    settings, providers = _settings(tmp_path), _providers(fake_openai)
+    dataset = _dataset(engine, tmp_path)
+    with pytest.raises(TrainingError, match="DPO needs preference pairs"):
+        claim_job(engine, _request(dataset, method="dpo"), settings=settings, providers=providers)
+    assert fake_openai.files() == []
+
+    def problems(**values: object) -> set[str]:
+        return set(JobOptions(base_model=MODEL, **values).problems())  # type: ignore[arg-type]
+
+    assert problems(provider="openai", method="ppo") == {"method"}
+    assert problems(provider="openai", beta=0.1) == {"beta"}
+    assert problems(provider="openai", method="dpo", beta=3.0) == {"beta"}
+    assert problems(provider="worker", method="dpo", beta=3.0) == set()  # the worker allows 10
+    assert problems(provider="worker", method="dpo", beta=11.0) == {"beta"}
+    assert JobOptions(
+        provider="openai", base_model=MODEL, method="dpo", beta=0.2
+    ).hyperparameters() == {"beta": 0.2}
