@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from bot.auth import Authorizer
 from bot.background.progress_scheduler import start_scheduler
+from bot.fakeslack.api import FakeSlack
 from core.store.engine import session_scope
 from core.store.evaluation import AbSession
 from core.store.jobs import TrainingJob
@@ -31,7 +32,6 @@ from tests.bot.flows.test_ab import (
 )
 from tests.bot.harness import ALICE, BOB, CHANNEL, RunningBot, make_settings, start_bot
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 
 MIN_PAIRS = 10
 TRAIN = "ab_train_on_votes"
