@@ -10,6 +10,11 @@ __all__ = ["wait_for"]
 
 T = TypeVar("T")
 
+#: Every timeout is stretched by this much. Timeouts are upper bounds, so a passing
+#: wait costs nothing more, but a 2-core machine under load ran these waits over
+#: 3x slower than a quiet one, and a test must fail on behaviour, not on load.
+LOAD_ALLOWANCE = 4.0
+
 
 def wait_for(
     predicate: Callable[[], T],
@@ -26,7 +31,7 @@ def wait_for(
     predicate:
         Called every ``interval`` seconds.
     timeout:
-        Seconds before giving up.
+        Seconds before giving up on a quiet machine (times ``LOAD_ALLOWANCE``).
     message:
         What is awaited, for the failure message.
     describe:
@@ -37,12 +42,12 @@ def wait_for(
     AssertionError
         After ``timeout`` seconds.
     """
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * LOAD_ALLOWANCE
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
             extra = f"; {describe()}" if describe else ""
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}{extra}")
+            raise AssertionError(f"timed out after {timeout * LOAD_ALLOWANCE}s waiting for {message}{extra}")
         time.sleep(interval)
