@@ -58,6 +58,52 @@ def worker_command(
         typer.Option("--insecure-no-auth", help="Accept requests without a key (local use only)."),
     ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    launcher: Annotated[
+        str,
+        typer.Option(
+            "--launcher",
+            envvar="TUNEBOT_WORKER_LAUNCHER",
+            help="How training jobs start: local (a subprocess here) or ray (a Ray cluster).",
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            envvar="RAY_ADDRESS",
+            help="The Ray head's Jobs API, e.g. http://head:8265 (with --launcher ray).",
+        ),
+    ] = None,
+    ray_cpus_per_job: Annotated[
+        float,
+        typer.Option("--ray-cpus-per-job", min=0.0, help="CPUs Ray reserves per training job."),
+    ] = 1.0,
+    max_concurrent_jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--max-concurrent-jobs",
+            min=1,
+            help="Jobs training at once (default: 1 locally, what the Ray cluster can place).",
+        ),
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            envvar="TUNEBOT_WORKER_STORAGE",
+            help="Shared storage for files, checkpoints and adapters: a path, file:// or s3:// "
+            "URI (default: the data dir).",
+        ),
+    ] = None,
+    max_storage_gb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-storage-gb",
+            envvar="TUNEBOT_WORKER_MAX_STORAGE_GB",
+            min=0.0,
+            help="Quota for uploaded files per API key, in GB (default: none).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the QLoRA worker: OpenAI-shaped files, fine-tuning jobs, models and chat."""
     missing = missing_train_modules()
@@ -65,7 +111,7 @@ def worker_command(
         typer.echo(f"Missing: {', '.join(missing)}. {INSTALL_HINT}", err=True)
         raise typer.Exit(2)
     from worker.app import serve
-    from worker.settings import build_config, parse_model_specs
+    from worker.settings import build_config, parse_model_specs, with_scaling
 
     try:
         config = build_config(
@@ -73,6 +119,15 @@ def worker_command(
             data_dir=data_dir,
             models=parse_model_specs(model),
             insecure_no_auth=insecure_no_auth,
+        )
+        config = with_scaling(
+            config,
+            launcher=launcher,
+            ray_address=ray_address,
+            ray_cpus_per_job=ray_cpus_per_job,
+            max_concurrent_jobs=max_concurrent_jobs,
+            storage=storage,
+            max_storage_gb=max_storage_gb,
         )
     except ConfigError as exc:
         typer.echo(f"Error: {exc.user_message()}", err=True)

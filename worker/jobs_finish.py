@@ -66,6 +66,10 @@ def finish_job(
         store.add_event(job_id, f"Fine-tuning job failed: {message}", level="error")
     finished = store.get(JobRecord, job_id)
     assert finished is not None
+    logger.info(
+        "job %s (model %s): %s%s",
+        job_id, job.model, status, f" ({values['error_code']})" if status == "failed" else "",
+    )  # fmt: skip
     return finished
 
 

@@ -11,6 +11,9 @@ Settings read: ``TUNEBOT_WORKER_API_KEY`` (required unless ``--insecure-no-auth`
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
+import math
 import re
 import time
 from collections.abc import Iterable
@@ -40,7 +43,23 @@ class WorkerConfig:
     python: str | None = None
     """Interpreter for training subprocesses (default: this one)."""
     extra_env: dict[str, str] = field(default_factory=dict)
+    launcher: str = "local"
+    """How training processes start: "local" (subprocess) or "ray" (Ray Jobs)."""
+    ray_address: str | None = None
+    """The Ray head's Jobs API, ``http://HEAD:8265`` (None: RAY_ADDRESS or a local cluster)."""
+    ray_cpus_per_job: float = 1.0
+    """CPUs Ray reserves for each job's trainer (how many jobs a CPU cluster overlaps)."""
+    max_concurrent_jobs: int | None = None
+    """Jobs training at once; None: 1 for local, what the cluster can place for ray."""
+    storage: str | None = None
+    """fsspec URI of shared storage (None: the data dir)."""
+    max_storage_bytes: int | None = None
+    """Quota for uploaded files (None: no quota)."""
     started_at: int = field(default_factory=lambda: int(time.time()))
+
+    @property
+    def storage_uri(self) -> str:
+        return self.storage or self.data_dir.as_uri()
 
     @property
     def files_dir(self) -> Path:
@@ -106,4 +125,48 @@ def build_config(
         max_upload_bytes=settings.max_file_bytes,
         cancel_grace_seconds=settings.worker_cancel_grace_seconds,
         loaded_models=settings.worker_loaded_models,
+    )
+
+
+def with_scaling(
+    config: WorkerConfig,
+    *,
+    launcher: str,
+    ray_address: str | None,
+    ray_cpus_per_job: float = 1.0,
+    max_concurrent_jobs: int | None,
+    storage: str | None,
+    max_storage_gb: float | None,
+) -> WorkerConfig:
+    """``config`` with the launcher, concurrency, storage and quota options applied.
+
+    Raises:
+        ConfigError: an unknown launcher, Ray not installed, or a bad quota.
+    """
+    launcher = launcher.strip().lower()
+    if launcher not in ("local", "ray"):
+        raise ConfigError(
+            f"Unknown launcher {launcher!r}.",
+            hint="Use --launcher local (default) or --launcher ray (TUNEBOT_WORKER_LAUNCHER).",
+        )
+    if launcher == "ray" and importlib.util.find_spec("ray") is None:
+        raise ConfigError(
+            "--launcher ray needs Ray.", hint="Install it with: pip install 'tunebot[ray]'"
+        )
+    quota = None
+    if max_storage_gb is not None:
+        if not math.isfinite(max_storage_gb) or max_storage_gb <= 0:
+            raise ConfigError(
+                f"TUNEBOT_WORKER_MAX_STORAGE_GB={max_storage_gb} is not a positive number.",
+                hint="Give the quota in GB, e.g. 50, or leave it unset for none.",
+            )
+        quota = int(max_storage_gb * 1024**3)
+    return dataclasses.replace(
+        config,
+        launcher=launcher,
+        ray_address=ray_address or None,
+        ray_cpus_per_job=ray_cpus_per_job,
+        max_concurrent_jobs=max_concurrent_jobs,
+        storage=storage or None,
+        max_storage_bytes=quota,
     )

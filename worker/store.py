@@ -39,6 +39,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _add_new_columns(engine: Engine) -> None:
+    """Add columns newer than a data dir's tables (``create_all`` never alters).
+
+    Why not Alembic: the worker's tables only ever gain nullable or defaulted
+    columns, and a worker upgraded in place must keep its jobs.
+    """
+    with engine.begin() as connection:
+        for model in WORKER_TABLES:
+            table = model.__table__  # type: ignore[attr-defined]
+            rows = connection.exec_driver_sql(f"PRAGMA table_info({table.name})").all()
+            have = {row[1] for row in rows}
+            for column in table.columns:
+                if column.name in have:
+                    continue
+                kind = column.type.compile(dialect=engine.dialect)
+                default = column.default.arg if column.default is not None else None
+                clause = f" DEFAULT {default!r}" if isinstance(default, int | str) else ""
+                connection.exec_driver_sql(
+                    f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{clause}"
+                )
+
+
 class WorkerStore:
     """The worker's database in ``data_dir/worker.db``."""
 
@@ -51,6 +73,7 @@ class WorkerStore:
             self.engine,
             tables=[t.__table__ for t in WORKER_TABLES],  # type: ignore[attr-defined]
         )
+        _add_new_columns(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -138,6 +161,13 @@ class WorkerStore:
             if type_:
                 query = query.where(EventRecord.type == type_)
             return list(s.exec(query.order_by(col(EventRecord.seq))).all())
+
+    def last_event(self, job_id: str, *, type_: str) -> EventRecord | None:
+        with self.session() as s:
+            query = select(EventRecord).where(
+                EventRecord.job_id == job_id, EventRecord.type == type_
+            )
+            return s.exec(query.order_by(col(EventRecord.seq).desc()).limit(1)).first()
 
     def checkpoints(self, job_id: str) -> list[CheckpointRecord]:
         with self.session() as s:

@@ -84,6 +84,10 @@ class WorkerProcess:
     log_path: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    args: list[str] = field(default_factory=list)
+    """Extra ``tunebot worker`` options (launcher, storage...)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment variables for the worker process."""
 
     @property
     def base_url(self) -> str:
@@ -100,6 +104,7 @@ class WorkerProcess:
             # Several test processes share two cores: one thread each avoids
             # OpenMP spin-waiting on oversubscribed cores (6x slower here).
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+            **self.env,
         }
         command = [
             sys.executable, "-m", "cli.main", "worker",
@@ -107,6 +112,7 @@ class WorkerProcess:
             "--data-dir", str(self.data_dir),
             "--model", f"tiny={self.model_dir}",
             "--log-level", "warning",
+            *self.args,
         ]  # fmt: skip
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
