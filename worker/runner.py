@@ -58,6 +58,9 @@ class _Running:
     """The launcher reported it running (until then the job shows ``queued``)."""
     term_sent_at: float | None = None
     epoch_logged: int = 0
+    event_seq: int = 0
+    """The last metrics event already looked at for the console's epoch lines."""
+    model: str = ""
 
 
 class JobRunner:
@@ -274,7 +277,7 @@ class JobRunner:
             return
         pid = int(handle) if handle.isdigit() else None
         self.store.update_job(job.id, launch_id=handle, pid=pid, attempts=request.attempt)
-        current = _Running(job.id, handle, spec, n_gpus)
+        current = _Running(job.id, handle, spec, n_gpus, model=job.model)
         self._running[job.id] = current
         logger.info(
             "job %s (model %s): launched with %s as %s, attempt %d",
@@ -331,20 +334,21 @@ class JobRunner:
 
     def _log_epoch(self, current: _Running) -> None:
         """One console line per finished epoch: job, model, step, loss."""
-        event = self.store.last_event(current.job_id, type_="metrics")
-        data = json.loads(event.data_json or "{}") if event else {}
-        step, total, loss = data.get("step"), data.get("total_steps"), data.get("train_loss")
         epochs = current.spec.params.n_epochs
-        if not isinstance(step, int) or not isinstance(total, int) or not total:
-            return
-        epoch = min(epochs, step * epochs // total)
-        if epoch > current.epoch_logged:
-            current.epoch_logged = epoch
-            shown = f"{loss:.4f}" if isinstance(loss, int | float) else "n/a"
-            logger.info(
-                "job %s (model %s): epoch %d/%d done, step %d/%d, training loss %s",
-                current.job_id, current.spec.base_model, epoch, epochs, step, total, shown,
-            )  # fmt: skip
+        for event in self.store.events_since(current.job_id, current.event_seq, type_="metrics"):
+            current.event_seq = event.seq or current.event_seq
+            data = json.loads(event.data_json or "{}")
+            step, total, loss = data.get("step"), data.get("total_steps"), data.get("train_loss")
+            if not isinstance(step, int) or not isinstance(total, int) or not total:
+                continue
+            epoch = min(epochs, step * epochs // total)
+            if epoch > current.epoch_logged:
+                current.epoch_logged = epoch
+                shown = f"{loss:.4f}" if isinstance(loss, int | float) else "n/a"
+                logger.info(
+                    "job %s (model %s): epoch %d/%d done, step %d/%d, training loss %s",
+                    current.job_id, current.model, epoch, epochs, step, total, shown,
+                )  # fmt: skip
 
     def _fail(self, current: _Running, message: str) -> None:
         self._running.pop(current.job_id, None)
@@ -362,7 +366,7 @@ class JobRunner:
             job_dir = self.config.jobs_dir / job.id
             if self.launcher.attach(handle, job.id):
                 spec = JobSpec.read(job_dir / "spec.json")
-                current = _Running(job.id, handle, spec, self._gpus_of(job))
+                current = _Running(job.id, handle, spec, self._gpus_of(job), model=job.model)
                 current.placed = job.status == "running"
                 self._running[job.id] = current
                 self.store.add_event(job.id, "The worker restarted; following the training again")

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, col, create_engine, select
+from sqlmodel import Session, SQLModel, col, create_engine, func, select
 
 from worker.records import WORKER_TABLES, CheckpointRecord, EventRecord, FileRecord, JobRecord
 
@@ -162,12 +162,19 @@ class WorkerStore:
                 query = query.where(EventRecord.type == type_)
             return list(s.exec(query.order_by(col(EventRecord.seq))).all())
 
-    def last_event(self, job_id: str, *, type_: str) -> EventRecord | None:
+    def stored_file_bytes(self) -> int:
+        """Bytes of every stored file (uploads and result files)."""
+        with self.session() as s:
+            total = s.exec(select(func.coalesce(func.sum(FileRecord.bytes), 0))).one()
+        return int(total)
+
+    def events_since(self, job_id: str, seq: int, *, type_: str) -> list[EventRecord]:
+        """Events of ``type_`` stored after ``seq``, oldest first."""
         with self.session() as s:
             query = select(EventRecord).where(
-                EventRecord.job_id == job_id, EventRecord.type == type_
+                EventRecord.job_id == job_id, EventRecord.type == type_, col(EventRecord.seq) > seq
             )
-            return s.exec(query.order_by(col(EventRecord.seq).desc()).limit(1)).first()
+            return list(s.exec(query.order_by(col(EventRecord.seq))).all())
 
     def checkpoints(self, job_id: str) -> list[CheckpointRecord]:
         with self.session() as s:
