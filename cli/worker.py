@@ -91,8 +91,8 @@ def worker_command(
         typer.Option(
             "--storage",
             envvar="TUNEBOT_WORKER_STORAGE",
-            help="Shared storage for files, checkpoints and adapters: a path, file:// or s3:// "
-            "URI (default: the data dir).",
+            help="Shared storage for files, checkpoints and adapters: a path or file:// URI "
+            "every training node mounts (default: the data dir).",
         ),
     ] = None,
     max_storage_gb: Annotated[
@@ -100,7 +100,6 @@ def worker_command(
         typer.Option(
             "--max-storage-gb",
             envvar="TUNEBOT_WORKER_MAX_STORAGE_GB",
-            min=0.0,
             help="Quota for uploaded files per API key, in GB (default: none).",
         ),
     ] = None,

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from core.config import Settings
 from core.errors import ConfigError
@@ -58,16 +59,38 @@ class WorkerConfig:
     started_at: int = field(default_factory=lambda: int(time.time()))
 
     @property
-    def storage_uri(self) -> str:
-        return self.storage or self.data_dir.as_uri()
+    def storage_root(self) -> Path:
+        """Where uploads, checkpoints, adapters and result files live.
+
+        Every trainer reads and writes here, so with the ``ray`` launcher on
+        several nodes it must be a mount all of them share (NFS, a CSI volume).
+        """
+        return storage_path(self.storage) if self.storage else self.data_dir
 
     @property
     def files_dir(self) -> Path:
-        return self.data_dir / "files"
+        return self.storage_root / "files"
 
     @property
     def jobs_dir(self) -> Path:
-        return self.data_dir / "jobs"
+        return self.storage_root / "jobs"
+
+
+def storage_path(uri: str) -> Path:
+    """A ``--storage`` value (a path or a ``file://`` URI) as an absolute path.
+
+    Raises:
+        ConfigError: another scheme (object storage is not supported yet).
+    """
+    parsed = urlsplit(uri)
+    if parsed.scheme in ("", "file"):
+        path = Path(parsed.path if parsed.scheme else uri).expanduser()
+        return path.resolve()
+    raise ConfigError(
+        f"--storage {uri!r}: {parsed.scheme}:// storage is not supported by this worker yet.",
+        hint="Use a folder all training nodes mount at the same path, e.g. "
+        "--storage file:///mnt/tunebot.",
+    )
 
 
 def parse_model_specs(specs: Iterable[str]) -> dict[str, str]:
@@ -167,6 +190,6 @@ def with_scaling(
         ray_address=ray_address or None,
         ray_cpus_per_job=ray_cpus_per_job,
         max_concurrent_jobs=max_concurrent_jobs,
-        storage=storage or None,
+        storage=str(storage_path(storage)) if storage else None,
         max_storage_bytes=quota,
     )

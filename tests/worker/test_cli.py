@@ -31,3 +31,23 @@ def test_says_how_to_install_the_train_extra(monkeypatch: pytest.MonkeyPatch) ->
     result = CliRunner().invoke(app, ["worker", "--model", "tiny=./tiny"])
     assert result.exit_code == 2
     assert "Missing: trl" in result.output and "tunebot[train]" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["--launcher", "slurm"], {}, "Unknown launcher 'slurm'"),
+        ([], {"TUNEBOT_WORKER_LAUNCHER": "k8s"}, "Unknown launcher 'k8s'"),
+        (["--storage", "s3://bucket/tunebot"], {}, "s3:// storage is not supported"),
+        ([], {"TUNEBOT_WORKER_MAX_STORAGE_GB": "nan"}, "TUNEBOT_WORKER_MAX_STORAGE_GB=nan"),
+    ],
+)
+def test_scaling_options_are_checked(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str], expected: str
+) -> None:
+    monkeypatch.setenv("TUNEBOT_WORKER_API_KEY", "k")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, ["worker", "--model", "tiny=./tiny", *args])
+    assert result.exit_code == 2, result.output
+    assert expected in result.output

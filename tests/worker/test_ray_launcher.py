@@ -143,7 +143,21 @@ def test_worker_killed_mid_job_reattaches_without_resubmitting(
 
 
 def test_killed_trainer_is_retried_from_its_checkpoint(
-    ray_worker: WorkerProcess, ray_cluster: RayCluster, tmp_path: Path
+    tmp_path: Path, tiny_model_dir: Path, ray_cluster: RayCluster
+) -> None:
+    """Also with ``--storage``: checkpoints and the adapter live in the shared folder."""
+    shared = tmp_path / "shared"
+    worker = _worker(tmp_path, tiny_model_dir, ray_cluster, "worker.log")
+    worker.args += ["--storage", shared.as_uri()]
+    worker.start()
+    try:
+        _retried_from_checkpoint(worker, ray_cluster, tmp_path, shared)
+    finally:
+        worker.stop()
+
+
+def _retried_from_checkpoint(
+    ray_worker: WorkerProcess, ray_cluster: RayCluster, tmp_path: Path, shared: Path
 ) -> None:
     client = ray_worker.client()
     job_id = _create(
@@ -163,6 +177,13 @@ def test_killed_trainer_is_retried_from_its_checkpoint(
     saved = int(retry.split("retrying from step ")[1].split(" ")[0])
     assert saved >= 10 and saved % 10 == 0 and "attempt 2 of 3" in retry
     assert f"Training started (resumed at step {saved}): 60 steps." in messages
+    assert (shared / "jobs" / job_id / "adapter" / "adapter_config.json").is_file()
+    assert (shared / "jobs" / job_id / "checkpoints" / f"checkpoint-{saved}").is_dir()
+    assert not (ray_worker.data_dir / "jobs" / job_id).exists()
+    reply = client.chat.completions.create(
+        model=str(job.fine_tuned_model), messages=[{"role": "user", "content": "hi"}], max_tokens=2
+    )
+    assert reply.choices[0].message.content is not None
 
 
 def metric_steps_all(client: OpenAI, job_id: str) -> list[int]:
