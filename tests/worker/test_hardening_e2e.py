@@ -109,6 +109,7 @@ def _create(worker: WorkerProcess, raw: str) -> httpx.Response:
         ('{"target_modules": "../../etc/passwd"}', "target_modules"),
         ('{"target_modules": "q_proj,/tmp/x"}', "target_modules"),
         ('{"max_seq_length": 16}', "max_seq_length"),
+        ('{"n_gpus": 2}', "n_gpus"),  # a CPU box has no GPU to give
         ('{"seed": 18446744073709551616}', ""),
         ('{"seed": ' + "9" * 5000 + "}", ""),
     ],

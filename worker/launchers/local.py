@@ -126,18 +126,27 @@ class LocalLauncher(Launcher):
                 process.wait()
 
 
-def trainer_command(python: str, spec: Path | str, *, n_processes: int) -> list[str]:
-    """``python -m worker.train SPEC``, under ``accelerate launch`` for several processes.
+def trainer_command(
+    python: str, spec: Path | str, *, n_processes: int, cpu: bool = False
+) -> list[str]:
+    """``python -m worker.train SPEC``, under ``accelerate launch`` for several GPUs.
 
-    Why accelerate: it starts one DDP rank per GPU with the environment torch's
-    distributed init expects; the trainer code is the same for one or many.
+    Why accelerate: it starts one DDP rank per GPU (NCCL) with the environment
+    torch's distributed init expects (port 0: a free one), and the trainer code
+    is the same for one process or many. ``cpu``: several gloo processes for
+    tests, through torchrun, since ``accelerate launch --cpu`` starts only one.
     """
     if n_processes <= 1:
         return [python, "-m", "worker.train", str(spec)]
+    if cpu:
+        return [
+            python, "-m", "torch.distributed.run", "--standalone",
+            "--nproc_per_node", str(n_processes), "-m", "worker.train", str(spec),
+        ]  # fmt: skip
     return [
         python, "-m", "accelerate.commands.launch",
         "--multi_gpu", "--num_processes", str(n_processes), "--num_machines", "1",
-        "--main_process_port", "0",
+        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
         "-m", "worker.train", str(spec),
     ]  # fmt: skip
 

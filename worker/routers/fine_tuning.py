@@ -268,3 +268,11 @@ def _check_gpus(state: StateDep, params: TrainingParams) -> None:
             param="hyperparameters.n_gpus",
             code="invalid_hyperparameters",
         )
+    if params.batch_size % wanted:
+        raise APIError(
+            400,
+            f"batch_size={params.batch_size} cannot be split evenly over n_gpus={wanted}; "
+            f"use a multiple of {wanted}.",
+            param="hyperparameters.batch_size",
+            code="invalid_hyperparameters",
+        )
