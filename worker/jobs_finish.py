@@ -78,6 +78,10 @@ def _write_metrics_file(store: WorkerStore, config: WorkerConfig, job_id: str) -
     file_id = new_id("file")
     config.files_dir.mkdir(parents=True, exist_ok=True)
     (config.files_dir / file_id).write_bytes(content)
+    if config.remote_storage:
+        from worker.storage import Storage
+
+        Storage(config.storage_uri).put_file(config.files_dir / file_id, f"files/{file_id}")
     store.add(
         FileRecord(
             id=file_id,

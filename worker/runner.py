@@ -20,9 +20,9 @@ last checkpoint.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +39,7 @@ from worker.launchers import Launcher, LaunchRequest, make_launcher
 from worker.launchers.base import trainer_env
 from worker.records import JobRecord
 from worker.settings import WorkerConfig
+from worker.storage import Storage, end_torn_line
 from worker.store import WorkerStore, now
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class JobRunner:
         self._launch_paused_until = 0.0
         self._validator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate")
         self._thread: threading.Thread | None = None
+        self.storage = Storage(config.storage_uri) if config.remote_storage else None
 
     # --- lifecycle ------------------------------------------------------------
     def start(self) -> None:
@@ -227,7 +229,7 @@ class JobRunner:
     def _launch(self, job: JobRecord, n_gpus: int) -> None:
         job_dir = self.config.jobs_dir / job.id
         job_dir.mkdir(parents=True, exist_ok=True)
-        resume = latest_checkpoint(job_dir / "checkpoints") if job.attempts else None
+        resume = self._latest_checkpoint(job.id, job_dir) if job.attempts else None
         if job.attempts:
             where = f"from step {resume.name.split('-')[-1]}" if resume else "from the start"
             reason = self._retry_reason.pop(job.id, None)
@@ -253,11 +255,14 @@ class JobRunner:
             device=self.config.device,
         )
         spec.result_path.unlink(missing_ok=True)  # a resumed run writes its own outcome
-        _end_torn_line(spec.progress_path)
+        end_torn_line(spec.progress_path)
+        spec_path: Path | str = spec.write(job_dir / "spec.json")
+        if self.storage is not None:
+            spec_path = self._publish_spec(job, spec)
         request = LaunchRequest(
             job_id=job.id,
             attempt=job.attempts + 1,
-            spec_path=spec.write(job_dir / "spec.json"),
+            spec_path=spec_path,
             job_dir=job_dir,
             n_gpus=n_gpus,
             env={**trainer_env(), **self.config.extra_env},
@@ -285,6 +290,34 @@ class JobRunner:
         )  # fmt: skip
         self._poll(current)
 
+    def _latest_checkpoint(self, job_id: str, job_dir: Path) -> Path | None:
+        if self.storage is None:
+            return latest_checkpoint(job_dir / "checkpoints")
+        key = self.storage.latest_checkpoint(f"jobs/{job_id}/checkpoints")
+        return Path(key) if key else None
+
+    def _publish_spec(self, job: JobRecord, spec: JobSpec) -> str:
+        """Write the spec a remote trainer reads: storage keys instead of local paths."""
+        assert self.storage is not None
+        remote = dataclasses.replace(
+            spec,
+            training_file=Path("files", job.training_file),
+            validation_file=Path("files", job.validation_file) if job.validation_file else None,
+            output_dir=Path("jobs", job.id),
+        )
+        self.storage.rm(f"jobs/{job.id}/result.json")
+        local = remote.write(spec.output_dir / "spec.remote.json")
+        self.storage.put_file(local, f"jobs/{job.id}/spec.json")
+        return f"{self.storage.uri}/jobs/{job.id}/spec.json"
+
+    def _fetch_outputs(self, job_id: str, job_dir: Path) -> None:
+        """Bring a remote trainer's progress lines and outcome to the local job folder."""
+        if self.storage is None:
+            return
+        self.storage.get_file(f"jobs/{job_id}/progress.jsonl", job_dir / "progress.jsonl")
+        if not self.storage.get_file(f"jobs/{job_id}/result.json", job_dir / "result.json"):
+            (job_dir / "result.json").unlink(missing_ok=True)
+
     def _mark_placed(self, current: _Running) -> None:
         current.placed = True
         job = self.store.get(JobRecord, current.job_id)
@@ -295,6 +328,7 @@ class JobRunner:
         logger.info("job %s (model %s): running", job.id, job.model)
 
     def _poll(self, current: _Running) -> None:
+        self._fetch_outputs(current.job_id, current.spec.output_dir)
         ingest_progress(self.store, current.job_id, current.spec.progress_path)
         self._log_epoch(current)
         state = self.launcher.status(current.handle)
@@ -308,6 +342,7 @@ class JobRunner:
             if grace_over:
                 self.launcher.stop(current.handle, force=True)
             return
+        self._fetch_outputs(current.job_id, current.spec.output_dir)
         ingest_progress(self.store, current.job_id, current.spec.progress_path)
         del self._running[current.job_id]
         if self._stopping.is_set() and current.term_sent_at is None:
@@ -372,6 +407,7 @@ class JobRunner:
                 self.store.add_event(job.id, "The worker restarted; following the training again")
                 logger.info("job %s: re-attached to %s", job.id, handle)
                 continue
+            self._fetch_outputs(job.id, job_dir)
             ingest_progress(self.store, job.id, job_dir / "progress.jsonl")
             outcome = _read_result_file(job_dir / "result.json")
             status = outcome.get("status") if outcome else None
@@ -402,13 +438,3 @@ def _read_result_file(path: Path) -> dict[str, object] | None:
         return _json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _end_torn_line(path: Path) -> None:
-    """Close a line a killed trainer left half-written, so the next run's first
-    line is not glued to it (the torn line is then skipped, the new one kept)."""
-    if path.is_file() and path.stat().st_size:
-        with path.open("rb+") as handle:
-            handle.seek(-1, os.SEEK_END)
-            if handle.read(1) != b"\n":
-                handle.write(b"\n")

@@ -59,13 +59,25 @@ class WorkerConfig:
     started_at: int = field(default_factory=lambda: int(time.time()))
 
     @property
-    def storage_root(self) -> Path:
-        """Where uploads, checkpoints, adapters and result files live.
+    def remote_storage(self) -> bool:
+        """Object storage (``s3://``): trainers and the API sync through it."""
+        return bool(self.storage) and "://" in str(self.storage)
 
-        Every trainer reads and writes here, so with the ``ray`` launcher on
-        several nodes it must be a mount all of them share (NFS, a CSI volume).
+    @property
+    def storage_uri(self) -> str:
+        return str(self.storage) if self.remote_storage else self.storage_root.as_uri()
+
+    @property
+    def storage_root(self) -> Path:
+        """The folder of uploads, checkpoints, adapters and result files.
+
+        With a folder (the default data dir, or a mount every Ray node shares)
+        trainers read and write it directly. With object storage it is this
+        API's local copy (see :mod:`worker.storage`).
         """
-        return storage_path(self.storage) if self.storage else self.data_dir
+        if self.storage and not self.remote_storage:
+            return Path(self.storage)
+        return self.data_dir
 
     @property
     def files_dir(self) -> Path:
@@ -76,21 +88,28 @@ class WorkerConfig:
         return self.storage_root / "jobs"
 
 
-def storage_path(uri: str) -> Path:
-    """A ``--storage`` value (a path or a ``file://`` URI) as an absolute path.
+def storage_setting(uri: str) -> str:
+    """A ``--storage`` value as an absolute folder path or an object-storage URI.
 
     Raises:
-        ConfigError: another scheme (object storage is not supported yet).
+        ConfigError: an unknown scheme, or its fsspec driver is not installed.
     """
     parsed = urlsplit(uri)
     if parsed.scheme in ("", "file"):
-        path = Path(parsed.path if parsed.scheme else uri).expanduser()
-        return path.resolve()
-    raise ConfigError(
-        f"--storage {uri!r}: {parsed.scheme}:// storage is not supported by this worker yet.",
-        hint="Use a folder all training nodes mount at the same path, e.g. "
-        "--storage file:///mnt/tunebot.",
-    )
+        return str(Path(parsed.path if parsed.scheme else uri).expanduser().resolve())
+    drivers = {"s3": "s3fs", "gs": "gcsfs", "az": "adlfs", "abfs": "adlfs"}
+    driver = drivers.get(parsed.scheme)
+    if driver is None or not parsed.netloc:
+        raise ConfigError(
+            f"--storage {uri!r} is not a folder or a supported object-storage URI.",
+            hint="Use a folder every node mounts (file:///mnt/tunebot) or s3://BUCKET/PREFIX.",
+        )
+    if importlib.util.find_spec(driver) is None:
+        raise ConfigError(
+            f"--storage {parsed.scheme}:// needs {driver}.",
+            hint=f"Install it: pip install {driver} (s3fs comes with 'tunebot[ray]').",
+        )
+    return uri.rstrip("/")
 
 
 def parse_model_specs(specs: Iterable[str]) -> dict[str, str]:
@@ -190,6 +209,6 @@ def with_scaling(
         ray_address=ray_address or None,
         ray_cpus_per_job=ray_cpus_per_job,
         max_concurrent_jobs=max_concurrent_jobs,
-        storage=str(storage_path(storage)) if storage else None,
+        storage=storage_setting(storage) if storage else None,
         max_storage_bytes=quota,
     )

@@ -38,7 +38,7 @@ def test_says_how_to_install_the_train_extra(monkeypatch: pytest.MonkeyPatch) ->
     [
         (["--launcher", "slurm"], {}, "Unknown launcher 'slurm'"),
         ([], {"TUNEBOT_WORKER_LAUNCHER": "k8s"}, "Unknown launcher 'k8s'"),
-        (["--storage", "s3://bucket/tunebot"], {}, "s3:// storage is not supported"),
+        (["--storage", "ftp://host/tunebot"], {}, "not a folder or a supported object-storage"),
         ([], {"TUNEBOT_WORKER_MAX_STORAGE_GB": "nan"}, "TUNEBOT_WORKER_MAX_STORAGE_GB=nan"),
     ],
 )

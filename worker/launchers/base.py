@@ -53,8 +53,10 @@ class LaunchRequest:
     job_id: str
     attempt: int
     """1 for the first launch; each retry or resume adds one."""
-    spec_path: Path
+    spec_path: Path | str
+    """A local spec file, or its URI in object storage."""
     job_dir: Path
+    """This API's folder of the job (the trainer's working folder on a shared disk)."""
     n_gpus: int
     """GPUs the job needs (0 on CPU); also its number of training processes on GPU."""
     env: dict[str, str] = field(default_factory=dict)

@@ -32,6 +32,7 @@ from typing import Any
 from worker.launchers.base import Launcher, LaunchRequest, LaunchState, join_tail
 from worker.launchers.local import trainer_command
 from worker.settings import WorkerConfig
+from worker.storage import is_remote
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +63,10 @@ class RayLauncher(Launcher):
         if self._known(handle):
             return handle  # submitted before a restart; never a second submission
         command = trainer_command("python", request.spec_path, n_processes=request.n_gpus)
-        # cd: the trainer runs in its job folder, as with the local launcher.
-        entrypoint = f"cd {shlex.quote(str(request.job_dir))} && exec {shlex.join(command)}"
+        entrypoint = f"exec {shlex.join(command)}"
+        if not is_remote(str(request.spec_path)):
+            # A shared folder: the trainer runs in its job folder, as with the local launcher.
+            entrypoint = f"cd {shlex.quote(str(request.job_dir))} && {entrypoint}"
         env = {k: v for k, v in request.env.items() if k not in NODE_LOCAL_ENV}
         # The grace a cancelled trainer gets to checkpoint before Ray's SIGKILL.
         env["RAY_JOB_STOP_WAIT_TIME_S"] = str(math.ceil(self.config.cancel_grace_seconds))

@@ -26,6 +26,7 @@ from worker.records import JobRecord
 from worker.results import job_id_from_model
 from worker.routers.models import model_not_found
 from worker.schemas import ChatCompletion, ChatRequest, Choice, ResponseMessage, Usage
+from worker.storage import adapter_path
 
 router = APIRouter(prefix="/v1/chat", tags=["chat"], dependencies=[Authorized])
 
@@ -54,7 +55,7 @@ def _resolve(state: StateDep, model: str) -> ModelKey:
     job = state.store.get(JobRecord, job_id) if job_id else None
     if job is None or job.status != "succeeded" or job.fine_tuned_model != model:
         raise model_not_found(state, model)
-    return adapter_key(state.config.jobs_dir / job.id / "adapter")
+    return adapter_key(adapter_path(state.config, job.id))
 
 
 def _message(role: str, content: str | list[dict[str, Any]] | None) -> dict[str, str]:

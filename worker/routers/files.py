@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
 
 from worker.deps import Authorized, StateDep
 from worker.errors import APIError, not_found
@@ -93,6 +94,8 @@ async def upload_file(request: Request, state: StateDep) -> FileObject:
     except BaseException:  # a refused file or a dropped connection leaves nothing behind
         target.unlink(missing_ok=True)
         raise
+    if state.runner.storage is not None:  # object storage: trainers on any node read it there
+        await run_in_threadpool(state.runner.storage.put_file, target, f"files/{file_id}")
     name = (filename or "upload.jsonl")[:255]
     record = FileRecord(id=file_id, filename=name, bytes=size, purpose=purpose, created_at=now())
     return to_schema(state.store.add(record))
@@ -126,6 +129,8 @@ def file_content(state: StateDep, file_id: str) -> FileResponse:
 def delete_file(state: StateDep, file_id: str) -> FileDeleted:
     record = _get(state, file_id)
     (state.config.files_dir / record.id).unlink(missing_ok=True)
+    if state.runner.storage is not None:
+        state.runner.storage.rm(f"files/{record.id}")
     with state.store.session() as s:
         s.delete(s.merge(record))
     return FileDeleted(id=record.id)
