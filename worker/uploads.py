@@ -52,7 +52,7 @@ async def receive_upload(
     if kind != b"multipart/form-data" or not boundary:
         raise UploadError("not_multipart", "Send the file as multipart/form-data.")
     state = _Parts(target, file_field=file_field, cap=cap)
-    parser = MultipartParser(boundary, state.callbacks())
+    parser = MultipartParser(boundary, state.callbacks())  # type: ignore[arg-type]  # a TypedDict of the same callbacks
     async for chunk in body:
         parser.write(chunk)
         if state.error:
