@@ -84,3 +84,27 @@ def test_a_job_that_keeps_dying_is_failed(runner: JobRunner) -> None:
     failed = runner.store.get(JobRecord, job.id)
     assert failed is not None and failed.status == "failed" and failed.error_code == "interrupted"
     assert not runner._running
+
+
+def test_a_trainer_killed_on_its_last_attempt_fails_with_the_reason(
+    runner: JobRunner, tmp_path: Path
+) -> None:
+    job = _job(runner, "ftjob-killed", attempts=runner.config.max_attempts)
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"],
+        start_new_session=True,
+    )
+    process.wait()
+    handle = str(process.pid)
+    runner.launcher._processes[handle] = process  # type: ignore[attr-defined]
+    spec = JobSpec(job_id=job.id, base_model="m", training_file=tmp_path / "t",
+                   output_dir=runner.config.jobs_dir / job.id)  # fmt: skip
+    current = _Running(job.id, handle, spec, n_gpus=0, placed=True)
+    runner._running[job.id] = current
+    runner._poll(current)  # no result.json: a death, not an outcome
+    still = runner.store.get(JobRecord, job.id)
+    assert still is not None and still.status == "running" and not runner._running
+    runner._start_next()  # no launches left
+    failed = runner.store.get(JobRecord, job.id)
+    assert failed is not None and failed.status == "failed" and failed.error_code == "interrupted"
+    assert "last: killed by SIGKILL" in (failed.error_message or "")
