@@ -128,6 +128,10 @@ def worker_command(
             storage=storage,
             max_storage_gb=max_storage_gb,
         )
+        if config.launcher == "ray":  # refuse now rather than fail inside the server
+            from worker.launchers.ray import connect
+
+            connect(config.ray_address)
     except ConfigError as exc:
         typer.echo(f"Error: {exc.user_message()}", err=True)
         raise typer.Exit(2) from exc

@@ -40,6 +40,11 @@ def test_says_how_to_install_the_train_extra(monkeypatch: pytest.MonkeyPatch) ->
         ([], {"TUNEBOT_WORKER_LAUNCHER": "k8s"}, "Unknown launcher 'k8s'"),
         (["--storage", "ftp://host/tunebot"], {}, "not a folder or a supported object-storage"),
         ([], {"TUNEBOT_WORKER_MAX_STORAGE_GB": "nan"}, "TUNEBOT_WORKER_MAX_STORAGE_GB=nan"),
+        (
+            [],
+            {"TUNEBOT_WORKER_LAUNCHER": "ray", "RAY_ADDRESS": "http://127.0.0.1:9"},
+            "Cannot reach the Ray cluster at http://127.0.0.1:9",
+        ),
     ],
 )
 def test_scaling_options_are_checked(

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.errors import ConfigError
 from worker.launchers.base import Launcher, LaunchRequest, LaunchState, join_tail
 from worker.launchers.local import trainer_command
 from worker.settings import WorkerConfig
@@ -44,15 +45,31 @@ RESOURCES_TTL = 10.0
 """Seconds the cluster's size is cached (nodes come and go rarely)."""
 
 
+def connect(address: str | None) -> Any:
+    """A Jobs API client for ``address`` (None: RAY_ADDRESS, then a local cluster).
+
+    Raises:
+        ConfigError: the cluster cannot be reached, with what to check.
+    """
+    from ray.job_submission import JobSubmissionClient
+
+    try:
+        return JobSubmissionClient(address)
+    except Exception as exc:  # Ray raises ConnectionError, ValueError or RuntimeError
+        raise ConfigError(
+            f"Cannot reach the Ray cluster at {address or 'RAY_ADDRESS / a local cluster'}: "
+            f"{str(exc).splitlines()[0][:200]}",
+            hint="Give the head's Jobs API, e.g. --ray-address http://HEAD:8265, "
+            "and check that `ray start --head` runs there.",
+        ) from exc
+
+
 class RayLauncher(Launcher):
     name = "ray"
 
     def __init__(self, config: WorkerConfig) -> None:
-        from ray.job_submission import JobSubmissionClient
-
         self.config = config
-        # address None: Ray reads RAY_ADDRESS, then looks for a local cluster.
-        self.client = JobSubmissionClient(config.ray_address)
+        self.client = connect(config.ray_address)
         self._resources: tuple[float, list[dict[str, float]]] | None = None
 
     def handle_for(self, request: LaunchRequest) -> str:
