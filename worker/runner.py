@@ -58,6 +58,7 @@ class _Running:
     placed: bool = False
     """The launcher reported it running (until then the job shows ``queued``)."""
     term_sent_at: float | None = None
+    kill_sent: bool = False
     epoch_logged: int = 0
     event_seq: int = 0
     """The last metrics event already looked at for the console's epoch lines."""
@@ -339,7 +340,8 @@ class JobRunner:
                 current.term_sent_at is not None
                 and time.monotonic() - current.term_sent_at > self.config.cancel_grace_seconds
             )
-            if grace_over:
+            if grace_over and not current.kill_sent:
+                current.kill_sent = True
                 self.launcher.stop(current.handle, force=True)
             return
         self._fetch_outputs(current.job_id, current.spec.output_dir)
