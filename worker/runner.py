@@ -39,7 +39,7 @@ from worker.launchers import Launcher, LaunchRequest, make_launcher
 from worker.launchers.base import trainer_env
 from worker.records import JobRecord
 from worker.settings import WorkerConfig
-from worker.storage import Storage, end_torn_line
+from worker.storage import SYNC_SECONDS, Storage, end_torn_line
 from worker.store import WorkerStore, now
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,8 @@ class _Running:
     """The launcher reported it running (until then the job shows ``queued``)."""
     term_sent_at: float | None = None
     kill_sent: bool = False
+    fetched_at: float = 0.0
+    """When progress was last fetched from object storage (monotonic seconds)."""
     epoch_logged: int = 0
     event_seq: int = 0
     """The last metrics event already looked at for the console's epoch lines."""
@@ -329,7 +331,9 @@ class JobRunner:
         logger.info("job %s (model %s): running", job.id, job.model)
 
     def _poll(self, current: _Running) -> None:
-        self._fetch_outputs(current.job_id, current.spec.output_dir)
+        if time.monotonic() - current.fetched_at >= SYNC_SECONDS:  # a remote trainer's pace
+            current.fetched_at = time.monotonic()
+            self._fetch_outputs(current.job_id, current.spec.output_dir)
         ingest_progress(self.store, current.job_id, current.spec.progress_path)
         self._log_epoch(current)
         state = self.launcher.status(current.handle)
