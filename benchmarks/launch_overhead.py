@@ -42,7 +42,7 @@ from worker.tiny_model import write_tiny_model  # noqa: E402
 def one_job(worker: WorkerProcess, root: Path) -> dict[str, float]:
     client = worker.client()
     file_id = client.files.create(
-        file=write_chat_jsonl(root / "train.jsonl").open("rb"), purpose="fine-tune"
+        file=write_chat_jsonl(root / "train.jsonl"), purpose="fine-tune"
     ).id
     hyper = {**FAST_HYPERPARAMETERS, "max_steps": 3}
     method = {"type": "supervised", "supervised": {"hyperparameters": hyper}}

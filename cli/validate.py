@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
-from core.config import Settings, load_settings
+from core.config import ValidationSettings, load_validation_settings
 from core.errors import TunebotError
 from core.validation import Finding, Report, validate_file
 
@@ -56,11 +55,7 @@ def validate_command(
 ) -> None:
     """Check a fine-tuning dataset: format, token counts, cost, and what to fix."""
     err = Console(stderr=True)
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        err.print(f"[red]Invalid setting:[/] {exc}")
-        raise typer.Exit(2) from exc
+    settings = load_validation_settings()  # only what validation uses: no bot settings
     try:
         report = _run(
             file,
@@ -96,7 +91,7 @@ def exit_code(report: Report) -> int:
 def _run(
     file: Path,
     *,
-    settings: Settings,
+    settings: ValidationSettings,
     model: str | None,
     fix: Path | None,
     split: float | None,

@@ -1,43 +1,95 @@
-"""Every setting tunebot reads, in one validated object.
+"""Every setting tunebot reads, in validated objects.
 
-Entry points call :func:`load_settings` once and pass the object down; nothing
-else reads ``os.environ``. Values come from the environment or a ``.env`` file.
-Secrets are ``SecretStr`` so they never print in logs or reprs.
+Entry points call :func:`load_settings` (or :func:`load_validation_settings`,
+for ``tunebot validate``, which needs no bot settings) once and pass the object
+down; nothing else reads ``os.environ``. Values come from the environment or a
+``.env`` file. Secrets are ``SecretStr`` so they never print in logs or reprs.
+
+Every value is checked when read: lists accept ``a,b`` as well as JSON
+``["a","b"]``, numbers must be finite and in range, a secret that is set must
+not be empty. A bad value makes the loaders raise one ``ConfigError`` naming
+every bad setting, which the CLI prints without a traceback (exit status 2).
 """
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.errors import ConfigError
 
 
-def _csv(value: object) -> list[str]:
-    if value is None or value == "":
+def _list(value: object) -> list[str]:
+    """``a,b``, ``["a","b"]`` or an empty value -> ``["a", "b"]``."""
+    if value is None:
         return []
     if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    if isinstance(value, list | tuple):
-        return [str(v).strip() for v in value if str(v).strip()]
-    raise ValueError("expected a comma-separated list")
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                raise ValueError(
+                    'expected a comma-separated list (U1,U2) or a JSON list (["U1","U2"]); '
+                    "this starts with '[' but is not valid JSON"
+                ) from None
+        else:
+            return [part.strip() for part in text.split(",") if part.strip()]
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    raise ValueError("expected a comma-separated list (U1,U2) or a JSON list of strings")
 
 
-class Settings(BaseSettings):
-    """tunebot's settings. Environment names are given in each field's alias."""
+def _json_object(value: object) -> object:
+    """A JSON object given as text (environment) or already a dict (code)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return {}
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError('expected a JSON object, e.g. {"gpt-4o-mini": 3.0}') from None
+    return value
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
-    )
 
-    # --- validation -------------------------------------------------------
+# NoDecode: pydantic-settings would otherwise json.loads the raw variable before
+# any validator runs, so `U1,U2` crashed with a traceback and a bad JSON object
+# stopped at the first error instead of joining the list of bad settings.
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_list)]
+"""A list setting: ``U1,U2`` (as the README writes it) or JSON ``["U1","U2"]``."""
+
+PriceTable = Annotated[
+    dict[str, Annotated[float, Field(ge=0)]], NoDecode, BeforeValidator(_json_object)
+]
+
+_CONFIG = SettingsConfigDict(
+    env_file=".env",
+    env_file_encoding="utf-8",
+    extra="ignore",
+    populate_by_name=True,
+    # nan/inf are never a meaningful setting; a nan budget silently disabled the cap.
+    allow_inf_nan=False,
+)
+
+
+class ValidationSettings(BaseSettings):
+    """What ``tunebot validate`` reads: the target model, prices, size and tokenizer."""
+
+    model_config = _CONFIG
+
     default_model: str = Field(
         default="gpt-4o-mini-2024-07-18",
+        min_length=1,
         alias="TUNEBOT_DEFAULT_MODEL",
         description="Target model used for token limits and cost when none is given.",
     )
-    price_overrides: dict[str, float] = Field(
+    price_overrides: PriceTable = Field(
         default_factory=dict,
         alias="TUNEBOT_PRICES",
         description=(
@@ -46,6 +98,7 @@ class Settings(BaseSettings):
     )
     max_file_bytes: int = Field(
         default=512 * 1024 * 1024,
+        gt=0,
         alias="TUNEBOT_MAX_FILE_BYTES",
         description="Largest dataset file accepted (OpenAI's limit is 512 MB).",
     )
@@ -55,8 +108,18 @@ class Settings(BaseSettings):
         description="Local tokenizer folder for counting tokens of open models exactly.",
     )
 
+
+class Settings(ValidationSettings):
+    """tunebot's settings. Environment names are given in each field's alias."""
+
     # --- storage ----------------------------------------------------------
-    database_url: str = Field(default="sqlite:///tunebot.db", alias="DATABASE_URL")
+    database_url: str = Field(
+        default="sqlite:///tunebot.db",
+        min_length=1,
+        alias="DATABASE_URL",
+        description="SQLAlchemy URL of the bot's database; PostgreSQL "
+        "(postgresql://user:pass@host/db) for several replicas.",
+    )
     data_dir: Path = Field(
         default=Path("tunebot-data"),
         alias="TUNEBOT_DATA_DIR",
@@ -64,47 +127,133 @@ class Settings(BaseSettings):
     )
 
     # --- Slack ------------------------------------------------------------
-    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
-    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
-    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
-    slack_api_base_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_BASE_URL")
-    admins: list[str] = Field(default_factory=list, alias="TUNEBOT_ADMINS")
-    allowed_usergroup: str | None = Field(default=None, alias="TUNEBOT_ALLOWED_USERGROUP")
-    monthly_budget_usd: float | None = Field(default=None, alias="TUNEBOT_MONTHLY_BUDGET_USD")
+    slack_bot_token: SecretStr | None = Field(
+        default=None,
+        alias="SLACK_BOT_TOKEN",
+        description="The app's Bot User OAuth Token (xoxb-…); required by tunebot serve.",
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None,
+        alias="SLACK_APP_TOKEN",
+        description="App-level token (xapp-…, connections:write); when set, Socket Mode.",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        alias="SLACK_SIGNING_SECRET",
+        description="Verifies Slack's requests in HTTP mode (needed without SLACK_APP_TOKEN).",
+    )
+    slack_api_base_url: str = Field(
+        default="https://slack.com/api/",
+        alias="SLACK_API_BASE_URL",
+        description="Slack Web API base URL (tests point it at a fake; files are fetched "
+        "only from Slack's hosts or this one).",
+    )
+    admins: CommaList = Field(
+        default_factory=list,
+        alias="TUNEBOT_ADMINS",
+        description="Comma-separated Slack user ids who may start and cancel any job.",
+    )
+    allowed_usergroup: str | None = Field(
+        default=None,
+        alias="TUNEBOT_ALLOWED_USERGROUP",
+        description="Slack user group id whose members may start jobs; with no admins and "
+        "no group, everyone may.",
+    )
+    monthly_budget_usd: float | None = Field(
+        default=None,
+        ge=0,
+        alias="TUNEBOT_MONTHLY_BUDGET_USD",
+        description="Cap on the estimated training spend per calendar month; unset: no cap.",
+    )
 
     # --- providers --------------------------------------------------------
-    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
-    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
-    azure_openai_endpoint: str | None = Field(default=None, alias="AZURE_OPENAI_ENDPOINT")
-    azure_openai_api_key: SecretStr | None = Field(default=None, alias="AZURE_OPENAI_API_KEY")
-    openai_api_version: str = Field(default="2025-04-01-preview", alias="OPENAI_API_VERSION")
-    worker_url: str | None = Field(default=None, alias="TUNEBOT_WORKER_URL")
-    worker_api_key: SecretStr | None = Field(default=None, alias="TUNEBOT_WORKER_API_KEY")
-    provider_max_retries: int = Field(default=3, alias="TUNEBOT_PROVIDER_MAX_RETRIES")
+    openai_api_key: SecretStr | None = Field(
+        default=None, alias="OPENAI_API_KEY", description="Enables the OpenAI provider."
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        alias="OPENAI_BASE_URL",
+        description="OpenAI API base URL, for a proxy or gateway; unset: api.openai.com.",
+    )
+    azure_openai_endpoint: str | None = Field(
+        default=None,
+        alias="AZURE_OPENAI_ENDPOINT",
+        description="Azure OpenAI resource endpoint; with its key, enables the Azure provider.",
+    )
+    azure_openai_api_key: SecretStr | None = Field(
+        default=None, alias="AZURE_OPENAI_API_KEY", description="Azure OpenAI API key."
+    )
+    openai_api_version: str = Field(
+        default="2025-04-01-preview",
+        alias="OPENAI_API_VERSION",
+        description="Azure OpenAI API version sent with every Azure request.",
+    )
+    worker_url: str | None = Field(
+        default=None,
+        alias="TUNEBOT_WORKER_URL",
+        description="Base URL of the QLoRA worker's API (http://gpu-box:8000/v1); enables it.",
+    )
+    worker_api_key: SecretStr | None = Field(
+        default=None,
+        alias="TUNEBOT_WORKER_API_KEY",
+        description="Shared key of the worker: it requires it, the bot sends it.",
+    )
+    provider_max_retries: int = Field(
+        default=3,
+        ge=0,
+        alias="TUNEBOT_PROVIDER_MAX_RETRIES",
+        description="Retries of a failed provider request (the openai SDK's backoff).",
+    )
     # QLoRA worker (`tunebot worker`); its key is worker_api_key above.
     worker_cancel_grace_seconds: float = Field(
         default=30.0,
+        ge=0,
         alias="TUNEBOT_WORKER_CANCEL_GRACE",
         description="Seconds a cancelled training process gets to checkpoint before SIGKILL.",
     )
     worker_loaded_models: int = Field(
         default=2,
+        ge=1,
         alias="TUNEBOT_WORKER_LOADED_MODELS",
         description="Models the worker keeps loaded for chat completions (LRU).",
     )
-    provider_timeout_seconds: float = Field(default=60.0, alias="TUNEBOT_PROVIDER_TIMEOUT")
+    provider_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        alias="TUNEBOT_PROVIDER_TIMEOUT",
+        description="Seconds before one provider request times out.",
+    )
 
     # --- progress ---------------------------------------------------------
-    poll_seconds: float = Field(default=30.0, alias="TUNEBOT_POLL_SECONDS")
-    min_edit_seconds: float = Field(default=20.0, alias="TUNEBOT_MIN_EDIT_SECONDS")
+    poll_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        alias="TUNEBOT_POLL_SECONDS",
+        description="Seconds between polls of the active training jobs.",
+    )
+    min_edit_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        alias="TUNEBOT_MIN_EDIT_SECONDS",
+        description="Least seconds between two edits of one progress or scoreboard message.",
+    )
     edits_per_minute: int = Field(
         default=40,
+        ge=1,
         alias="TUNEBOT_EDITS_PER_MINUTE",
         description="Workspace-wide chat.update budget; Slack's Tier 3 allows ~50/min.",
     )
-    poll_concurrency: int = Field(default=32, alias="TUNEBOT_POLL_CONCURRENCY")
+    poll_concurrency: int = Field(
+        default=32,
+        ge=1,
+        alias="TUNEBOT_POLL_CONCURRENCY",
+        description="Provider requests one poll tick makes at once.",
+    )
     provider_silence_alert_seconds: float = Field(
-        default=1800.0, alias="TUNEBOT_PROVIDER_SILENCE_ALERT"
+        default=1800.0,
+        gt=0,
+        alias="TUNEBOT_PROVIDER_SILENCE_ALERT",
+        description="Seconds a provider may keep failing before the job's thread is told.",
     )
     replica_id: str | None = Field(
         default=None,
@@ -114,14 +263,47 @@ class Settings(BaseSettings):
     )
 
     # --- evaluation -------------------------------------------------------
-    judge_model: str | None = Field(default=None, alias="TUNEBOT_JUDGE_MODEL")
-    eval_max_prompts: int = Field(default=50, alias="TUNEBOT_EVAL_MAX_PROMPTS")
-    eval_concurrency: int = Field(default=4, alias="TUNEBOT_EVAL_CONCURRENCY")
+    judge_model: str | None = Field(
+        default=None,
+        alias="TUNEBOT_JUDGE_MODEL",
+        description="LLM judge of held-out evaluations, model or provider:model; unset: no judge.",
+    )
+    eval_max_prompts: int = Field(
+        default=50,
+        ge=1,
+        alias="TUNEBOT_EVAL_MAX_PROMPTS",
+        description="Held-out examples a post-training evaluation runs at most.",
+    )
+    eval_concurrency: int = Field(
+        default=4,
+        ge=1,
+        alias="TUNEBOT_EVAL_CONCURRENCY",
+        description="Model calls a held-out evaluation makes at once.",
+    )
 
-    @field_validator("admins", mode="before")
+    @field_validator(
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "openai_api_key",
+        "azure_openai_api_key",
+        "worker_api_key",
+        mode="before",
+    )
     @classmethod
-    def _split_admins(cls, value: object) -> list[str]:
-        return _csv(value)
+    def _not_empty(cls, value: object) -> object:
+        # An empty secret is a mistake, never "off": SLACK_SIGNING_SECRET="" let
+        # the bot start and then answer every Slack request with 500.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is set but empty; give its value, or unset the variable")
+        return value
+
+    @field_validator("slack_api_base_url", "openai_base_url", "azure_openai_endpoint", "worker_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
 
     @field_validator("slack_api_base_url")
     @classmethod
@@ -141,6 +323,56 @@ class Settings(BaseSettings):
         return found
 
 
+S = TypeVar("S", bound=ValidationSettings)
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment (and ``.env``), with explicit overrides."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read every setting from the environment (and ``.env``), with explicit overrides.
+
+    Raises:
+        ConfigError: one or more settings are invalid; the message lists each.
+    """
+    return _load(Settings, overrides)
+
+
+def load_validation_settings(**overrides: object) -> ValidationSettings:
+    """Read only what ``tunebot validate`` uses, so broken bot settings cannot stop it.
+
+    Raises:
+        ConfigError: one of those settings is invalid; the message lists each.
+    """
+    return _load(ValidationSettings, overrides)
+
+
+def _load(kind: type[S], overrides: dict[str, Any]) -> S:
+    try:
+        return kind(**overrides)
+    except ValidationError as exc:
+        raise settings_error(kind, exc) from None
+
+
+def settings_error(kind: type[BaseSettings], exc: ValidationError) -> ConfigError:
+    """One message naming every bad setting and what it expects (secrets not echoed)."""
+    fields = {field.alias or name: field for name, field in kind.model_fields.items()}
+    lines, names = [], set()
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        names.add(name)
+        where = name + "".join(f"[{part!r}]" for part in error["loc"][1:])
+        field = fields.get(name)
+        secret = field is not None and "SecretStr" in str(field.annotation)
+        shown = "" if secret else f" = {_short(error['input'])}"
+        detail = error["msg"].removeprefix("Value error, ")
+        lines.append(f"  - {where}{shown}: {detail}")
+    count = len(names)
+    noun = "setting is" if count == 1 else "settings are"
+    return ConfigError(
+        f"{count} {noun} invalid (read from the environment or .env):\n"
+        + "\n".join(lines)
+        + "\nFix or unset them, then run the command again."
+    )
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -23,6 +23,8 @@ class HFConfigs:
     sft_kwargs: dict[str, Any]
     """``SFTConfig`` arguments; kept as a dict so they can be checked on any host
     (``SFTConfig(bf16=True)`` refuses to exist on a machine without a GPU)."""
+    dpo_kwargs: dict[str, Any]
+    """``DPOConfig`` arguments: the same schedule and precision, plus DPO's loss."""
     lora: Any  # peft.LoraConfig
     quantization: Any | None  # transformers.BitsAndBytesConfig
     model_kwargs: dict[str, Any]
@@ -33,6 +35,12 @@ class HFConfigs:
         from trl import SFTConfig
 
         return SFTConfig(**self.sft_kwargs)
+
+    def dpo_config(self) -> Any:
+        """The ``trl.DPOConfig`` for this job."""
+        from trl import DPOConfig
+
+        return DPOConfig(**self.dpo_kwargs)
 
 
 def resolve_device(requested: str = "auto") -> str:
@@ -101,7 +109,7 @@ def build_hf_configs(
     device: str,
     has_validation: bool = False,
 ) -> HFConfigs:
-    """Map ``params`` to ``SFTConfig``, ``LoraConfig`` and the 4-bit config.
+    """Map ``params`` to ``SFTConfig``/``DPOConfig``, ``LoraConfig`` and the 4-bit config.
 
     Parameters:
         params: validated training parameters.
@@ -131,7 +139,7 @@ def build_hf_configs(
         seed=params.seed,
         data_seed=params.seed,
         max_length=params.max_seq_length,
-        completion_only_loss=None,  # prompt/completion rows train the completion only
+        completion_only_loss=None,  # rows come with labels (worker/dataset.py); TRL keeps them
         logging_steps=1,
         logging_strategy="steps",
         save_strategy=strategy,
@@ -150,6 +158,8 @@ def build_hf_configs(
         dataloader_num_workers=0,
         **ddp_kwargs(),
     )
+    dpo = {k: v for k, v in sft.items() if k != "completion_only_loss"}
+    dpo.update(dpo_loss(params))
     lora = LoraConfig(
         r=params.lora_r,
         lora_alpha=params.lora_alpha,
@@ -160,8 +170,21 @@ def build_hf_configs(
     )
     return HFConfigs(
         sft_kwargs=sft,
+        dpo_kwargs=dpo,
         lora=lora,
         quantization=quantization_config(device) if four_bit else None,
         model_kwargs=model_load_kwargs(device=device, load_in_4bit=four_bit),
         load_in_4bit=four_bit,
     )
+
+
+def dpo_loss(params: TrainingParams) -> dict[str, Any]:
+    """DPO's sigmoid loss plus, unless ``sft_weight`` is 0, TRL's supervised term on
+    the preferred answers (RPO): plain DPO can lower both answers' likelihood."""
+    if params.sft_weight == 0:
+        return {"beta": params.beta, "loss_type": ["sigmoid"], "loss_weights": None}
+    return {
+        "beta": params.beta,
+        "loss_type": ["sigmoid", "sft"],
+        "loss_weights": [1.0, params.sft_weight],
+    }

@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from worker.job_spec import read_new_lines
-from worker.records import CheckpointRecord, EventRecord, JobRecord
-from worker.store import WorkerStore, new_id
+from worker.records import CheckpointRecord, EventRecord
+from worker.store import WorkerStore, job_row, new_id, recent_metric_events
 
 METRIC_KEYS = (
     "step",
@@ -27,12 +27,14 @@ METRIC_KEYS = (
     "learning_rate",
     "tokens_per_second",
 )
+PREFERENCE_KEYS = ("train_reward_margin", "train_reward_accuracy")
+"""DPO jobs only; absent from supervised jobs' events rather than null."""
 
 
 def ingest_progress(store: WorkerStore, job_id: str, path: Path) -> int:
     """Store lines written since the last call; return how many were read."""
     with store.session() as s:
-        job = s.exec(select(JobRecord).where(JobRecord.id == job_id)).one()
+        job = job_row(s, job_id)
         records, offset = read_new_lines(path, job.progress_offset)
         if offset == job.progress_offset:
             return 0
@@ -62,13 +64,7 @@ def ingest_progress(store: WorkerStore, job_id: str, path: Path) -> int:
 
 def _stored_eval(session: Session, job_id: str, step: object) -> dict[str, Any]:
     """The eval at ``step`` when it was ingested in an earlier batch than its checkpoint."""
-    query = (
-        select(EventRecord)
-        .where(EventRecord.job_id == job_id, EventRecord.type == "metrics")
-        .order_by(col(EventRecord.seq).desc())
-        .limit(5)
-    )
-    for event in session.exec(query):
+    for event in recent_metric_events(session, job_id):
         data = json.loads(event.data_json or "{}")
         if "valid_loss" in data and data.get("step") == step:
             return dict(data)
@@ -90,7 +86,13 @@ def _event(
 
 def _metrics_event(job_id: str, record: dict[str, Any], created: int) -> EventRecord:
     data = {key: record.get(key) for key in METRIC_KEYS}
+    data.update({key: record[key] for key in PREFERENCE_KEYS if key in record})
     message = f"Step {data['step']}/{data['total_steps']}: training loss={data['train_loss']:.2f}"
+    if "train_reward_margin" in data:
+        message += (
+            f", reward margin={data['train_reward_margin']:.2f}, "
+            f"reward accuracy={data.get('train_reward_accuracy', 0):.2f}"
+        )
     return _event(job_id, message, created, type_="metrics", data=data)
 
 
@@ -100,6 +102,9 @@ def _eval_event(job_id: str, record: dict[str, Any], created: int) -> EventRecor
         "valid_loss": record.get("valid_loss"),
         "valid_mean_token_accuracy": record.get("valid_mean_token_accuracy"),
     }
+    for key in ("valid_reward_margin", "valid_reward_accuracy"):
+        if key in record:
+            data[key] = record[key]
     loss = data["valid_loss"]
     shown = f"{loss:.2f}" if isinstance(loss, int | float) else "n/a"
     message = f"Step {data['step']}: validation loss={shown}"

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 
 from worker.records import FileRecord, JobRecord
-from worker.results import fine_tuned_model_name, metrics_csv
+from worker.results import base_model_name, fine_tuned_model_name, metrics_csv
 from worker.settings import WorkerConfig
 from worker.store import WorkerStore, new_id, now
 
@@ -49,7 +49,7 @@ def finish_job(
         values["trained_tokens"] = tokens
     if status == "succeeded":
         values["fine_tuned_model"] = fine_tuned_model_name(
-            model=job.model, suffix=job.suffix, job_id=job.id
+            model=base_model_name(job.model), suffix=job.suffix, job_id=job.id
         )
         values["result_file"] = _write_metrics_file(store, config, job_id)
         store.update_job(job_id, **values)

@@ -7,7 +7,8 @@ file (:func:`worker.job_spec.read_new_lines`) and turns each line into a
 
 Line kinds (``"kind"`` key): ``metrics`` (every logged step), ``eval`` (when a
 validation file exists), ``checkpoint`` (after a checkpoint is complete) and
-``message`` (human-readable milestones).
+``message`` (human-readable milestones). DPO jobs add ``*_reward_margin`` and
+``*_reward_accuracy`` to ``metrics`` and ``eval`` lines.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class ProgressCallback(TrainerCallback):  # type: ignore[misc]
                 step=state.global_step,
                 valid_loss=logs["eval_loss"],
                 valid_mean_token_accuracy=logs.get("eval_mean_token_accuracy"),
+                **_preference(logs, source="eval_", target="valid_"),
             )
         if "loss" in logs:
             self.write("metrics", **self._metrics(state, logs))
@@ -98,6 +100,7 @@ class ProgressCallback(TrainerCallback):  # type: ignore[misc]
             "eta_seconds": per_step * (state.max_steps - state.global_step) if per_step else None,
             "run_tokens": tokens,
             "run_cpu_seconds": time.process_time() - self._cpu_started,
+            **_preference(logs, source="", target="train_"),
         }
 
     def on_save(
@@ -131,3 +134,10 @@ def _any_rank(flag: bool) -> bool:
     value = torch.tensor([1.0 if flag else 0.0], device=device)
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
     return bool(value.item() > 0)
+
+
+def _preference(logs: dict[str, float], *, source: str, target: str) -> dict[str, float]:
+    """DPO's reward margin (chosen minus rejected implicit reward) and accuracy (share
+    of pairs whose chosen answer has the higher reward), when the trainer logged them."""
+    names = {"rewards/margins": "reward_margin", "rewards/accuracies": "reward_accuracy"}
+    return {target + name: logs[source + k] for k, name in names.items() if source + k in logs}

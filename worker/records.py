@@ -9,6 +9,8 @@ order (queue order, newest-first pages) independent of clock resolution.
 
 from __future__ import annotations
 
+import json
+
 from sqlmodel import Field, SQLModel
 
 
@@ -85,4 +87,6 @@ class CheckpointRecord(SQLModel, table=True):
     metrics_json: str
 
 
-WORKER_TABLES = [FileRecord, JobRecord, EventRecord, CheckpointRecord]
+def job_method(job: JobRecord) -> str:
+    """The job's ``method.type``; jobs stored before DPO existed are supervised."""
+    return str(json.loads(job.method_json)["type"]) if job.method_json else "supervised"

@@ -37,9 +37,10 @@ from worker.job_spec import JobSpec, latest_checkpoint
 from worker.jobs_finish import finish_job
 from worker.launchers import Launcher, LaunchRequest, make_launcher
 from worker.launchers.base import trainer_env
-from worker.records import JobRecord
+from worker.records import JobRecord, job_method
+from worker.results import job_id_from_model
 from worker.settings import WorkerConfig
-from worker.storage import SYNC_SECONDS, Storage, end_torn_line
+from worker.storage import SYNC_SECONDS, Storage, adapter_path, end_torn_line
 from worker.store import WorkerStore, now
 
 logger = logging.getLogger(__name__)
@@ -163,7 +164,12 @@ class JobRunner:
             if path.is_file():
                 self.store.add_event(job_id, f"Validating {param.replace('_', ' ')}: {file_id}")
                 try:
-                    problem = check_training_file(path, base_model=job.base_model)
+                    problem = check_training_file(
+                        path,
+                        base_model=job.base_model,
+                        max_seq_length=TrainingParams(**_json(job.params_json)).max_seq_length,
+                        method=job_method(job),
+                    )
                 except Exception:  # a validator bug must fail the job, not the worker
                     logger.exception("validation of %s crashed", file_id)
                     problem = "The worker could not validate this file (see the worker log)."
@@ -245,6 +251,12 @@ class JobRunner:
                 )
             else:
                 self.store.add_event(job.id, f"The worker restarted; resuming training {where}")
+        init_adapter = self._init_adapter(job)
+        if init_adapter is not None and not init_adapter.is_dir():
+            message = f"The adapter of {job.model} was deleted from the worker; it cannot continue."
+            outcome = {"status": "failed", "error": message}
+            finish_job(self.store, self.config, job.id, outcome=outcome)
+            return
         spec = JobSpec(
             job_id=job.id,
             base_model=job.base_model,
@@ -256,6 +268,8 @@ class JobRunner:
             params=TrainingParams(**_json(job.params_json)),
             resume_from=resume,
             device=self.config.device,
+            method=job_method(job),
+            init_adapter=init_adapter,
         )
         spec.result_path.unlink(missing_ok=True)  # a resumed run writes its own outcome
         end_torn_line(spec.progress_path)
@@ -302,11 +316,13 @@ class JobRunner:
     def _publish_spec(self, job: JobRecord, spec: JobSpec) -> str:
         """Write the spec a remote trainer reads: storage keys instead of local paths."""
         assert self.storage is not None
+        parent = job_id_from_model(job.model)  # the ft: model it continues, if any
         remote = dataclasses.replace(
             spec,
             training_file=Path("files", job.training_file),
             validation_file=Path("files", job.validation_file) if job.validation_file else None,
             output_dir=Path("jobs", job.id),
+            init_adapter=Path("jobs", parent, "adapter") if parent else None,
         )
         self.storage.rm(f"jobs/{job.id}/result.json")
         local = remote.write(spec.output_dir / "spec.remote.json")
@@ -329,6 +345,12 @@ class JobRunner:
         self.store.update_job(job.id, status="running", started_at=job.started_at or now())
         self.store.add_event(job.id, "Fine-tuning job started")
         logger.info("job %s (model %s): running", job.id, job.model)
+
+    def _init_adapter(self, job: JobRecord) -> Path | None:
+        """The adapter folder of the ``ft:`` model a job continues (None: a new adapter);
+        with object storage, downloaded here first so its absence is caught now."""
+        parent = job_id_from_model(job.model)
+        return adapter_path(self.config, parent) if parent else None
 
     def _poll(self, current: _Running) -> None:
         if time.monotonic() - current.fetched_at >= SYNC_SECONDS:  # a remote trainer's pace

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import math
+import os
 import re
 import time
 from collections.abc import Iterable
@@ -32,7 +33,7 @@ MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
 class WorkerConfig:
     data_dir: Path
     models: dict[str, str]
-    """Served name -> local folder or Hugging Face id."""
+    """Served name -> absolute local folder or Hugging Face id (see ``check_models``)."""
     api_key: str | None
     """None only when auth was explicitly turned off for local use."""
     max_upload_bytes: int = 512 * 1024 * 1024
@@ -56,6 +57,14 @@ class WorkerConfig:
     """fsspec URI of shared storage (None: the data dir)."""
     max_storage_bytes: int | None = None
     """Quota for uploaded files (None: no quota)."""
+    serve_backend: str = "hf"
+    """``hf`` (transformers, CPU or GPU) or ``vllm`` (GPU, multi-LoRA)."""
+    max_batch_size: int = 8
+    """Chat requests for one model decoded together (1: one at a time)."""
+    max_chat_bytes: int = 8 * 1024 * 1024
+    """Largest chat request body; bigger ones get 413 before they are read."""
+    docs: bool = False
+    """Serve ``/docs`` and ``/openapi.json`` without the key."""
     started_at: int = field(default_factory=lambda: int(time.time()))
 
     @property
@@ -144,11 +153,17 @@ def build_config(
     data_dir: Path,
     models: dict[str, str],
     insecure_no_auth: bool = False,
+    serve_backend: str = "hf",
+    max_batch_size: int = 8,
+    max_chat_bytes: int = 8 * 1024 * 1024,
+    docs: bool = False,
 ) -> WorkerConfig:
     """Combine settings and command-line values; refuse to run without a key.
 
     Raises:
-        ConfigError: no API key and auth was not explicitly disabled, or no models.
+        ConfigError: no API key and auth was not explicitly disabled, no models,
+            or a model without a loadable config and tokenizer (see ``check_models``),
+            or a serving option out of range.
     """
     key = settings.worker_api_key.get_secret_value() if settings.worker_api_key else None
     if not key and not insecure_no_auth:
@@ -160,13 +175,30 @@ def build_config(
         raise ConfigError(
             "No models to serve.", hint="Pass --model NAME=PATH_OR_HUB_ID at least once."
         )
+    if serve_backend not in ("hf", "vllm"):
+        raise ConfigError(
+            f"--serve-backend {serve_backend!r} is not a backend.", hint="Use hf or vllm."
+        )
+    if not 1 <= max_batch_size <= 256:
+        raise ConfigError(
+            f"--max-batch-size {max_batch_size} is out of range.", hint="Use 1 to 256."
+        )
+    if max_chat_bytes < 1024:
+        raise ConfigError(
+            f"--max-chat-bytes {max_chat_bytes} is too small for any chat request.",
+            hint="Use at least 1024 (the default is 8 MiB).",
+        )
     return WorkerConfig(
         data_dir=data_dir.resolve(),
-        models=models,
+        models=check_models(models),
         api_key=None if insecure_no_auth else key,
         max_upload_bytes=settings.max_file_bytes,
         cancel_grace_seconds=settings.worker_cancel_grace_seconds,
         loaded_models=settings.worker_loaded_models,
+        serve_backend=serve_backend,
+        max_batch_size=max_batch_size,
+        max_chat_bytes=max_chat_bytes,
+        docs=docs,
     )
 
 
@@ -212,3 +244,60 @@ def with_scaling(
         storage=storage_setting(storage) if storage else None,
         max_storage_bytes=quota,
     )
+
+
+def check_models(models: dict[str, str]) -> dict[str, str]:
+    """Resolve local model folders to absolute paths and check each model loads.
+
+    Why at startup: training runs in the job's own folder, so ``./tiny`` there
+    names nothing (Hugging Face then reads it as a malformed repo id), and a
+    missing or broken model used to fail only when a job ran. A target that
+    exists on disk, or is written as a path (``./``, ``../``, ``/``, ``~``), is
+    a local folder; anything else is a Hugging Face id, whose config and
+    tokenizer are fetched into (or read from) the Hugging Face cache now.
+
+    Raises:
+        ConfigError: naming the model, when its folder is missing or its config
+            or tokenizer cannot be loaded.
+    """
+    checked: dict[str, str] = {}
+    for name, target in models.items():
+        path = Path(target).expanduser()
+        if path.exists() or _written_as_path(target):
+            where = path.resolve()
+            if not where.is_dir():
+                problem = "is not a folder" if where.exists() else "does not exist"
+                raise ConfigError(
+                    f"Model {name!r}: {target} ({where}) {problem}.",
+                    hint="Give the folder holding config.json and the tokenizer files, "
+                    "e.g. one written by `python -m worker.tiny_model ./tiny`.",
+                )
+            target = str(where)
+        _check_loadable(name, target)
+        checked[name] = target
+    return checked
+
+
+def _written_as_path(target: str) -> bool:
+    return (
+        target.startswith(("./", "../", "/", "~"))
+        or target in (".", "..")
+        or (os.sep != "/" and os.sep in target)
+    )
+
+
+def _check_loadable(name: str, target: str) -> None:
+    from transformers import AutoConfig, AutoTokenizer
+
+    for part, loader in (("config", AutoConfig), ("tokenizer", AutoTokenizer)):
+        try:
+            loader.from_pretrained(target)
+        # Any failure (OSError, ValueError, a tokenizer class missing...) means
+        # the worker could not serve or train this model: say so now, by name.
+        except Exception as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(
+                f"Model {name!r}: cannot load its {part} from {target} ({reason[:300]}).",
+                hint="Point --model at a folder with config.json and tokenizer files, "
+                "or at a Hugging Face id reachable from here (or already in its cache).",
+            ) from None

@@ -143,7 +143,13 @@ def run_remote(spec_uri: str) -> int:
             ),
             output_dir=scratch / "job",
             resume_from=None,
+            init_adapter=None,
         )
+        if remote.init_adapter is not None:  # the ft: model this job continues
+            target = scratch / "init_adapter"
+            if not storage.get_dir(remote.init_adapter.as_posix(), target):
+                raise FileNotFoundError(f"{remote.init_adapter} is missing from {storage.uri}")
+            local = dataclasses.replace(local, init_adapter=target)
         local.output_dir.mkdir()
         if remote.resume_from is not None:
             target = local.checkpoints_dir / remote.resume_from.name

@@ -8,7 +8,8 @@ Typical use (the validator)::
     bill = estimate_billing((c.total for c in counts), spec=spec, n_examples=len(counts))
 
 Open models (``spec.provider == "open"``) are counted with o200k_base as an
-estimate unless a local tokenizer is given (:class:`HFTokenCounter`).
+estimate unless a local tokenizer is given (:class:`HFTokenCounter`), which
+counts the very sequences the worker trains (:class:`SequenceBuilder`).
 """
 
 from core.tokens.billing import BillingEstimate, default_epochs, estimate_billing
@@ -22,6 +23,7 @@ from core.tokens.models import (
     known_models,
     resolve_model,
 )
+from core.tokens.sequences import SequenceBuilder, TrainingSequence
 
 __all__ = [
     "OPEN_MODEL_ENCODING",
@@ -33,6 +35,8 @@ __all__ = [
     "HFTokenCounter",
     "MessageCounter",
     "ModelSpec",
+    "SequenceBuilder",
+    "TrainingSequence",
     "compact_json",
     "default_epochs",
     "estimate_billing",

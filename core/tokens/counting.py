@@ -83,6 +83,11 @@ class MessageCounter:
         """Tokens of ``text`` encoded as ordinary text."""
         return len(self._encode(text))
 
+    def count_document(self, text: str) -> ExampleTokens:
+        """A ``{"text"}`` example (worker only): every token is trained."""
+        tokens = len(self._encode(text))
+        return ExampleTokens(total=tokens, trained=tokens, estimated=False)
+
     def count_prompt_completion(self, prompt: str, completion: str) -> ExampleTokens:
         """Legacy prompt/completion example: billed prompt + completion, completion trained."""
         completion_tokens = len(self._encode(completion))

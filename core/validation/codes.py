@@ -55,6 +55,15 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "invalid_tools": (ERROR, "Malformed tool or function definitions."),
     "example_unrecognized_key": (WARNING, "A top-level key the format does not use."),
     "deprecated_functions": (WARNING, "The deprecated 'functions'/'function_call' fields."),
+    # open models: the model's own chat template renders every chat example
+    "chat_template_error": (
+        ERROR,
+        "The model's chat template cannot render the example (or the model has none).",
+    ),
+    "template_cannot_render_tools": (
+        ERROR,
+        "The example uses tools and the model's chat template cannot render them.",
+    ),
     # other formats
     "unknown_format": (ERROR, "An example in no known format."),
     "mixed_formats": (ERROR, "Examples in more than one format in one file."),

@@ -16,6 +16,8 @@ class Counter(Protocol):
 
     def count_text(self, text: str) -> int: ...
 
+    def count_document(self, text: str) -> ExampleTokens: ...
+
     def count_prompt_completion(self, prompt: str, completion: str) -> ExampleTokens: ...
 
     def count_messages(
@@ -32,12 +34,24 @@ class Target:
     """The model to validate for and how to count its tokens; small and picklable,
     so worker processes can build the same :class:`CheckContext`.
 
-    ``tokenizer_path`` (``TUNEBOT_HF_TOKENIZER``) is used for open models only:
-    their own tokenizer gives exact counts where tiktoken only estimates.
+    ``tokenizer_path`` is used for open models only: their own tokenizer and
+    chat template give the exact sequences the worker trains, where tiktoken
+    only estimates.
     """
 
     spec: ModelSpec
     tokenizer_path: Path | None = None
+
+    @classmethod
+    def for_spec(cls, spec: ModelSpec, configured: Path | None = None) -> Target:
+        """The target for ``spec``: an open model given as a local folder holding
+        ``tokenizer.json`` is counted with that folder (it is the model the worker
+        trains); other open models with ``configured`` (``TUNEBOT_HF_TOKENIZER``)."""
+        if spec.provider == "open":
+            folder = Path(spec.id).expanduser()
+            if (folder / "tokenizer.json").is_file():
+                return cls(spec, folder)
+        return cls(spec, configured)
 
     @property
     def uses_hf_tokenizer(self) -> bool:
@@ -66,7 +80,9 @@ class CheckContext:
         counter: Counter = ChatTokenCounter(encoding)
         if target.uses_hf_tokenizer:
             assert target.tokenizer_path is not None
-            counter = HFTokenCounter(target.tokenizer_path)
+            hf_counter = HFTokenCounter(target.tokenizer_path)
+            specials |= hf_counter.special_tokens
+            counter = hf_counter
         return cls(spec.id, spec.max_tokens, counter, specials)
 
     def too_long(self, tokens: ExampleTokens | int) -> tuple[str, str, str | None] | None:

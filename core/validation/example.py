@@ -13,7 +13,9 @@ from core.datasets.formats import detect_example_format
 from core.datasets.jsonl import decode_line, overlong_problem
 from core.datasets.limits import MAX_LINE_BYTES
 from core.datasets.records import ReadProblem
+from core.errors import DatasetError
 from core.validation.chat import MessageChecker
+from core.validation.codes import severity
 from core.validation.content import (
     Problem,
     describe,
@@ -185,11 +187,18 @@ def check_chat(
         problems.append(_NO_USER)
     tools = example.get("tools")
     functions = example.get("functions")
-    counted = ctx.counter.count_messages(
-        messages,
-        tools=tools if isinstance(tools, list) else None,
-        functions=functions if isinstance(functions, list) else None,
-    )
+    try:
+        counted = ctx.counter.count_messages(
+            messages,
+            tools=tools if isinstance(tools, list) else None,
+            functions=functions if isinstance(functions, list) else None,
+        )
+    except DatasetError as refused:  # the model's own template cannot render it
+        # An example with errors already found is reported by those (they explain
+        # why the template failed); otherwise this is what stops it from training.
+        if not any(severity(code) == "error" for code, _, _ in problems):
+            problems.append((refused.code, refused.message, refused.hint))
+        return Outcome(line, "chat", -1, 0, False, digest, tuple(problems), summary.has_system)
     too_long = ctx.too_long(counted)
     if too_long:
         problems.append(too_long)
@@ -223,8 +232,10 @@ def check_text(
         problems.append(padding_problem("text", 1))
     if len(example) > 1:
         check_example_fields(example, allowed=frozenset({"text"}), problems=problems)
-    tokens = ctx.counter.count_text(text)
-    too_long = ctx.too_long(tokens)
+    counted = ctx.counter.count_document(text)
+    too_long = ctx.too_long(counted)
     if too_long:
         problems.append(too_long)
-    return Outcome(line, "text", tokens, tokens, False, digest, tuple(problems))
+    return Outcome(
+        line, "text", counted.total, counted.trained, counted.estimated, digest, tuple(problems)
+    )

@@ -6,6 +6,8 @@ Files written for the first DPO release used ``preferred_completion`` /
 
 from __future__ import annotations
 
+from core.errors import DatasetError
+from core.tokens import ExampleTokens
 from core.validation.chat import MessageChecker
 from core.validation.content import Problem, describe
 from core.validation.context import CheckContext
@@ -55,7 +57,17 @@ def check_preference(
     check_example_fields(example, allowed=_KEYS | frozenset(old), problems=problems)
     if messages is None or len(outputs) < 2:
         return Outcome(line, "preference", -1, 0, True, digest, tuple(problems))
-    counted = ctx.counter.count_messages(messages + outputs[0] + outputs[1])
+    try:
+        counted = ctx.counter.count_messages(messages + outputs[0] + outputs[1])
+    except DatasetError:
+        # A model's own template may refuse two answers in a row; each answer
+        # after the prompt is what a preference trainer renders.
+        try:
+            first, second = (ctx.counter.count_messages(messages + o) for o in outputs[:2])
+        except DatasetError as refused:
+            problems.append((refused.code, refused.message, refused.hint))
+            return Outcome(line, "preference", -1, 0, True, digest, tuple(problems))
+        counted = ExampleTokens(first.total + second.total, first.trained + second.trained, True)
     too_long = ctx.too_long(counted)
     if too_long:
         problems.append(too_long)

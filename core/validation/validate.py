@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
-from core.config import Settings, load_settings
+from core.config import ValidationSettings
 from core.datasets.reader import OpenedDataset, open_dataset
 from core.datasets.sniff import FileType
 from core.errors import ConfigError, DatasetError
@@ -27,13 +28,14 @@ ERROR_CODES = frozenset(code for code, (level, _) in CODES.items() if level == "
 def validate_file(
     path: Path,
     *,
+    settings: ValidationSettings,
     model: str | None = None,
-    settings: Settings | None = None,
     fix_path: Path | None = None,
     split: float | None = None,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    max_tokens: int | None = None,
 ) -> Report:
     """Validate a dataset file and, when asked, write its fixed JSONL and split.
 
@@ -43,22 +45,28 @@ def validate_file(
     Parameters:
         path: the dataset (JSONL, JSON, CSV, TSV or XLSX).
         model: target model id or alias; default ``settings.default_model``.
-        settings: tunebot settings (default: read from the environment).
+        settings: tunebot settings, loaded once by the entry point (default model,
+            price overrides, tokenizer path, size limit).
         fix_path: where to write the clean chat JSONL (``--fix``).
         split: fraction of kept examples written to ``<fix_path stem>.valid.jsonl``;
             needs ``fix_path``.
         seed: seed of the split, so the same seed gives the same split.
         progress: called with (bytes done, bytes total) as a JSONL file is read.
         workers: processes to check with (default: all cores for large JSONL).
+        max_tokens: per-example limit to check and bill against instead of the
+            model's (the worker passes the job's ``max_seq_length``, past which
+            it would truncate).
 
     Raises:
         ConfigError: unknown ``model``; ``split`` outside (0, 1) or without ``fix_path``;
             ``fix_path`` (or its ``.valid`` file) naming the input file;
-            an unreadable ``settings.hf_tokenizer_path`` (used for open models).
+            an unreadable model tokenizer folder or ``settings.hf_tokenizer_path``
+            (used for open models).
     """
-    settings = settings if settings is not None else load_settings()
     spec = resolve_model(model or settings.default_model, price_overrides=settings.price_overrides)
-    target = Target(spec, settings.hf_tokenizer_path)
+    if max_tokens is not None:
+        spec = replace(spec, max_tokens=max_tokens)
+    target = Target.for_spec(spec, settings.hf_tokenizer_path)
     if target.uses_hf_tokenizer:
         CheckContext.for_target(target)  # an unreadable tokenizer fails here, not in a worker
     path = Path(path)
@@ -124,7 +132,7 @@ def _check_outputs(path: Path, fix_path: Path | None, split: float | None) -> No
         raise ConfigError("--split needs --fix OUT.jsonl.", hint="Add --fix OUT.jsonl.")
 
 
-def _checked_size(path: Path, settings: Settings) -> int:
+def _checked_size(path: Path, settings: ValidationSettings) -> int:
     if not path.is_file():
         raise DatasetError(
             f"There is no file at {path}.", code="file_not_found", hint="Check the path."

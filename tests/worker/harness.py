@@ -84,10 +84,12 @@ class WorkerProcess:
     log_path: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    model_spec: str | None = None
+    """``--model`` value as a user types it (default ``tiny=<model_dir>``)."""
     args: list[str] = field(default_factory=list)
-    """Extra ``tunebot worker`` options (launcher, storage...)."""
+    """Extra ``tunebot worker`` options (launcher, storage, serving...)."""
     env: dict[str, str] = field(default_factory=dict)
-    """Extra environment variables for the worker process."""
+    """Extra environment variables (settings)."""
 
     @property
     def base_url(self) -> str:
@@ -110,7 +112,7 @@ class WorkerProcess:
             sys.executable, "-m", "cli.main", "worker",
             "--port", str(self.port),
             "--data-dir", str(self.data_dir),
-            "--model", f"tiny={self.model_dir}",
+            "--model", self.model_spec or f"tiny={self.model_dir}",
             "--log-level", "warning",
             *self.args,
         ]  # fmt: skip

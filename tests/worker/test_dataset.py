@@ -1,4 +1,4 @@
-"""Rows are shaped so TRL trains the right tokens for each format."""
+"""Rows reach TRL pre-tokenized, with loss on exactly the trained tokens of each format."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tokenizers import Tokenizer
 
 from core.errors import TrainingError
 from worker.dataset import check_training_file, load_examples
@@ -16,7 +17,9 @@ def _write(path: Path, rows: list[dict[str, object]]) -> Path:
     return path
 
 
-def test_chat_trains_only_the_final_assistant_turn(tmp_path: Path) -> None:
+def test_rows_are_pre_tokenized_with_labels_on_trained_tokens_only(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
     messages = [
         {"role": "system", "content": "s"},
         {"role": "user", "content": "q1"},
@@ -24,28 +27,48 @@ def test_chat_trains_only_the_final_assistant_turn(tmp_path: Path) -> None:
         {"role": "user", "content": "q2"},
         {"role": "assistant", "content": "a2"},
     ]
-    [row] = load_examples(_write(tmp_path / "c.jsonl", [{"messages": messages}]))
-    assert row["completion"] == [{"role": "assistant", "content": "a2"}]
-    assert [m["content"] for m in row["prompt"]] == ["s", "q1", "a1", "q2"]
-    assert all(set(m) == {"role", "content"} for m in row["prompt"])
+    [row] = load_examples(
+        _write(tmp_path / "c.jsonl", [{"messages": messages}]), base_model=str(tiny_model_dir)
+    )
+    tokenizer = Tokenizer.from_file(str(tiny_model_dir / "tokenizer.json"))
+    trained = [t for t, label in zip(row["input_ids"], row["labels"], strict=True) if label != -100]
+    assert tokenizer.decode(trained, skip_special_tokens=False) == "a2<|end|>"
+    assert tokenizer.decode(row["input_ids"], skip_special_tokens=False).startswith(
+        "<|begin|><|system|>\ns<|end|>"
+    )
 
 
-def test_prompt_completion_and_text(tmp_path: Path) -> None:
-    rows = load_examples(_write(tmp_path / "p.jsonl", [{"prompt": "2+2=", "completion": "4"}]))
-    assert rows == [{"prompt": "2+2=", "completion": "4"}]
-    assert load_examples(_write(tmp_path / "t.jsonl", [{"text": "all of it"}])) == [
-        {"text": "all of it"}
-    ]
+def test_prompt_completion_and_text(tmp_path: Path, tiny_model_dir: Path) -> None:
+    model = str(tiny_model_dir)
+    tokenizer = Tokenizer.from_file(str(tiny_model_dir / "tokenizer.json"))
+
+    def trained(row: dict[str, list[int]]) -> str:
+        ids = [t for t, label in zip(row["input_ids"], row["labels"], strict=True) if label >= 0]
+        return str(tokenizer.decode(ids, skip_special_tokens=False))
+
+    [pc] = load_examples(
+        _write(tmp_path / "p.jsonl", [{"prompt": "2+2=", "completion": "4"}]), base_model=model
+    )
+    assert trained(pc) == "4<|end|>"
+    [text] = load_examples(_write(tmp_path / "t.jsonl", [{"text": "all of it"}]), base_model=model)
+    assert trained(text) == "all of it<|end|>" and text["labels"] == text["input_ids"]
 
 
-def test_mixed_or_untrainable_files_are_refused(tmp_path: Path) -> None:
+def test_mixed_or_untrainable_files_are_refused(tmp_path: Path, tiny_model_dir: Path) -> None:
+    model = str(tiny_model_dir)
     with pytest.raises(TrainingError, match="mixes formats"):
         load_examples(
-            _write(tmp_path / "m.jsonl", [{"text": "a"}, {"prompt": "b", "completion": "c"}])
+            _write(tmp_path / "m.jsonl", [{"text": "a"}, {"prompt": "b", "completion": "c"}]),
+            base_model=model,
         )
-    with pytest.raises(TrainingError, match="assistant"):
+    tool_call = {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+                 "function": {"name": "f", "arguments": "{}"}}]}  # fmt: skip
+    with pytest.raises(TrainingError, match=r"Line 1: .*cannot render tools"):
         load_examples(
-            _write(tmp_path / "u.jsonl", [{"messages": [{"role": "user", "content": "q"}]}])
+            _write(
+                tmp_path / "u.jsonl", [{"messages": [{"role": "user", "content": "q"}, tool_call]}]
+            ),
+            base_model=model,
         )
 
 

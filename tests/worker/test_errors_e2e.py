@@ -20,7 +20,7 @@ from tests.worker.harness import (
 @pytest.fixture(scope="module")
 def training_file_id(worker: WorkerProcess, tmp_path_factory: pytest.TempPathFactory) -> str:
     path = write_chat_jsonl(tmp_path_factory.mktemp("data") / "train.jsonl")
-    return worker.client().files.create(file=path.open("rb"), purpose="fine-tune").id
+    return worker.client().files.create(file=path, purpose="fine-tune").id
 
 
 def _error_body(response: httpx.Response) -> dict[str, object]:
@@ -69,7 +69,7 @@ def test_missing_file_and_unknown_job(worker: WorkerProcess) -> None:
 def test_wrong_purpose(worker: WorkerProcess, tmp_path: Path) -> None:
     path = write_chat_jsonl(tmp_path / "train.jsonl")
     with pytest.raises(openai.BadRequestError) as raised:
-        worker.client().files.create(file=path.open("rb"), purpose="assistants")
+        worker.client().files.create(file=path, purpose="assistants")
     assert raised.value.param == "purpose"
 
 
@@ -77,12 +77,12 @@ def test_a_file_that_is_not_a_dataset(worker: WorkerProcess, tmp_path: Path) -> 
     picture = tmp_path / "cat.png"
     picture.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200))
     with pytest.raises(openai.BadRequestError) as raised:
-        worker.client().files.create(file=picture.open("rb"), purpose="fine-tune")
+        worker.client().files.create(file=picture, purpose="fine-tune")
     assert raised.value.code == "invalid_file_format" and "JSONL" in raised.value.message
     prose = tmp_path / "notes.jsonl"
     prose.write_text("just some notes\nnot json\n")
     with pytest.raises(openai.BadRequestError):
-        worker.client().files.create(file=prose.open("rb"), purpose="fine-tune")
+        worker.client().files.create(file=prose, purpose="fine-tune")
 
 
 def test_upload_over_the_cap_is_413(worker: WorkerProcess, tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ def test_upload_over_the_cap_is_413(worker: WorkerProcess, tmp_path: Path) -> No
     line = json.dumps({"text": "x" * 1000}) + "\n"
     big.write_text(line * (MAX_UPLOAD_BYTES // len(line) + 10))
     with pytest.raises(openai.APIStatusError) as raised:
-        worker.client().files.create(file=big.open("rb"), purpose="fine-tune")
+        worker.client().files.create(file=big, purpose="fine-tune")
     assert raised.value.status_code == 413 and raised.value.code == "file_too_large"
 
 
@@ -125,10 +125,80 @@ def test_not_ready_file_fails_in_validating_files(worker: WorkerProcess, tmp_pat
     path = tmp_path / "broken.jsonl"
     rows = [{"messages": [{"role": "user", "content": "only a question"}]}] * 12
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    uploaded = client.files.create(file=path.open("rb"), purpose="fine-tune")
+    uploaded = client.files.create(file=path, purpose="fine-tune")
     created = client.fine_tuning.jobs.create(model="tiny", training_file=uploaded.id)
     job = wait_final(client, created.id)
     assert job.status == "failed" and job.error is not None
     assert job.error.code == "invalid_training_file" and job.error.param == "training_file"
     assert "not ready" in job.error.message and "line" in job.error.message
     assert job.trained_tokens is None and not job.result_files
+
+
+def _dpo(hyperparameters: dict[str, object]) -> dict[str, object]:
+    return {"type": "dpo", "dpo": {"hyperparameters": hyperparameters}}
+
+
+def test_bad_dpo_requests(worker: WorkerProcess, training_file_id: str) -> None:
+    client = worker.client()
+    bad_values = ({"beta": 0}, {"beta": "high"}, {"sft_weight": -1}, {"n_epochs": 0}, {"gamma": 1})
+    for bad in bad_values:
+        with pytest.raises(openai.BadRequestError) as raised:
+            client.fine_tuning.jobs.create(
+                model="tiny",
+                training_file=training_file_id,
+                method=_dpo(bad),  # type: ignore[arg-type]
+            )
+        assert raised.value.param == "method.dpo.hyperparameters", bad
+        assert raised.value.code == "invalid_hyperparameters"
+    with pytest.raises(openai.BadRequestError) as raised:  # a DPO key on a supervised job
+        client.fine_tuning.jobs.create(
+            model="tiny",
+            training_file=training_file_id,
+            method={"type": "supervised", "supervised": {"hyperparameters": {"beta": 0.2}}},
+        )
+    assert "method 'dpo' only" in raised.value.message
+    mismatched = {"type": "dpo", "supervised": {"hyperparameters": {"n_epochs": 2}}}
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.fine_tuning.jobs.create(
+            model="tiny",
+            training_file=training_file_id,
+            method=mismatched,  # type: ignore[arg-type]
+        )
+    assert raised.value.param == "method.supervised"
+    for method in (
+        {"type": "reinforcement"},
+        {"type": "dpo", "dpo": {"hyperparameters": {}, "x": 1}},
+    ):
+        with pytest.raises(openai.BadRequestError):
+            client.fine_tuning.jobs.create(
+                model="tiny",
+                training_file=training_file_id,
+                method=method,  # type: ignore[arg-type]
+            )
+    with pytest.raises(openai.BadRequestError) as raised:  # no such fine-tuned model to continue
+        client.fine_tuning.jobs.create(model="ft:tiny::0123abcd", training_file=training_file_id)
+    assert raised.value.param == "model" and "ft:" in raised.value.message
+
+
+def test_files_must_suit_the_method(
+    worker: WorkerProcess, training_file_id: str, tmp_path: Path
+) -> None:
+    client = worker.client()
+    path = tmp_path / "pairs.jsonl"
+    pair = {
+        "input": {"messages": [{"role": "user", "content": "Capital of France?"}]},
+        "preferred_output": [{"role": "assistant", "content": "Paris"}],
+        "non_preferred_output": [{"role": "assistant", "content": "London"}],
+    }
+    path.write_text((json.dumps(pair) + "\n") * 12)
+    pairs = client.files.create(file=path, purpose="fine-tune").id
+    chat_as_dpo = client.fine_tuning.jobs.create(
+        model="tiny",
+        training_file=training_file_id,
+        method=_dpo({}),  # type: ignore[arg-type]
+    )
+    pairs_as_sft = client.fine_tuning.jobs.create(model="tiny", training_file=pairs)
+    for created, needed in ((chat_as_dpo, "needs a preference file"), (pairs_as_sft, '"dpo"')):
+        job = wait_final(client, created.id)
+        assert job.status == "failed" and job.error is not None
+        assert job.error.code == "invalid_training_file" and needed in job.error.message

@@ -31,7 +31,7 @@ BOUNDARY = "tunebot-test-boundary"
 @pytest.fixture(scope="module")
 def training_file_id(worker: WorkerProcess, tmp_path_factory: pytest.TempPathFactory) -> str:
     path = write_chat_jsonl(tmp_path_factory.mktemp("data") / "train.jsonl")
-    return worker.client().files.create(file=path.open("rb"), purpose="fine-tune").id
+    return worker.client().files.create(file=path, purpose="fine-tune").id
 
 
 def _files_on_disk(worker: WorkerProcess) -> int:
@@ -149,7 +149,7 @@ def test_trainer_sees_no_secrets_and_the_console_tells_the_story(
     try:
         client = worker.client()
         uploaded = client.files.create(
-            file=write_chat_jsonl(tmp_path / "train.jsonl").open("rb"), purpose="fine-tune"
+            file=write_chat_jsonl(tmp_path / "train.jsonl"), purpose="fine-tune"
         )
         hyper = {**FAST_HYPERPARAMETERS, "n_epochs": 2, "max_steps": None}
         method = {"type": "supervised", "supervised": {"hyperparameters": hyper}}

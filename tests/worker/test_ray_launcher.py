@@ -60,7 +60,7 @@ def _create(client: OpenAI, file_id: str, **overrides: object) -> str:
 
 def _upload(client: OpenAI, tmp_path: Path) -> str:
     path = write_chat_jsonl(tmp_path / "train.jsonl")
-    return client.files.create(file=path.open("rb"), purpose="fine-tune").id
+    return client.files.create(file=path, purpose="fine-tune").id
 
 
 def _step_times(data_dir: Path, job_id: str) -> list[float]:

@@ -100,7 +100,7 @@ def _train_through_the_bucket(worker: WorkerProcess, s3_env: dict[str, str]) -> 
     tmp_path = worker.data_dir.parent
     client = worker.client()
     uploaded = client.files.create(
-        file=write_chat_jsonl(tmp_path / "train.jsonl").open("rb"), purpose="fine-tune"
+        file=write_chat_jsonl(tmp_path / "train.jsonl"), purpose="fine-tune"
     )
     fs = _fs(s3_env)
     assert fs.exists(f"{BUCKET}/worker/files/{uploaded.id}")

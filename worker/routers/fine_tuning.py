@@ -4,6 +4,10 @@ Why strict on create: a job that would fail minutes later on a typo (unknown
 model, wrong file, bad hyperparameter) is refused at once with OpenAI's 400,
 naming what is accepted. Files are validated deeply afterwards, while the job
 is ``validating_files``.
+
+``method.type`` is "supervised" or "dpo" (preference pairs). ``model`` is a
+served base, or an ``ft:`` model of this worker whose adapter the job keeps
+training (its LoRA shape is inherited).
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from core.errors import TrainingError
-from core.training.config import TrainingParams
+from core.training.config import DPO_ONLY, TrainingParams
 from worker.deps import Authorized, StateDep
 from worker.errors import APIError, not_found
 from worker.jobs_finish import FINAL_STATUSES
-from worker.records import CheckpointRecord, EventRecord, FileRecord, JobRecord
+from worker.model_ids import checkpoint_model_name, finished_job, resolve_adapter
+from worker.records import CheckpointRecord, EventRecord, FileRecord, JobRecord, job_method
+from worker.results import base_model_name, fine_tuned_model_name
 from worker.schemas import (
     CheckpointMetrics,
     FineTuningJob,
@@ -32,7 +38,11 @@ from worker.schemas import (
     JobEvent,
     ListPage,
 )
+from worker.storage import adapter_path
 from worker.store import new_id, now
+
+LORA_SHAPE = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
+"""Fixed by the adapter a continued job starts from (PEFT loads its saved config)."""
 
 router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["fine-tuning"], dependencies=[Authorized])
 
@@ -44,7 +54,10 @@ MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$")
 
 
 def to_schema(job: JobRecord) -> FineTuningJob:
-    params = json.loads(job.params_json)
+    method = job_method(job)
+    params = {
+        k: v for k, v in json.loads(job.params_json).items() if method == "dpo" or k not in DPO_ONLY
+    }
     error = None
     if job.status == "failed":
         error = JobError(
@@ -68,22 +81,13 @@ def to_schema(job: JobRecord) -> FineTuningJob:
         validation_file=job.validation_file,
         estimated_finish=job.estimated_finish if job.status == "running" else None,
         metadata=json.loads(job.metadata_json) if job.metadata_json else None,
-        method={"type": "supervised", "supervised": {"hyperparameters": params}},
+        method={"type": method, method: {"hyperparameters": params}},
         user_provided_suffix=job.suffix,
     )
 
 
 @router.post("", response_model=FineTuningJob)
 def create_job(state: StateDep, body: JobCreate) -> FineTuningJob:
-    served = state.config.models
-    if body.model not in served:
-        raise APIError(
-            400,
-            f"Model {body.model!r} is not available on this worker. "
-            f"Served models: {', '.join(sorted(served))}.",
-            param="model",
-            code="model_not_available",
-        )
     if body.integrations:
         raise APIError(
             400,
@@ -92,14 +96,17 @@ def create_job(state: StateDep, body: JobCreate) -> FineTuningJob:
             param="integrations",
             code="unsupported_parameter",
         )
+    parent = _parent_job(state, body.model)
+    base_model = parent.base_model if parent else state.config.models[body.model]
     for param in ("training_file", "validation_file"):
         _check_file(state, getattr(body, param), param=param)
-    params = _params(body)
+    method = body.method.type if body.method else "supervised"
+    params = _params(body, method=method, parent=parent)
     _check_gpus(state, params)
     job = JobRecord(
         id=new_id("ftjob"),
         model=body.model,
-        base_model=served[body.model],
+        base_model=base_model,
         training_file=body.training_file,
         validation_file=body.validation_file,
         suffix=body.suffix or None,
@@ -107,6 +114,7 @@ def create_job(state: StateDep, body: JobCreate) -> FineTuningJob:
         status="validating_files",
         params_json=json.dumps(params.to_dict()),
         metadata_json=json.dumps(body.metadata) if body.metadata else None,
+        method_json=json.dumps({"type": method}),
         created_at=now(),
     )
     state.store.add(job)
@@ -162,12 +170,12 @@ def list_checkpoints(
 ) -> ListPage[Any]:
     job = _get(state, job_id)
     rows, more = state.store.page(CheckpointRecord, after=after, limit=limit, job_id=job_id)
-    base = f"ft:{job.model}:{job.suffix or ''}:{job.id.removeprefix('ftjob-')}"
+    name = fine_tuned_model_name(model=base_model_name(job.model), suffix=job.suffix, job_id=job.id)
     data = [
         JobCheckpoint(
             id=r.id,
             created_at=r.created_at,
-            fine_tuned_model_checkpoint=f"{base}:ckpt-step-{r.step}",
+            fine_tuned_model_checkpoint=checkpoint_model_name(name, r.step),
             fine_tuning_job_id=job.id,
             metrics=CheckpointMetrics(**json.loads(r.metrics_json)),
             step_number=r.step,
@@ -202,14 +210,43 @@ def _check_file(state: StateDep, file_id: str | None, *, param: str) -> None:
         )
 
 
-def _params(body: JobCreate) -> TrainingParams:
-    given = body.hyperparameters
-    param = "hyperparameters"
-    if body.method is not None and body.method.supervised is not None:
-        given = body.method.supervised.hyperparameters
-        param = "method.supervised.hyperparameters"
+def _parent_job(state: StateDep, model: str) -> JobRecord | None:
+    """None for a served base model; the succeeded job behind an ``ft:`` model
+    this job continues; a 400 naming what can be trained otherwise."""
+    if model in state.config.models:
+        return None
+    parent = finished_job(state.store, model)
+    if parent is not None:  # with object storage, the adapter must be here to be checked
+        adapter_path(state.config, parent.id)
+    if parent is not None and resolve_adapter(state.store, state.config.jobs_dir, model):
+        return parent
+    served = ", ".join(sorted(state.config.models))
+    raise APIError(
+        400,
+        f"Model {model!r} is not available on this worker. Served models: {served}; "
+        "or continue a fine-tuned model of this worker by its ft: name (GET /v1/models).",
+        param="model",
+        code="model_not_available",
+    )
+
+
+def _params(body: JobCreate, *, method: str, parent: JobRecord | None) -> TrainingParams:
+    given, param = _given_hyperparameters(body, method)
+    given = dict(given or {})
+    if parent is not None:
+        fixed = sorted(set(given) & set(LORA_SHAPE))
+        if fixed:
+            raise APIError(
+                400,
+                f"{', '.join(fixed)} cannot change when continuing {body.model}: its adapter "
+                "keeps the LoRA shape it was trained with. Leave them out.",
+                param=param,
+                code="invalid_hyperparameters",
+            )
+        inherited = json.loads(parent.params_json)
+        given.update({k: inherited[k] for k in LORA_SHAPE if k in inherited})
     seed = body.seed
-    if seed is None and not (given and "seed" in given):
+    if seed is None and "seed" not in given:
         seed = secrets.randbelow(2**31)  # OpenAI picks one too, and reports it
     for key, value in (given or {}).items():
         if isinstance(value, float) and not math.isfinite(value):
@@ -220,7 +257,7 @@ def _params(body: JobCreate) -> TrainingParams:
                 code="invalid_hyperparameters",
             )
     try:
-        params = TrainingParams.from_hyperparameters(given, seed=seed)
+        params = TrainingParams.from_hyperparameters(given, seed=seed, method=method)
     except TrainingError as exc:
         message = exc.user_message()
         raise APIError(400, message, param=param, code="invalid_hyperparameters") from exc
@@ -276,3 +313,30 @@ def _check_gpus(state: StateDep, params: TrainingParams) -> None:
             param="hyperparameters.batch_size",
             code="invalid_hyperparameters",
         )
+
+
+def _given_hyperparameters(body: JobCreate, method: str) -> tuple[dict[str, Any] | None, str]:
+    """The hyperparameters object that applies to ``method``, and its parameter path."""
+    if body.method is None:
+        return body.hyperparameters, "hyperparameters"
+    other = "supervised" if method == "dpo" else "dpo"
+    if getattr(body.method, other) is not None:
+        raise APIError(
+            400,
+            f"method.{other} was given but method.type is {method!r}; "
+            f"put the hyperparameters in method.{method}.",
+            param=f"method.{other}",
+            code="invalid_method",
+        )
+    if body.hyperparameters is not None and method == "dpo":
+        raise APIError(
+            400,
+            "Top-level hyperparameters apply to supervised jobs only; "
+            "put them in method.dpo.hyperparameters.",
+            param="hyperparameters",
+            code="invalid_method",
+        )
+    chosen = getattr(body.method, method)
+    if chosen is not None:
+        return chosen.hyperparameters, f"method.{method}.hyperparameters"
+    return body.hyperparameters, "hyperparameters"
