@@ -36,29 +36,29 @@ BUCKET = "tunebot-test"
 @pytest.fixture
 def s3_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     port = free_port()
-    log = (tmp_path / "moto.log").open("wb")
-    server = Path(sys.executable).parent / "moto_server"
-    process = subprocess.Popen(
-        [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
-    )
-    env = {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-    }
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.TransportError):
-                httpx.get(env["AWS_ENDPOINT_URL"], timeout=1)
-                break
-            time.sleep(0.2)
-        _fs(env).mkdir(BUCKET)
-        yield env
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with (tmp_path / "moto.log").open("wb") as log:  # closed once the server is gone
+        server = Path(sys.executable).parent / "moto_server"
+        process = subprocess.Popen(
+            [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+        )
+        env = {
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        }
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.TransportError):
+                    httpx.get(env["AWS_ENDPOINT_URL"], timeout=1)
+                    break
+                time.sleep(0.2)
+            _fs(env).mkdir(BUCKET)
+            yield env
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def _fs(env: dict[str, str]):  # type: ignore[no-untyped-def]  # s3fs has no stubs
