@@ -16,6 +16,11 @@ Serving options (flag or environment): ``--serve-backend hf|vllm``
 CUDA GPU, and the worker refuses to start without them), ``--max-batch-size``
 (``TUNEBOT_WORKER_MAX_BATCH_SIZE``), ``--max-chat-bytes``
 (``TUNEBOT_WORKER_MAX_CHAT_BYTES``) and ``--docs`` (``TUNEBOT_WORKER_DOCS``).
+
+Training options: ``--launcher local|ray`` (``TUNEBOT_WORKER_LAUNCHER``),
+``--ray-address`` (``RAY_ADDRESS``), ``--ray-cpus-per-job``,
+``--max-concurrent-jobs``, ``--storage`` (``TUNEBOT_WORKER_STORAGE``: a shared
+folder or ``s3://`` URI) and ``--max-storage-gb`` (``TUNEBOT_WORKER_MAX_STORAGE_GB``).
 """
 
 from __future__ import annotations
@@ -96,6 +101,51 @@ def worker_command(
         typer.Option("--insecure-no-auth", help="Accept requests without a key (local use only)."),
     ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    launcher: Annotated[
+        str,
+        typer.Option(
+            "--launcher",
+            envvar="TUNEBOT_WORKER_LAUNCHER",
+            help="How training jobs start: local (a subprocess here) or ray (a Ray cluster).",
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            envvar="RAY_ADDRESS",
+            help="The Ray head's Jobs API, e.g. http://head:8265 (with --launcher ray).",
+        ),
+    ] = None,
+    ray_cpus_per_job: Annotated[
+        float,
+        typer.Option("--ray-cpus-per-job", min=0.0, help="CPUs Ray reserves per training job."),
+    ] = 1.0,
+    max_concurrent_jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--max-concurrent-jobs",
+            min=1,
+            help="Jobs training at once (default: 1 locally, what the Ray cluster can place).",
+        ),
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            envvar="TUNEBOT_WORKER_STORAGE",
+            help="Shared storage for files, checkpoints and adapters: a path or file:// URI "
+            "every training node mounts (default: the data dir).",
+        ),
+    ] = None,
+    max_storage_gb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-storage-gb",
+            envvar="TUNEBOT_WORKER_MAX_STORAGE_GB",
+            help="Quota for uploaded files per API key, in GB (default: none).",
+        ),
+    ] = None,
     upgrade_db: Annotated[
         bool,
         typer.Option(
@@ -148,7 +198,7 @@ def worker_command(
         raise typer.Exit(2)
     _require_train_modules()
     from worker.app import serve
-    from worker.settings import build_config, parse_model_specs
+    from worker.settings import build_config, parse_model_specs, with_scaling
 
     # A ConfigError (bad setting, bad --model) reaches cli.main: one message, exit 2.
     config = build_config(
@@ -161,6 +211,19 @@ def worker_command(
         max_chat_bytes=max_chat_bytes,
         docs=docs,
     )
+    config = with_scaling(
+        config,
+        launcher=launcher,
+        ray_address=ray_address,
+        ray_cpus_per_job=ray_cpus_per_job,
+        max_concurrent_jobs=max_concurrent_jobs,
+        storage=storage,
+        max_storage_gb=max_storage_gb,
+    )
+    if config.launcher == "ray":  # refuse now rather than fail inside the server
+        from worker.launchers.ray import connect
+
+        connect(config.ray_address)
     if config.serve_backend == "vllm":
         from worker.inference.vllm_backend import unavailable_reason
 

@@ -126,4 +126,19 @@ def serve(config: WorkerConfig, *, host: str, port: int, log_level: str = "info"
     """Run the app until interrupted (SIGINT/SIGTERM trigger a clean shutdown)."""
     import uvicorn
 
+    _console_log(log_level)
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
+
+
+def _console_log(level: str) -> None:
+    """Show the worker's own lines (job start, epochs, end) next to uvicorn's.
+
+    Why: uvicorn configures only its own loggers, so without a handler the
+    console showed access logs and nothing about training.
+    """
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    worker_log = logging.getLogger("worker")
+    worker_log.addHandler(handler)
+    worker_log.setLevel(level.upper())
+    worker_log.propagate = False

@@ -8,6 +8,7 @@ down once.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,10 +82,24 @@ def model_load_kwargs(*, device: str, load_in_4bit: bool) -> dict[str, Any]:
     """``from_pretrained`` kwargs shared by training and serving (same precision)."""
     kwargs: dict[str, Any] = {"dtype": compute_dtype(device)}
     if device == "cuda":
-        kwargs["device_map"] = {"": 0}
+        # Under `accelerate launch` each DDP rank loads (and 4-bit quantises) its
+        # own copy on its own GPU; CUDA_VISIBLE_DEVICES already picked them.
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
     if load_in_4bit:
         kwargs["quantization_config"] = quantization_config(device)
     return kwargs
+
+
+def ddp_kwargs() -> dict[str, Any]:
+    """Trainer settings for a run under ``accelerate launch`` with several processes.
+
+    ``split_batches`` keeps ``batch_size`` the global batch (each rank takes its
+    share), so a job's schedule and loss curve match a single-process run.
+    LoRA leaves most base weights frozen, so DDP must not search for unused ones.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return {}
+    return {"accelerator_config": {"split_batches": True}, "ddp_find_unused_parameters": False}
 
 
 def build_hf_configs(
@@ -141,6 +156,7 @@ def build_hf_configs(
         report_to="none",
         disable_tqdm=True,
         dataloader_num_workers=0,
+        **ddp_kwargs(),
     )
     dpo = {k: v for k, v in sft.items() if k != "completion_only_loss"}
     dpo.update(dpo_loss(params))

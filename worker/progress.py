@@ -58,7 +58,7 @@ class ProgressCallback(TrainerCallback):  # type: ignore[misc]
     def on_step_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **_: Any
     ) -> None:
-        if self.stop.is_set():
+        if _any_rank(self.stop.is_set()):
             control.should_save = True
             control.should_training_stop = True
 
@@ -117,6 +117,23 @@ class ProgressCallback(TrainerCallback):  # type: ignore[misc]
             train_loss=last.get("loss"),
             train_mean_token_accuracy=last.get("mean_token_accuracy"),
         )
+
+
+def _any_rank(flag: bool) -> bool:
+    """``flag`` OR-ed over DDP ranks, so all stop at the same step.
+
+    Why: SIGTERM reaches the ranks at slightly different steps; a rank that
+    stopped alone would leave the others blocked in their next all-reduce.
+    """
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flag
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    value = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item() > 0)
 
 
 def _preference(logs: dict[str, float], *, source: str, target: str) -> dict[str, float]:

@@ -54,6 +54,8 @@ class JobRecord(SQLModel, table=True):
     error_param: str | None = None
     result_file: str | None = None
     pid: int | None = None
+    launch_id: str | None = None
+    """The launcher's handle of the current attempt (a pid, a Ray submission id)."""
     progress_offset: int = 0
     cancel_requested: bool = False
     attempts: int = 0

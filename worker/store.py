@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from core.store.schema import Schema, tables_of
 from core.store.sqlite import sqlite_engine
@@ -146,6 +146,20 @@ class WorkerStore:
             query = select(EventRecord).where(EventRecord.job_id == job_id)
             if type_:
                 query = query.where(EventRecord.type == type_)
+            return list(s.exec(query.order_by(col(EventRecord.seq))).all())
+
+    def stored_file_bytes(self) -> int:
+        """Bytes of every stored file (uploads and result files)."""
+        with self.session() as s:
+            total = s.exec(select(func.coalesce(func.sum(FileRecord.bytes), 0))).one()
+        return int(total)
+
+    def events_since(self, job_id: str, seq: int, *, type_: str) -> list[EventRecord]:
+        """Events of ``type_`` stored after ``seq``, oldest first."""
+        with self.session() as s:
+            query = select(EventRecord).where(
+                EventRecord.job_id == job_id, EventRecord.type == type_, col(EventRecord.seq) > seq
+            )
             return list(s.exec(query.order_by(col(EventRecord.seq))).all())
 
     def checkpoints(self, job_id: str) -> list[CheckpointRecord]:

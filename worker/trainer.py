@@ -37,7 +37,14 @@ def parse_job(path: Path) -> JobSpec:
     return JobSpec.read(path)
 
 
+def is_main_process() -> bool:
+    """Rank 0 of a DDP run (or the only process): the one that writes files."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def write_result(job: JobSpec, status: str, **fields: Any) -> None:
+    if not is_main_process():
+        return
     tmp = job.result_path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"status": status, **fields}), encoding="utf-8")
     os.replace(tmp, job.result_path)
@@ -165,7 +172,9 @@ def main(job: JobSpec) -> int:
 
 def save_adapter(job: JobSpec, trainer: Any, *, load_in_4bit: bool) -> None:
     """Write the trained adapter, its tokenizer and :data:`ADAPTER_META` to ``job.adapter_dir``."""
-    trainer.save_model(str(job.adapter_dir))
+    trainer.save_model(str(job.adapter_dir))  # rank 0 only, inside the Trainer
+    if not is_main_process():
+        return
     trainer.processing_class.save_pretrained(str(job.adapter_dir))
     # A continued DPO job also holds TRL's frozen "ref" copy; the model is "default" only.
     shutil.rmtree(job.adapter_dir / REF_ADAPTER, ignore_errors=True)

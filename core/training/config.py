@@ -83,6 +83,13 @@ class TrainingParams:
     checkpoint_steps: int = _field(
         0, "Save a checkpoint every N steps; 0 saves one per epoch.", low=0, high=10**7
     )
+    n_gpus: int | None = _field(
+        None,
+        "GPUs for this job, one DDP process each; batch_size is split across them "
+        "(unset: 1 on a GPU worker).",
+        low=1,
+        high=64,
+    )
     beta: float = _field(
         0.1,
         "DPO only: how strongly the model is held to the reference model; higher stays "

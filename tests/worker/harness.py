@@ -86,8 +86,8 @@ class WorkerProcess:
     process: subprocess.Popen[bytes] | None = None
     model_spec: str | None = None
     """``--model`` value as a user types it (default ``tiny=<model_dir>``)."""
-    args: tuple[str, ...] = ()
-    """Extra ``tunebot worker`` options."""
+    args: list[str] = field(default_factory=list)
+    """Extra ``tunebot worker`` options (launcher, storage, serving...)."""
     env: dict[str, str] = field(default_factory=dict)
     """Extra environment variables (settings)."""
 

@@ -56,7 +56,7 @@ def unbatched(
     process = _start(
         tmp_path_factory.mktemp("unbatched"),
         tiny_model_dir,
-        args=("--max-batch-size", "1", "--docs"),
+        args=["--max-batch-size", "1", "--docs"],
     )
     yield process
     process.stop()

@@ -41,7 +41,7 @@ from worker.inference import (
     TokenLogprob,
 )
 from worker.inference.generation import MAX_STOP_SEQUENCES
-from worker.model_ids import resolve_adapter
+from worker.model_ids import finished_job, resolve_adapter, split_checkpoint
 from worker.routers.models import model_not_found
 from worker.schemas import (
     ChatCompletion,
@@ -54,6 +54,7 @@ from worker.schemas import (
     TopLogprobItem,
     Usage,
 )
+from worker.storage import adapter_path
 
 router = APIRouter(prefix="/v1/chat", tags=["chat"], dependencies=[Authorized])
 
@@ -150,6 +151,9 @@ def _resolve(state: WorkerState, model: str) -> ModelKey:
     base = state.config.models.get(model)
     if base is not None:
         return ModelKey(base, uses_4bit(TrainingParams(), state.device))
+    job = finished_job(state.store, split_checkpoint(model)[0])
+    if job is not None:  # with object storage, download the adapter before serving it
+        adapter_path(state.config, job.id)
     key = resolve_adapter(state.store, state.config.jobs_dir, model)
     if key is None:
         raise model_not_found(state, model)

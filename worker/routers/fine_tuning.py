@@ -13,6 +13,8 @@ training (its LoRA shape is inherited).
 from __future__ import annotations
 
 import json
+import math
+import re
 import secrets
 from typing import Annotated, Any
 
@@ -36,6 +38,7 @@ from worker.schemas import (
     JobEvent,
     ListPage,
 )
+from worker.storage import adapter_path
 from worker.store import new_id, now
 
 LORA_SHAPE = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
@@ -44,6 +47,10 @@ LORA_SHAPE = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
 router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["fine-tuning"], dependencies=[Authorized])
 
 Limit = Annotated[int, Query(ge=1, le=100)]
+MIN_SEQ_LENGTH = 64
+"""Tokens: below this a chat template leaves little or nothing to train on."""
+MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$")
+"""A module name or dotted suffix (``q_proj``, ``self_attn.q_proj``), never a path."""
 
 
 def to_schema(job: JobRecord) -> FineTuningJob:
@@ -81,12 +88,21 @@ def to_schema(job: JobRecord) -> FineTuningJob:
 
 @router.post("", response_model=FineTuningJob)
 def create_job(state: StateDep, body: JobCreate) -> FineTuningJob:
+    if body.integrations:
+        raise APIError(
+            400,
+            "The worker has no integrations (OpenAI's Weights & Biases reporting); "
+            "remove 'integrations' from the request.",
+            param="integrations",
+            code="unsupported_parameter",
+        )
     parent = _parent_job(state, body.model)
     base_model = parent.base_model if parent else state.config.models[body.model]
     for param in ("training_file", "validation_file"):
         _check_file(state, getattr(body, param), param=param)
     method = body.method.type if body.method else "supervised"
     params = _params(body, method=method, parent=parent)
+    _check_gpus(state, params)
     job = JobRecord(
         id=new_id("ftjob"),
         model=body.model,
@@ -200,6 +216,8 @@ def _parent_job(state: StateDep, model: str) -> JobRecord | None:
     if model in state.config.models:
         return None
     parent = finished_job(state.store, model)
+    if parent is not None:  # with object storage, the adapter must be here to be checked
+        adapter_path(state.config, parent.id)
     if parent is not None and resolve_adapter(state.store, state.config.jobs_dir, model):
         return parent
     served = ", ".join(sorted(state.config.models))
@@ -230,11 +248,71 @@ def _params(body: JobCreate, *, method: str, parent: JobRecord | None) -> Traini
     seed = body.seed
     if seed is None and "seed" not in given:
         seed = secrets.randbelow(2**31)  # OpenAI picks one too, and reports it
+    for key, value in (given or {}).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise APIError(
+                400,
+                f'{key}={value} is not a finite number; give a number such as 1.0 or "auto".',
+                param=f"{param}.{key}",
+                code="invalid_hyperparameters",
+            )
     try:
-        return TrainingParams.from_hyperparameters(given, seed=seed, method=method)
+        params = TrainingParams.from_hyperparameters(given, seed=seed, method=method)
     except TrainingError as exc:
         message = exc.user_message()
         raise APIError(400, message, param=param, code="invalid_hyperparameters") from exc
+    _check_worker_limits(params, param=param)
+    return params
+
+
+def _check_worker_limits(params: TrainingParams, *, param: str) -> None:
+    """What the trainer would fail on minutes later, refused now (issue #10)."""
+    if params.max_seq_length < MIN_SEQ_LENGTH:
+        raise APIError(
+            400,
+            f"max_seq_length={params.max_seq_length} is below the worker's minimum of "
+            f"{MIN_SEQ_LENGTH} tokens: a chat template alone can fill that, leaving nothing "
+            "to train on. Use 512 or more for real data.",
+            param=f"{param}.max_seq_length",
+            code="invalid_hyperparameters",
+        )
+    if params.target_modules != "all-linear":
+        for name in params.target_modules.split(","):
+            name = name.strip()
+            if name and (not MODULE_NAME.match(name) or ".." in name):
+                raise APIError(
+                    400,
+                    f"target_modules entry {name[:80]!r} is not a module name. Give "
+                    '"all-linear" or comma-separated names such as "q_proj,v_proj".',
+                    param=f"{param}.target_modules",
+                    code="invalid_hyperparameters",
+                )
+
+
+def _check_gpus(state: StateDep, params: TrainingParams) -> None:
+    """Refuse more GPUs per job than the box (or the Ray cluster's largest node) has."""
+    wanted = getattr(params, "n_gpus", None)
+    if not wanted:
+        return
+    runner = state.runner
+    available = runner.launcher.max_gpus() if runner.has_gpus() else 0
+    if wanted > available:
+        where = "Ray cluster's largest node" if runner.launcher.name == "ray" else "worker"
+        raise APIError(
+            400,
+            f"n_gpus={wanted} but the {where} has {available} GPU(s) for one job. "
+            f"Ask for {max(available, 1)} or fewer{'' if available else ' (or leave it unset)'}.",
+            param="hyperparameters.n_gpus",
+            code="invalid_hyperparameters",
+        )
+    if params.batch_size % wanted:
+        raise APIError(
+            400,
+            f"batch_size={params.batch_size} cannot be split evenly over n_gpus={wanted}; "
+            f"use a multiple of {wanted}.",
+            param="hyperparameters.batch_size",
+            code="invalid_hyperparameters",
+        )
 
 
 def _given_hyperparameters(body: JobCreate, method: str) -> tuple[dict[str, Any] | None, str]:
