@@ -49,5 +49,7 @@ def wait_for(
             return value
         if time.monotonic() > deadline:
             extra = f"; {describe()}" if describe else ""
-            raise AssertionError(f"timed out after {timeout * LOAD_ALLOWANCE}s waiting for {message}{extra}")
+            raise AssertionError(
+                f"timed out after {timeout * LOAD_ALLOWANCE}s waiting for {message}{extra}"
+            )
         time.sleep(interval)
