@@ -18,7 +18,7 @@ from worker.deps import WorkerState
 from worker.errors import install_error_handlers
 from worker.hf_config import resolve_device
 from worker.inference import ModelCache
-from worker.routers import chat, files, fine_tuning, health, models
+from worker.routers import chat, files, fine_tuning, health, metrics, models
 from worker.runner import JobRunner
 from worker.settings import WorkerConfig
 from worker.store import WorkerStore
@@ -46,7 +46,7 @@ def create_app(config: WorkerConfig) -> FastAPI:
 
     app = FastAPI(title="tunebot worker", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
-    for module in (health, files, fine_tuning, models, chat):
+    for module in (health, metrics, files, fine_tuning, models, chat):
         app.include_router(module.router)
     return app
 
@@ -55,4 +55,6 @@ def serve(config: WorkerConfig, *, host: str, port: int, log_level: str = "info"
     """Run the app until interrupted (SIGINT/SIGTERM trigger a clean shutdown)."""
     import uvicorn
 
-    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
+    # log_config=None: uvicorn keeps the handler core.logs installed (JSON lines,
+    # secrets redacted) instead of replacing it with its own text format.
+    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level, log_config=None)
