@@ -43,7 +43,7 @@ app = typer.Typer(
 
 # Subcommand modules; each exposes register(app). Missing ones are skipped so
 # features can land one at a time.
-COMMAND_MODULES = ("cli.validate", "cli.serve", "cli.worker")
+COMMAND_MODULES = ("cli.validate", "cli.serve", "cli.worker", "cli.doctor")
 
 for _name in COMMAND_MODULES:
     try:

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from core.config import Settings, load_settings
+from core.logs import setup_logging
 
 logger = logging.getLogger("tunebot.serve")
 
@@ -98,6 +99,7 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
                 port=port,
                 log_level="info",
                 access_log=False,
+                log_config=None,  # keep core.logs' handler (JSON lines, redaction)
             )
     finally:
         evaluations.shutdown(wait=False)
@@ -116,10 +118,8 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option("--host", help="HTTP mode bind address.")] = "0.0.0.0",
     ) -> None:
         """Run the Slack bot: Socket Mode with SLACK_APP_TOKEN, else HTTP on --port."""
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
         settings = load_settings()
+        setup_logging(settings)
         missing = missing_settings(settings)
         if missing:
             typer.echo(
