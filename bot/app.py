@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from bot.auth import Authorizer
 from bot.context import BotContext
-from bot.listeners import register_all
+from bot.listeners import register_listeners
 from core.config import Settings
 from core.providers import Provider, build_providers
 from core.store.engine import create_db_engine, init_db
@@ -70,7 +70,7 @@ def build_context(
     )
 
 
-def build_app(ctx: BotContext) -> App:
+def build_app(ctx: BotContext, *, listener_executor: ThreadPoolExecutor | None = None) -> App:
     """The bolt app with every listener registered.
 
     HTTP requests are verified with the signing secret (bad or stale signature:
@@ -82,9 +82,9 @@ def build_app(ctx: BotContext) -> App:
         signing_secret=secret.get_secret_value() if secret else None,
         request_verification_enabled=secret is not None,
         process_before_response=False,
-        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="bolt-listener"),
+        listener_executor=listener_executor
+        or ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="bolt-listener"),
         logger=logging.getLogger("slack_bolt"),
     )
-    used = register_all(app, ctx)
-    logger.info("listeners: %s", ", ".join(used))
+    register_listeners(app, ctx)
     return app

@@ -1,4 +1,4 @@
-"""What every listener, command and the scheduler share, built once by ``tunebot serve``.
+"""What every listener, flow and background job share; :mod:`bot.runtime` builds and stops it.
 
 Passing one :class:`BotContext` around (instead of module globals or bolt's
 ``context`` dict) keeps listeners testable: a test builds a context with a
@@ -39,6 +39,7 @@ class BotContext:
             threads then do little more than acks, which keeps acks fast under load.
         validation_pool: dataset validation (seconds to minutes per file), kept
             apart so a big file never delays a modal past Slack's 3-second trigger.
+        generation_pool: A/B prompts (two model calls each).
         model_lists: providers' model lists, cached (start modal, commands).
     """
 
@@ -55,16 +56,22 @@ class BotContext:
             max_workers=2, thread_name_prefix="tunebot-validate"
         )
     )
+    # A/B prompts wait on two model calls; their own pool keeps votes and other
+    # bot work (validation, job starts) from queueing behind slow models.
+    generation_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="ab-prompt")
+    )
     model_lists: ModelLists = field(default_factory=ModelLists)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
         """Run ``fn(*args)`` on :attr:`pool`; an exception is logged with its traceback."""
         future = self.pool.submit(fn, *args)
-        future.add_done_callback(_log_failure)
+        future.add_done_callback(log_failure)
         return future
 
 
-def _log_failure(future: Future[Any]) -> None:
+def log_failure(future: Future[Any]) -> None:
+    """Done-callback for background work: log an exception with its traceback."""
     error = future.exception()
     if error is not None:
         logger.error("background work failed", exc_info=error)

@@ -10,15 +10,18 @@ HTTP. ``POST /slack/events`` takes events, slash commands and interactions;
 
 from __future__ import annotations
 
+from functools import partial
+
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from core.store.engine import database_ok
 
 EVENTS_PATH = "/slack/events"
 
@@ -31,14 +34,9 @@ def build_http_app(app: App, *, engine: Engine) -> Starlette:
         bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
         return to_starlette_response(bolt_response)
 
-    def _database_ok() -> bool:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return True
-
     async def healthz(_request: Request) -> Response:
         try:
-            await run_in_threadpool(_database_ok)
+            await run_in_threadpool(partial(database_ok, engine))
         except Exception as exc:  # any database failure means "not healthy"
             return JSONResponse({"ok": False, "error": type(exc).__name__}, status_code=503)
         return JSONResponse({"ok": True})

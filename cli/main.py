@@ -8,12 +8,13 @@ printed as one message with exit status 2, never as a traceback.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
+from cli import db, doctor, poll, serve, validate, worker
 from core.errors import ConfigError
 
 
@@ -41,16 +42,34 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# Subcommand modules; each exposes register(app). Missing ones are skipped so
-# features can land one at a time.
-COMMAND_MODULES = ("cli.validate", "cli.serve", "cli.worker", "cli.doctor")
+for _command in (validate, serve, poll, worker, db, doctor):
+    _command.register(app)
 
-for _name in COMMAND_MODULES:
+
+def installed_version() -> str:
+    """The installed distribution's version (what pip and bug reports see)."""
     try:
-        importlib.import_module(_name).register(app)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _name:
-            raise
+        return version("tunebot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"tunebot {installed_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Validate fine-tuning datasets, run the Slack bot and the QLoRA worker."""
 
 
 if __name__ == "__main__":

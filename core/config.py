@@ -113,7 +113,13 @@ class Settings(ValidationSettings):
     """tunebot's settings. Environment names are given in each field's alias."""
 
     # --- storage ----------------------------------------------------------
-    database_url: str = Field(default="sqlite:///tunebot.db", min_length=1, alias="DATABASE_URL")
+    database_url: str = Field(
+        default="sqlite:///tunebot.db",
+        min_length=1,
+        alias="DATABASE_URL",
+        description="SQLAlchemy URL of the bot's database; PostgreSQL "
+        "(postgresql://user:pass@host/db) for several replicas.",
+    )
     data_dir: Path = Field(
         default=Path("tunebot-data"),
         alias="TUNEBOT_DATA_DIR",
@@ -121,23 +127,83 @@ class Settings(ValidationSettings):
     )
 
     # --- Slack ------------------------------------------------------------
-    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
-    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
-    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
-    slack_api_base_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_BASE_URL")
-    admins: CommaList = Field(default_factory=list, alias="TUNEBOT_ADMINS")
-    allowed_usergroup: str | None = Field(default=None, alias="TUNEBOT_ALLOWED_USERGROUP")
-    monthly_budget_usd: float | None = Field(default=None, ge=0, alias="TUNEBOT_MONTHLY_BUDGET_USD")
+    slack_bot_token: SecretStr | None = Field(
+        default=None,
+        alias="SLACK_BOT_TOKEN",
+        description="The app's Bot User OAuth Token (xoxb-…); required by tunebot serve.",
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None,
+        alias="SLACK_APP_TOKEN",
+        description="App-level token (xapp-…, connections:write); when set, Socket Mode.",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        alias="SLACK_SIGNING_SECRET",
+        description="Verifies Slack's requests in HTTP mode (needed without SLACK_APP_TOKEN).",
+    )
+    slack_api_base_url: str = Field(
+        default="https://slack.com/api/",
+        alias="SLACK_API_BASE_URL",
+        description="Slack Web API base URL (tests point it at a fake; files are fetched "
+        "only from Slack's hosts or this one).",
+    )
+    admins: CommaList = Field(
+        default_factory=list,
+        alias="TUNEBOT_ADMINS",
+        description="Comma-separated Slack user ids who may start and cancel any job.",
+    )
+    allowed_usergroup: str | None = Field(
+        default=None,
+        alias="TUNEBOT_ALLOWED_USERGROUP",
+        description="Slack user group id whose members may start jobs; with no admins and "
+        "no group, everyone may.",
+    )
+    monthly_budget_usd: float | None = Field(
+        default=None,
+        ge=0,
+        alias="TUNEBOT_MONTHLY_BUDGET_USD",
+        description="Cap on the estimated training spend per calendar month; unset: no cap.",
+    )
 
     # --- providers --------------------------------------------------------
-    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
-    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
-    azure_openai_endpoint: str | None = Field(default=None, alias="AZURE_OPENAI_ENDPOINT")
-    azure_openai_api_key: SecretStr | None = Field(default=None, alias="AZURE_OPENAI_API_KEY")
-    openai_api_version: str = Field(default="2025-04-01-preview", alias="OPENAI_API_VERSION")
-    worker_url: str | None = Field(default=None, alias="TUNEBOT_WORKER_URL")
-    worker_api_key: SecretStr | None = Field(default=None, alias="TUNEBOT_WORKER_API_KEY")
-    provider_max_retries: int = Field(default=3, ge=0, alias="TUNEBOT_PROVIDER_MAX_RETRIES")
+    openai_api_key: SecretStr | None = Field(
+        default=None, alias="OPENAI_API_KEY", description="Enables the OpenAI provider."
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        alias="OPENAI_BASE_URL",
+        description="OpenAI API base URL, for a proxy or gateway; unset: api.openai.com.",
+    )
+    azure_openai_endpoint: str | None = Field(
+        default=None,
+        alias="AZURE_OPENAI_ENDPOINT",
+        description="Azure OpenAI resource endpoint; with its key, enables the Azure provider.",
+    )
+    azure_openai_api_key: SecretStr | None = Field(
+        default=None, alias="AZURE_OPENAI_API_KEY", description="Azure OpenAI API key."
+    )
+    openai_api_version: str = Field(
+        default="2025-04-01-preview",
+        alias="OPENAI_API_VERSION",
+        description="Azure OpenAI API version sent with every Azure request.",
+    )
+    worker_url: str | None = Field(
+        default=None,
+        alias="TUNEBOT_WORKER_URL",
+        description="Base URL of the QLoRA worker's API (http://gpu-box:8000/v1); enables it.",
+    )
+    worker_api_key: SecretStr | None = Field(
+        default=None,
+        alias="TUNEBOT_WORKER_API_KEY",
+        description="Shared key of the worker: it requires it, the bot sends it.",
+    )
+    provider_max_retries: int = Field(
+        default=3,
+        ge=0,
+        alias="TUNEBOT_PROVIDER_MAX_RETRIES",
+        description="Retries of a failed provider request (the openai SDK's backoff).",
+    )
     # QLoRA worker (`tunebot worker`); its key is worker_api_key above.
     worker_cancel_grace_seconds: float = Field(
         default=30.0,
@@ -151,20 +217,43 @@ class Settings(ValidationSettings):
         alias="TUNEBOT_WORKER_LOADED_MODELS",
         description="Models the worker keeps loaded for chat completions (LRU).",
     )
-    provider_timeout_seconds: float = Field(default=60.0, gt=0, alias="TUNEBOT_PROVIDER_TIMEOUT")
+    provider_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        alias="TUNEBOT_PROVIDER_TIMEOUT",
+        description="Seconds before one provider request times out.",
+    )
 
     # --- progress ---------------------------------------------------------
-    poll_seconds: float = Field(default=30.0, gt=0, alias="TUNEBOT_POLL_SECONDS")
-    min_edit_seconds: float = Field(default=20.0, ge=0, alias="TUNEBOT_MIN_EDIT_SECONDS")
+    poll_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        alias="TUNEBOT_POLL_SECONDS",
+        description="Seconds between polls of the active training jobs.",
+    )
+    min_edit_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        alias="TUNEBOT_MIN_EDIT_SECONDS",
+        description="Least seconds between two edits of one progress or scoreboard message.",
+    )
     edits_per_minute: int = Field(
         default=40,
         ge=1,
         alias="TUNEBOT_EDITS_PER_MINUTE",
         description="Workspace-wide chat.update budget; Slack's Tier 3 allows ~50/min.",
     )
-    poll_concurrency: int = Field(default=32, ge=1, alias="TUNEBOT_POLL_CONCURRENCY")
+    poll_concurrency: int = Field(
+        default=32,
+        ge=1,
+        alias="TUNEBOT_POLL_CONCURRENCY",
+        description="Provider requests one poll tick makes at once.",
+    )
     provider_silence_alert_seconds: float = Field(
-        default=1800.0, gt=0, alias="TUNEBOT_PROVIDER_SILENCE_ALERT"
+        default=1800.0,
+        gt=0,
+        alias="TUNEBOT_PROVIDER_SILENCE_ALERT",
+        description="Seconds a provider may keep failing before the job's thread is told.",
     )
     replica_id: str | None = Field(
         default=None,
@@ -182,9 +271,23 @@ class Settings(ValidationSettings):
     )
 
     # --- evaluation -------------------------------------------------------
-    judge_model: str | None = Field(default=None, alias="TUNEBOT_JUDGE_MODEL")
-    eval_max_prompts: int = Field(default=50, ge=1, alias="TUNEBOT_EVAL_MAX_PROMPTS")
-    eval_concurrency: int = Field(default=4, ge=1, alias="TUNEBOT_EVAL_CONCURRENCY")
+    judge_model: str | None = Field(
+        default=None,
+        alias="TUNEBOT_JUDGE_MODEL",
+        description="LLM judge of held-out evaluations, model or provider:model; unset: no judge.",
+    )
+    eval_max_prompts: int = Field(
+        default=50,
+        ge=1,
+        alias="TUNEBOT_EVAL_MAX_PROMPTS",
+        description="Held-out examples a post-training evaluation runs at most.",
+    )
+    eval_concurrency: int = Field(
+        default=4,
+        ge=1,
+        alias="TUNEBOT_EVAL_CONCURRENCY",
+        description="Model calls a held-out evaluation makes at once.",
+    )
 
     @field_validator(
         "slack_bot_token",

@@ -13,21 +13,47 @@
 
 Listeners and the CLI map each class to a user message (``str(error)`` is written
 for people); anything else is a bug and gets ``logger.exception``.
+
+Core never words a front end's commands: an error that has an obvious next
+step carries it as :class:`NextStep` data (plus the id it is about), and the
+bot, the CLI and the worker each say it their own way.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+
+
+class NextStep(StrEnum):
+    """What a person can do next; each front end renders its own wording."""
+
+    LIST_MODELS = "list_models"  # see which base models the provider offers
+    START_ON_WORKER = "start_on_worker"  # start the same dataset on the team's worker
+    FOLLOW_OR_CANCEL = "follow_or_cancel"  # follow the job named in ``subject``, or cancel it
+    START_AGAIN = "start_again"  # start a new job once the cause is fixed
 
 
 class TunebotError(Exception):
     """Root of every error tunebot raises deliberately.
 
-    ``hint`` says what the person should do next, when there is something to do.
+    ``hint`` says what the person should do next, when there is something to do;
+    ``next_step`` names a front-end action that helps (``subject``: the job or
+    dataset it is about).
     """
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        next_step: NextStep | None = None,
+        subject: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.next_step = next_step
+        self.subject = subject
 
     def user_message(self) -> str:
         return f"{self.message} {self.hint}" if self.hint else self.message
@@ -49,9 +75,15 @@ class ProviderError(TunebotError):
     """A provider (OpenAI, Azure OpenAI, the worker) failed."""
 
     def __init__(
-        self, message: str, *, provider: str, hint: str | None = None, code: str | None = None
+        self,
+        message: str,
+        *,
+        provider: str,
+        hint: str | None = None,
+        code: str | None = None,
+        next_step: NextStep | None = None,
     ) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, next_step=next_step)
         self.provider = provider
         self.code = code
 

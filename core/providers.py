@@ -34,7 +34,7 @@ from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, DefaultAioHttpCli
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 
 from core.config import Settings
-from core.errors import ProviderError, ProviderRejected, ProviderTimeout
+from core.errors import NextStep, ProviderError, ProviderRejected, ProviderTimeout
 
 ProviderName = Literal["openai", "azure", "worker"]
 
@@ -57,9 +57,7 @@ FINE_TUNING_UNAVAILABLE = (
     "down self-serve fine-tuning (no new jobs for anyone after 2027-01-06)."
 )
 FINE_TUNING_UNAVAILABLE_HINT = (
-    "Train on the team's own worker instead: choose “Fine-tune on worker”, or run "
-    "`/finetune start <dataset> --provider worker` "
-    "(set TUNEBOT_WORKER_URL if it is not configured)."
+    "Train on the team's own worker instead (set TUNEBOT_WORKER_URL if it is not configured)."
 )
 
 # Keys and bearer tokens that may be echoed in provider error messages.
@@ -413,7 +411,10 @@ def _translate_status(
     rejected = _rejection_factory(name)
     if isinstance(exc, openai.PermissionDeniedError) and creating_job and name != "worker":
         return rejected(
-            FINE_TUNING_UNAVAILABLE, "fine_tuning_unavailable", FINE_TUNING_UNAVAILABLE_HINT
+            FINE_TUNING_UNAVAILABLE,
+            "fine_tuning_unavailable",
+            FINE_TUNING_UNAVAILABLE_HINT,
+            NextStep.START_ON_WORKER,
         )
     if isinstance(exc, openai.AuthenticationError):
         return rejected(
@@ -451,7 +452,8 @@ def _translate_status(
         return rejected(
             f"{where}: not found ({detail}).",
             code or "not_found",
-            "Check the model or job id; `/finetune models` lists the models.",
+            "Check the model or job id.",
+            NextStep.LIST_MODELS,
         )
     return rejected(
         f"{where}: {detail}",
@@ -476,9 +478,13 @@ def _timed_out(exc: openai.APIConnectionError) -> bool:
     return True
 
 
-def _rejection_factory(provider: str) -> Callable[[str, str, str], ProviderRejected]:
-    def make(message: str, code: str, hint: str) -> ProviderRejected:
-        return ProviderRejected(message, provider=provider, code=code, hint=hint)
+def _rejection_factory(provider: str) -> Callable[..., ProviderRejected]:
+    def make(
+        message: str, code: str, hint: str, next_step: NextStep | None = None
+    ) -> ProviderRejected:
+        return ProviderRejected(
+            message, provider=provider, code=code, hint=hint, next_step=next_step
+        )
 
     return make
 

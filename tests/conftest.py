@@ -1,6 +1,7 @@
 """Shared pytest setup.
 
-Fixtures of the fake Slack / OpenAI servers live in tests/fakes/fixtures.py.
+Fixtures of the fake Slack / OpenAI servers live in tests/fakes/fixtures.py; a
+throwaway PostgreSQL (``postgres_url``) in tests/postgres.py.
 """
 
-pytest_plugins = ["tests.fakes.fixtures"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.postgres"]

@@ -63,12 +63,18 @@ def check_training_file(
         max_seq_length: the job's limit per example; a longer example would be
             truncated, so it is refused here instead of being trained in part.
     """
+    from core.config import load_validation_settings
     from core.errors import TunebotError
     from core.validation import validate_file
 
     try:
+        # The worker's own environment decides prices and file limits; the
+        # model's folder decides the tokenizer and template.
         report = validate_file(
-            path, model=str(tokenizer_folder(base_model)), max_tokens=max_seq_length
+            path,
+            model=str(tokenizer_folder(base_model)),
+            max_tokens=max_seq_length,
+            settings=load_validation_settings(),
         )
     except TunebotError as exc:
         return exc.user_message()

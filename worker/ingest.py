@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from worker.job_spec import read_new_lines
-from worker.records import CheckpointRecord, EventRecord, JobRecord
-from worker.store import WorkerStore, new_id
+from worker.records import CheckpointRecord, EventRecord
+from worker.store import WorkerStore, job_row, new_id, recent_metric_events
 
 METRIC_KEYS = (
     "step",
@@ -32,7 +32,7 @@ METRIC_KEYS = (
 def ingest_progress(store: WorkerStore, job_id: str, path: Path) -> int:
     """Store lines written since the last call; return how many were read."""
     with store.session() as s:
-        job = s.exec(select(JobRecord).where(JobRecord.id == job_id)).one()
+        job = job_row(s, job_id)
         records, offset = read_new_lines(path, job.progress_offset)
         if offset == job.progress_offset:
             return 0
@@ -62,13 +62,7 @@ def ingest_progress(store: WorkerStore, job_id: str, path: Path) -> int:
 
 def _stored_eval(session: Session, job_id: str, step: object) -> dict[str, Any]:
     """The eval at ``step`` when it was ingested in an earlier batch than its checkpoint."""
-    query = (
-        select(EventRecord)
-        .where(EventRecord.job_id == job_id, EventRecord.type == "metrics")
-        .order_by(col(EventRecord.seq).desc())
-        .limit(5)
-    )
-    for event in session.exec(query):
+    for event in recent_metric_events(session, job_id):
         data = json.loads(event.data_json or "{}")
         if "valid_loss" in data and data.get("step") == step:
             return dict(data)

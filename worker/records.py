@@ -81,6 +81,3 @@ class CheckpointRecord(SQLModel, table=True):
     step: int
     path: str
     metrics_json: str
-
-
-WORKER_TABLES = [FileRecord, JobRecord, EventRecord, CheckpointRecord]

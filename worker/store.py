@@ -15,11 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, col, create_engine, func, select
+from sqlmodel import Session, col, func, select
 
-from worker.records import WORKER_TABLES, CheckpointRecord, EventRecord, FileRecord, JobRecord
+from core.store.schema import Schema, tables_of
+from core.store.sqlite import sqlite_engine
+from worker import records
+from worker.records import CheckpointRecord, EventRecord, FileRecord, JobRecord
 
 R = TypeVar("R", FileRecord, JobRecord, EventRecord, CheckpointRecord)
 
@@ -32,25 +34,32 @@ def now() -> int:
     return int(time.time())
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
+WORKER_SCHEMA = Schema(
+    name="worker store",
+    script_location="worker:migrations",
+    metadata=lambda: tables_of([records]),
+    upgrade_command="tunebot worker --upgrade-db",
+)
+"""The worker's SQLite store (``data_dir/worker.db``), migrated apart from the bot's."""
+
+
+def store_engine(data_dir: Path) -> Engine:
+    """The store's engine: the same WAL, busy-timeout and foreign-key setup as the bot's."""
+    return sqlite_engine(f"sqlite:///{data_dir / 'worker.db'}")
 
 
 class WorkerStore:
     """The worker's database in ``data_dir/worker.db``."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.engine: Engine = create_engine(
-            f"sqlite:///{data_dir / 'worker.db'}", connect_args={"check_same_thread": False}
-        )
-        event.listen(self.engine, "connect", _sqlite_pragmas)
-        SQLModel.metadata.create_all(
-            self.engine,
-            tables=[t.__table__ for t in WORKER_TABLES],  # type: ignore[attr-defined]
-        )
+        """Open the store; a new one gets the current tables.
+
+        Raises:
+            SchemaOutOfDate: the store was made by an older worker; the message
+                names ``tunebot worker --upgrade-db``.
+        """
+        self.engine: Engine = store_engine(data_dir)
+        WORKER_SCHEMA.require_current(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -154,3 +163,19 @@ class WorkerStore:
         with self.session() as s:
             query = select(JobRecord).where(JobRecord.status == "succeeded")
             return list(s.exec(query.order_by(col(JobRecord.seq))).all())
+
+
+def job_row(session: Session, job_id: str) -> JobRecord:
+    """A job's row, in the caller's transaction (ingestion updates it with its events)."""
+    return session.exec(select(JobRecord).where(JobRecord.id == job_id)).one()
+
+
+def recent_metric_events(session: Session, job_id: str, *, limit: int = 5) -> list[EventRecord]:
+    """A job's newest metrics events, newest first, in the caller's transaction."""
+    query = (
+        select(EventRecord)
+        .where(EventRecord.job_id == job_id, EventRecord.type == "metrics")
+        .order_by(col(EventRecord.seq).desc())
+        .limit(limit)
+    )
+    return list(session.exec(query))

@@ -21,13 +21,13 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.blocks.ids import VOTE_ACTION_PREFIX
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, truncate
 from core.evaluation.export import PromptRow
 from core.evaluation.stats import Summary, Tally, rule_text
 from core.evaluation.votes import Scoreboard
 from core.store.evaluation import BASELINE, FEW_SHOT, AbResponse, AbSession
 
-VOTE_ACTION_PREFIX = "ab_vote_"
 # Button order is part of the spec: A, B, Tie, Both bad.
 VOTE_BUTTONS = (
     ("a", "A is better"),

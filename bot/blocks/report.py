@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.blocks.ids import START_ACTION_PREFIX, START_BUTTONS_BLOCK_ID
 from bot.blocks.limits import (
     MAX_FIELD_TEXT,
     MAX_HEADER_TEXT,
@@ -35,7 +36,6 @@ PROVIDER_LABELS = {
     "openai": "Fine-tune on OpenAI",
     "azure": "Fine-tune on Azure OpenAI",
 }
-START_ACTION_PREFIX = "start_job:"
 VERDICT_TITLES = {
     "ready": "✅ Ready to fine-tune",
     "warnings": "⚠️ Ready to fine-tune, with warnings",
@@ -160,7 +160,7 @@ def _start_buttons(dataset_short_id: str, providers: Sequence[str]) -> ActionsBl
         )
         for index, name in enumerate(providers)
     ]
-    return ActionsBlock(block_id="start_job", elements=buttons)
+    return ActionsBlock(block_id=START_BUTTONS_BLOCK_ID, elements=buttons)
 
 
 def _footer(report: Report, fixed_file: bool) -> str:

@@ -15,9 +15,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.blocks.ids import START_MODAL_CALLBACK_ID
 from bot.blocks.limits import MAX_OPTION_TEXT, MAX_OPTIONS, MAX_PRIVATE_METADATA, truncate
 
-CALLBACK_ID = "start_job_modal"
 AUTO = "auto"
 EPOCH_CHOICES = (AUTO, *[str(n) for n in range(1, 26)])
 SPLIT_CHOICES = {"none": "No validation split", "0.05": "5%", "0.1": "10%", "0.2": "20%"}
@@ -95,7 +95,7 @@ def build_start_modal(
         blocks.append(_select("load_in_4bit", "4-bit quantisation", FOUR_BIT_CHOICES, AUTO))
     view = View(
         type="modal",
-        callback_id=CALLBACK_ID,
+        callback_id=START_MODAL_CALLBACK_ID,
         title="Start fine-tuning",
         submit="Start",
         close="Cancel",

@@ -1,46 +1,29 @@
-"""Slack surfaces, one module each; :func:`register_all` wires them into the bolt app.
+"""Slack surfaces, one module each; :func:`register_listeners` wires them into the bolt app.
 
-Each module exposes ``register(app: App, ctx: BotContext)``. Modules listed in
-:data:`LISTENER_MODULES` that do not exist yet are skipped, so features (App
-Home, progress buttons, A/B tests) plug in by adding a module and one entry.
+Each module exposes ``register(app: App, ctx: BotContext)``; a listener parses
+the payload, acks, and calls one flow (:mod:`bot.flows`) for anything slow.
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
-
 from slack_bolt import App
 
 from bot.context import BotContext
-
-logger = logging.getLogger(__name__)
-
-LISTENER_MODULES = (
-    "bot.listeners.files",  # message/file_share: dataset drops -> validation report
-    "bot.listeners.commands",  # /finetune dispatcher (subcommands in bot.commands)
-    "bot.listeners.actions",  # report buttons -> start modal
-    "bot.listeners.views",  # start modal submission
-    "bot.listeners.home",  # App Home (progress engineer)
-    "bot.listeners.progress",  # cancel button on job messages (progress engineer)
-    "bot.listeners.ab",  # A/B threads and votes (A/B engineer)
-)
+from bot.listeners import actions, commands, events, home, views
 
 
-def register_all(app: App, ctx: BotContext) -> list[str]:
-    """Register every present listener module, then the fallbacks; return the modules used."""
-    used = []
-    for name in LISTENER_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(app, ctx)
-        used.append(name)
+def register_listeners(app: App, ctx: BotContext) -> None:
+    """Register every Slack surface, then the fallbacks.
+
+    Order matters for message events: bolt runs the first matching listener, so
+    file drops and A/B thread replies (:mod:`.events`) come before the fallbacks.
+    """
+    events.register(app, ctx)  # message/file_share drops; replies in A/B threads
+    commands.register(app, ctx)  # /finetune and its subcommands
+    actions.register(app, ctx)  # start, cancel, A/B start and vote buttons
+    views.register(app, ctx)  # start modal submission
+    home.register(app, ctx)  # App Home
     _register_fallbacks(app)
-    return used
 
 
 def _register_fallbacks(app: App) -> None:

@@ -1,83 +1,98 @@
-"""The report's "Fine-tune on …" buttons: check the person, open the start modal."""
+"""Button clicks: start a job (opens the modal), cancel a job, start an A/B test, vote.
+
+Each callback acks at once and hands the flow to the bot's background pool,
+so bolt's threads only acknowledge.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.blocks.report import START_ACTION_PREFIX
-from bot.blocks.start_modal import build_start_modal
+from bot.blocks.ids import (
+    AB_START_ACTION_ID,
+    CANCEL_ACTION_ID,
+    START_ACTION_PREFIX,
+    VOTE_ACTION_PREFIX,
+)
 from bot.context import BotContext
-from bot.slack_ops import tell_user
-from core.errors import ProviderError
-from core.store.datasets import Dataset, find_dataset
+from bot.flows import ab, start
 
 logger = logging.getLogger(__name__)
 
+VOTE_ACTION = re.compile("^" + VOTE_ACTION_PREFIX + "(a|b|tie|both_bad)$")
 
-def default_model(
-    ctx: BotContext, provider: str, dataset: Dataset, models: list[str]
-) -> str | None:
-    """The model the report was computed for when the provider offers it, else the first."""
-    for candidate in (dataset.model, ctx.settings.default_model):
-        if candidate in models:
-            return candidate
-    return models[0] if models else (dataset.model if provider != "worker" else None)
+
+def _where(body: dict[str, Any]) -> dict[str, Any]:
+    """Who clicked, in which channel, and the thread to answer in."""
+    message = body.get("message") or {}
+    return {
+        "user": body["user"]["id"],
+        "channel": (body.get("channel") or {}).get("id") or "",
+        "thread_ts": message.get("thread_ts"),
+    }
 
 
 def on_start_button(ctx: BotContext, *, ack: Ack, body: dict[str, Any]) -> None:
     """Ack, then open the modal in the background (within the trigger's 3 seconds)."""
     ack()
-    ctx.submit(open_start_modal, ctx, body)
+    ctx.submit(start_button_clicked, ctx, body)
 
 
-def open_start_modal(ctx: BotContext, body: dict[str, Any]) -> None:
+def start_button_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
     action = body["actions"][0]
-    provider = str(action["action_id"])[len(START_ACTION_PREFIX) :]
-    user = body["user"]["id"]
-    channel = (body.get("channel") or {}).get("id") or ""
-    thread_ts = (body.get("message") or {}).get("thread_ts")
-    if not ctx.authorizer.is_allowed(user):
-        tell_user(
-            ctx.client,
-            channel=channel,
-            user=user,
-            text=ctx.authorizer.refusal(),
-            thread_ts=thread_ts,
-        )
-        return
-    dataset = find_dataset(ctx.engine, ref=str(action.get("value") or ""))
-    if dataset is None or provider not in ctx.providers:
-        tell_user(
-            ctx.client,
-            channel=channel,
-            user=user,
-            text="That dataset or provider is no longer available; drop the file again.",
-            thread_ts=thread_ts,
-        )
-        return
-    try:
-        models = ctx.model_lists.get(ctx.providers[provider])
-    except ProviderError as exc:
-        logger.warning("listing %s models failed: %s", provider, exc.message)
-        models = []
-    metadata = json.dumps({"dataset": dataset.short_id, "provider": provider})
-    view = build_start_modal(
-        provider=provider,
-        dataset_short_id=dataset.short_id,
-        file_name=dataset.file_name,
-        models=models,
-        default_model=default_model(ctx, provider, dataset, models),
-        private_metadata=metadata,
+    start.open_start_modal(
+        ctx,
+        provider=str(action["action_id"])[len(START_ACTION_PREFIX) :],
+        dataset_ref=str(action.get("value") or ""),
+        trigger_id=body["trigger_id"],
+        **_where(body),
     )
-    ctx.client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def cancel_button_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
+    message = body.get("message") or {}
+    start.cancel_from_button(
+        ctx,
+        short_id=str(body["actions"][0].get("value") or ""),
+        user=body["user"]["id"],
+        channel=body["channel"]["id"],
+        thread_ts=message.get("thread_ts") or message.get("ts"),
+    )
+
+
+def ab_start_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
+    ab.start_from_button(ctx, short_id=str(body["actions"][0].get("value") or ""), **_where(body))
+
+
+def vote_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
+    action = body["actions"][0]
+    match = VOTE_ACTION.match(str(action.get("action_id")))
+    value = str(action.get("value") or "")
+    if match is None or not value.isdigit():
+        logger.warning("malformed A/B vote action: %s", action.get("action_id"))
+        return
+    ab.record_vote(
+        ctx,
+        prompt_id=int(value),
+        user_id=body["user"]["id"],
+        choice=match.group(1),
+        channel_id=body["channel"]["id"],
+    )
 
 
 def register(app: App, ctx: BotContext) -> None:
-    @app.action(re.compile("^" + re.escape(START_ACTION_PREFIX)))
-    def start_button(ack: Ack, body: dict[str, Any]) -> None:
-        on_start_button(ctx, ack=ack, body=body)
+    def later(work: Any) -> Any:
+        def on_click(ack: Ack, body: dict[str, Any]) -> None:
+            ack()
+            ctx.submit(work, ctx, body)
+
+        return on_click
+
+    app.action(re.compile("^" + re.escape(START_ACTION_PREFIX)))(later(start_button_clicked))
+    app.action(CANCEL_ACTION_ID)(later(cancel_button_clicked))
+    app.action(AB_START_ACTION_ID)(later(ab_start_clicked))
+    app.action(VOTE_ACTION)(later(vote_clicked))

@@ -9,16 +9,16 @@ same modal cannot start a second job.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.blocks.start_modal import AUTO, CALLBACK_ID
+from bot.blocks.ids import START_MODAL_CALLBACK_ID
+from bot.blocks.start_modal import AUTO
 from bot.context import BotContext
-from bot.slack_ops import tell_user
-from bot.starts import start_in_thread
-from core.store.datasets import find_dataset
-from core.training.start import JobOptions, StartRequest
+from bot.flows.start import start_from_submission
+from core.training.start import JobOptions
 
 
 def _value(values: dict[str, Any], block_id: str) -> str | None:
@@ -79,41 +79,21 @@ def submit_start_modal(
         ack(response_action="errors", errors=errors)
         return
     ack()
-    ctx.submit(start_from_submission, ctx, body, view, options)
-
-
-def start_from_submission(
-    ctx: BotContext, body: dict[str, Any], view: dict[str, Any], options: JobOptions
-) -> None:
     meta = json.loads(view.get("private_metadata") or "{}")
-    user = body["user"]["id"]
-    dataset = find_dataset(ctx.engine, ref=str(meta.get("dataset", "")))
-    if dataset is None or dataset.id is None:
-        return
-    if not ctx.authorizer.is_allowed(user):
-        tell_user(ctx.client, channel=dataset.channel_id, user=user, text=ctx.authorizer.refusal())
-        return
-    request = StartRequest(
-        request_id=f"view:{view['id']}",
-        dataset_id=dataset.id,
-        options=options,
-        user_id=user,
-        team_id=(body.get("team") or {}).get("id"),
-    )
-
-    def notify(text: str) -> None:
-        tell_user(
-            ctx.client,
-            channel=dataset.channel_id,
-            user=user,
-            text=text,
-            thread_ts=dataset.thread_ts,
+    ctx.submit(
+        partial(
+            start_from_submission,
+            ctx,
+            dataset_ref=str(meta.get("dataset", "")),
+            user=body["user"]["id"],
+            view_id=view["id"],
+            team_id=(body.get("team") or {}).get("id"),
+            options=options,
         )
-
-    start_in_thread(ctx, request, notify=notify)
+    )
 
 
 def register(app: App, ctx: BotContext) -> None:
-    @app.view(CALLBACK_ID)
+    @app.view(START_MODAL_CALLBACK_ID)
     def on_start_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         submit_start_modal(ctx, ack=ack, body=body, view=view)

@@ -87,7 +87,7 @@ def open_xlsx(path: Path) -> tuple[ColumnMapping, list[ReadProblem], Iterator[Re
     try:
         with pd.ExcelFile(path, engine="calamine") as book:
             names = [str(name) for name in book.sheet_names]
-            frame = book.parse(0, header=None, dtype=object, na_filter=False)
+            frame = pd.read_excel(book, sheet_name=0, header=None, dtype=object, na_filter=False)
     except Exception as exc:  # calamine raises its own types for every kind of damage
         raise DatasetError(
             f"The workbook cannot be read ({type(exc).__name__}: {exc}).",

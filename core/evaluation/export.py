@@ -13,11 +13,10 @@ import json
 from dataclasses import asdict, dataclass
 
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
 
 from core.evaluation.votes import prompt_decision, vote_counts
-from core.store.engine import session_scope
-from core.store.evaluation import CANDIDATE, AbPrompt, AbResponse, AbSession
+from core.store.ab import prompts_of, responses_of
+from core.store.evaluation import CANDIDATE, AbResponse, AbSession
 
 
 @dataclass(frozen=True)
@@ -53,12 +52,9 @@ def _outcome(status: str, candidate: int, opponent: int, ties: int, both_bad: in
 
 def prompt_rows(engine: Engine, session: AbSession) -> list[PromptRow]:
     """Every prompt of the session in posting order, with per-button vote counts."""
-    with session_scope(engine) as db:
-        prompts = db.exec(
-            select(AbPrompt).where(AbPrompt.session_id == session.id).order_by(col(AbPrompt.id))
-        ).all()
-        ids = [p.id for p in prompts]
-        responses = db.exec(select(AbResponse).where(col(AbResponse.prompt_id).in_(ids))).all()
+    assert session.id is not None
+    prompts = prompts_of(engine, session_id=session.id)
+    responses = responses_of(engine, prompt_ids=[p.id for p in prompts if p.id is not None])
     by_prompt: dict[int, dict[str, AbResponse]] = {}
     for response in responses:
         by_prompt.setdefault(response.prompt_id, {})[response.arm] = response

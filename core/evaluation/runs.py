@@ -1,27 +1,28 @@
 """Held-out evaluation runs in the database: queue, claim, execute, record.
 
-A run is queued (one per job, unique job id) when a job that has held-out data
-succeeds; any scheduler tick can then claim it. The claim is a conditional
-UPDATE, so two replicas never run the same evaluation, and a run left
+Rows are read and written through :mod:`core.store.heldout` (its claim
+functions are re-exported here). A run is queued (one per job, unique job
+id) when a job that has held-out data succeeds; any scheduler tick can then
+claim it. The claim is a conditional UPDATE, so two replicas never run the
+same evaluation, and a run left
 ``running`` by a crashed process is claimed again after ``stale_after``.
 
-A finished run stores its rendered report in the same transaction as its
-status, and is claimed for posting the same way (:func:`claim_report`), so a
-process dying between "finished" and "posted" leaves the report to the next.
+A finished run stores its result as data (:class:`StoredReport`; each front
+end renders it its own way) in the same transaction as its status, and is
+claimed for posting the same way (:func:`claim_report`), so a process dying
+between "finished" and "posted" leaves the report to the next.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import delete, update
+from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 
 from core.config import Settings
 from core.errors import EvaluationError
@@ -30,9 +31,18 @@ from core.evaluation.examples import read_examples
 from core.evaluation.heldout import HeldoutResult, ItemResult, run_heldout
 from core.evaluation.stats import Summary
 from core.store.datasets import Dataset, utcnow
-from core.store.engine import session_scope
 from core.store.evaluation import HeldoutItem, HeldoutRun, JudgeVerdict
-from core.store.jobs import TrainingJob
+from core.store.heldout import (
+    claim_report,
+    claim_run,
+    finish_run,
+    mark_posted,
+    queue_run,
+    release_report,
+    replace_items,
+    succeeded_jobs_without_run,
+)
+from core.store.jobs import TrainingJob, get_job
 
 PROVIDER_NAMES = ("openai", "azure", "worker")
 
@@ -74,19 +84,7 @@ def queue_runs(
 
     ``max_age`` keeps a first deployment from evaluating every old job at once.
     """
-    cutoff = utcnow() - max_age
-    with session_scope(engine) as db:
-        rows = db.exec(
-            select(TrainingJob, Dataset)
-            .outerjoin(Dataset, col(Dataset.id) == col(TrainingJob.dataset_id))
-            .outerjoin(HeldoutRun, col(HeldoutRun.job_id) == col(TrainingJob.id))
-            .where(
-                TrainingJob.status == "succeeded",
-                col(TrainingJob.fine_tuned_model).is_not(None),
-                col(HeldoutRun.id).is_(None),
-                (col(TrainingJob.finished_at).is_(None)) | (col(TrainingJob.finished_at) >= cutoff),
-            )
-        ).all()
+    rows = succeeded_jobs_without_run(engine, finished_after=utcnow() - max_age)
     queued = []
     for job, dataset in rows:
         path = heldout_file(job, dataset, data_dir=data_dir)
@@ -98,73 +96,24 @@ def queue_runs(
     return queued
 
 
-def queue_run(engine: Engine, *, job_id: int, data_path: str) -> int | None:
-    """Queue one run; ``None`` when the job already has one (unique job id)."""
-    try:
-        with session_scope(engine) as db:
-            run = HeldoutRun(job_id=job_id, data_path=data_path)
-            db.add(run)
-        return run.id
-    except IntegrityError:
-        return None
-
-
-def _claimable(now: datetime, stale_after: timedelta) -> Any:
-    return (col(HeldoutRun.status) == "pending") | (
-        (col(HeldoutRun.status) == "running") & (col(HeldoutRun.started_at) < now - stale_after)
-    )
-
-
-def claim_run(engine: Engine, *, stale_after: timedelta = timedelta(hours=1)) -> HeldoutRun | None:
-    """Take the oldest pending (or abandoned) run; ``None`` when there is nothing to do."""
-    now = utcnow()
-    return _claim_oldest(engine, _claimable(now, stale_after), status="running", started_at=now)
-
-
-def _claim_oldest(engine: Engine, condition: Any, **values: Any) -> HeldoutRun | None:
-    """Set ``values`` on the oldest run matching ``condition``, if no one else got it first.
-
-    The conditional UPDATE is the claim: of two processes racing for a run,
-    only one sees a changed row.
-    """
-    with session_scope(engine) as db:
-        candidates = db.exec(
-            select(HeldoutRun.id).where(condition).order_by(col(HeldoutRun.id)).limit(5)
-        ).all()
-    for run_id in candidates:
-        with session_scope(engine) as db:
-            claimed = db.exec(
-                update(HeldoutRun)
-                .where(col(HeldoutRun.id) == run_id)
-                .where(condition)
-                .values(**values)
-            )
-            if claimed.rowcount:
-                return db.get(HeldoutRun, run_id)
-    return None
-
-
 def execute_run(
     engine: Engine,
     run: HeldoutRun,
     *,
     providers: Mapping[str, ChatProvider],
     settings: Settings,
-    render: Callable[[HeldoutResult], dict[str, Any]],
 ) -> HeldoutResult:
     """Evaluate the run's job on its held-out file and store items, verdicts, summary.
 
-    ``render`` turns the result into the report to post (JSON-ready); it is
-    stored with the final status, and the run is then claimed for posting by
-    the caller.
+    The result is stored as data with the final status (:func:`stored_report`
+    reads it back), and the run is then claimed for posting by the caller.
 
     Raises:
         EvaluationError: the job or its file is gone, or nothing could be evaluated;
             the run is marked ``failed`` with the message first.
     """
     try:
-        with session_scope(engine) as db:
-            job = db.get(TrainingJob, run.job_id)
+        job = get_job(engine, run.job_id)
         if job is None or not job.fine_tuned_model:
             raise EvaluationError("The job has no fine-tuned model to evaluate.")
         judge = judge_arm(settings, default_provider=job.provider)
@@ -182,34 +131,48 @@ def execute_run(
         _finish(engine, run, status="failed", error=exc.user_message())
         raise
     _store_items(engine, run, result, judge_model=judge.model if judge else None)
-    _finish(engine, run, status="done", summary=summary_dict(result), report=render(result))
+    report = StoredReport(result=result, judge_model=judge.model if judge else None)
+    _finish(engine, run, status="done", summary=summary_dict(result), report=report)
     return result
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """A finished run's result as stored with it, for a front end to render."""
+
+    result: HeldoutResult
+    judge_model: str | None
+
+
+_REPORT = TypeAdapter(StoredReport)
+
+
+def stored_report(run: HeldoutRun) -> StoredReport | None:
+    """The report stored with a finished run; None for a failed run (see ``run.error``)."""
+    return _REPORT.validate_json(run.report_json) if run.report_json else None
 
 
 def _store_items(
     engine: Engine, run: HeldoutRun, result: HeldoutResult, *, judge_model: str | None
 ) -> None:
     assert run.id is not None
-    with session_scope(engine) as db:
-        # A re-claimed run starts over; the earlier attempt's rows go.
-        old = select(HeldoutItem.id).where(HeldoutItem.run_id == run.id)
-        db.exec(delete(JudgeVerdict).where(col(JudgeVerdict.item_id).in_(old)))
-        db.exec(delete(HeldoutItem).where(col(HeldoutItem.run_id) == run.id))
-        for item in result.items:
-            row = _item_row(run.id, item)
-            db.add(row)
-            db.flush()
-            assert row.id is not None
-            for call in item.judge.calls if item.judge else ():
-                db.add(
-                    JudgeVerdict(
-                        item_id=row.id,
-                        judge_model=judge_model or "",
-                        candidate_position=call.candidate_position,
-                        choice=call.choice,
-                        raw=call.raw if call.error is None else call.error,
-                    )
+    rows = [
+        (
+            _item_row(run.id, item),
+            [
+                JudgeVerdict(
+                    item_id=0,  # set once the item row has its id
+                    judge_model=judge_model or "",
+                    candidate_position=call.candidate_position,
+                    choice=call.choice,
+                    raw=call.raw if call.error is None else call.error,
                 )
+                for call in (item.judge.calls if item.judge else ())
+            ],
+        )
+        for item in result.items
+    ]
+    replace_items(engine, run_id=run.id, items=rows)
 
 
 def _item_row(run_id: int, item: ItemResult) -> HeldoutItem:
@@ -237,61 +200,18 @@ def _finish(
     status: str,
     error: str | None = None,
     summary: dict[str, object] | None = None,
-    report: dict[str, Any] | None = None,
+    report: StoredReport | None = None,
 ) -> None:
     """Record the outcome and take on posting it (``posting_since``), in one transaction."""
-    now = utcnow()
-    with session_scope(engine) as db:
-        row = db.get(HeldoutRun, run.id)
-        assert row is not None
-        row.status = status
-        row.error = error
-        row.summary_json = json.dumps(summary) if summary is not None else None
-        row.report_json = json.dumps(report, ensure_ascii=False) if report is not None else None
-        row.finished_at = now
-        row.posting_since = now
-        db.add(row)
-    run.status, run.error, run.report_json = row.status, row.error, row.report_json
-
-
-def _unposted(now: datetime, lease: timedelta) -> Any:
-    return (
-        col(HeldoutRun.status).in_(("done", "failed"))
-        & col(HeldoutRun.posted_ts).is_(None)
-        & (col(HeldoutRun.posting_since).is_(None) | (col(HeldoutRun.posting_since) < now - lease))
+    row = finish_run(
+        engine,
+        run_id=run.id or 0,
+        status=status,
+        error=error,
+        summary_json=json.dumps(summary) if summary is not None else None,
+        report_json=_REPORT.dump_json(report).decode() if report is not None else None,
     )
-
-
-def claim_report(
-    engine: Engine, *, lease: timedelta = timedelta(minutes=5), exclude: Collection[int] = ()
-) -> HeldoutRun | None:
-    """Take a finished run whose report is not in Slack and that no live process is posting.
-
-    ``exclude``: runs the caller already tried this round (Slack failed), so a
-    loop over the claims ends.
-
-    ``lease``: longer than posting a report ever takes; a claim older than that
-    was left by a process that died, and the report is taken over (the caller
-    then finds in the thread whatever the dead process had already posted).
-    """
-    now = utcnow()
-    condition = _unposted(now, lease) & col(HeldoutRun.id).not_in(list(exclude))
-    return _claim_oldest(engine, condition, posting_since=now)
-
-
-def release_report(engine: Engine, run_id: int) -> None:
-    """Give back a posting claim (Slack failed), so the next tick tries again."""
-    with session_scope(engine) as db:
-        db.exec(update(HeldoutRun).where(col(HeldoutRun.id) == run_id).values(posting_since=None))
-
-
-def mark_posted(engine: Engine, run_id: int, ts: str) -> None:
-    """Record that the report is in Slack, so no tick posts it again."""
-    with session_scope(engine) as db:
-        row = db.get(HeldoutRun, run_id)
-        if row is not None:
-            row.posted_ts = ts
-            db.add(row)
+    run.status, run.error, run.report_json = row.status, row.error, row.report_json
 
 
 def _summary_numbers(summary: Summary | None) -> dict[str, object] | None:
@@ -321,3 +241,19 @@ def summary_dict(result: HeldoutResult) -> dict[str, object]:
         "judge": _summary_numbers(result.judge),
         "worst": [item.index for item in result.worst],
     }
+
+
+__all__ = [
+    "StoredReport",
+    "claim_report",
+    "claim_run",
+    "execute_run",
+    "heldout_file",
+    "judge_arm",
+    "mark_posted",
+    "queue_run",
+    "queue_runs",
+    "release_report",
+    "stored_report",
+    "summary_dict",
+]

@@ -1,6 +1,7 @@
 """A/B sessions: create, record prompts, generate both answers, tally.
 
-The database holds everything (DESIGN.md: the database is the source of
+Rows are read and written through :mod:`core.store.ab` (re-exported here for
+callers of the session API). The database holds everything (DESIGN.md: the database is the source of
 truth), so a restart of the bot loses no prompt and no vote, and unique
 constraints make a retried Slack event or a double click harmless.
 """
@@ -11,18 +12,23 @@ import random
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 
-from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 
 from core.errors import EvaluationError
 from core.evaluation import blinding
 from core.evaluation.arms import Answer, Arm, ChatProvider, Generation, ask_both
-from core.store.datasets import utcnow
-from core.store.engine import session_scope
+from core.store.ab import (
+    attach_thread,
+    claim_scoreboard_edit,
+    claim_stale_prompts,
+    find_session,
+    insert_prompt,
+    insert_session,
+    session_for_thread,
+    set_message_ts,
+    store_answers,
+)
 from core.store.evaluation import (
     BASELINE,
     CANDIDATE,
@@ -102,42 +108,7 @@ def create_session(
         max_tokens=settings.max_tokens,
         seed=settings.seed,
     )
-    try:
-        with session_scope(engine) as db:
-            db.add(row)
-        return row, True
-    except IntegrityError:
-        with session_scope(engine) as db:
-            existing = db.exec(select(AbSession).where(AbSession.request_id == request_id)).first()
-        if existing is None:
-            raise
-        return existing, False
-
-
-def attach_thread(engine: Engine, session_id: int, thread_ts: str) -> None:
-    """Record the root message's ts: the thread the session lives in."""
-    with session_scope(engine) as db:
-        row = db.get(AbSession, session_id)
-        if row is not None:
-            row.thread_ts = thread_ts
-            db.add(row)
-
-
-def find_session(engine: Engine, short_id: str) -> AbSession | None:
-    with session_scope(engine) as db:
-        return db.exec(select(AbSession).where(AbSession.short_id == short_id.strip())).first()
-
-
-def session_for_thread(engine: Engine, channel_id: str, thread_ts: str) -> AbSession | None:
-    """The open session whose thread this is, if any."""
-    with session_scope(engine) as db:
-        return db.exec(
-            select(AbSession).where(
-                AbSession.channel_id == channel_id,
-                AbSession.thread_ts == thread_ts,
-                AbSession.status == "open",
-            )
-        ).first()
+    return insert_session(engine, row=row)
 
 
 def record_prompt(
@@ -164,31 +135,18 @@ def record_prompt(
         )
     assert session.id is not None
     opponents = opponents_of(session)
-    try:
-        with session_scope(engine) as db:
-            row = AbPrompt(
-                session_id=session.id,
-                slack_ts=slack_ts,
-                author_id=author_id,
-                text=text,
-                opponent=opponents[0],
-                candidate_position=blinding.draw(rng).candidate_position,
-            )
-            # Insert first, then count: the insert takes the write lock, so two
-            # prompts arriving together see each other and get different numbers.
-            db.add(row)
-            db.flush()
-            number = db.exec(
-                select(func.count())
-                .select_from(AbPrompt)
-                .where(AbPrompt.session_id == session.id, col(AbPrompt.id) <= row.id)
-            ).one()
-            # Rotation keeps the opponents balanced over the session.
-            row.opponent = opponents[(int(number) - 1) % len(opponents)]
-            db.add(row)
-        return row
-    except IntegrityError:
-        return None
+    row = AbPrompt(
+        session_id=session.id,
+        slack_ts=slack_ts,
+        author_id=author_id,
+        text=text,
+        opponent=opponents[0],
+        candidate_position=blinding.draw(rng).candidate_position,
+    )
+    # Rotation keeps the opponents balanced over the session.
+    return insert_prompt(
+        engine, row=row, opponent_for=lambda number: opponents[(number - 1) % len(opponents)]
+    )
 
 
 @dataclass(frozen=True)
@@ -239,81 +197,26 @@ def generate(
         _response(prompt, candidate, assignment.candidate_position, first),
         _response(prompt, opponent, assignment.opponent_position, second),
     ]
-    with session_scope(engine) as db:
-        stored = db.get(AbPrompt, prompt.id)
-        assert stored is not None
-        stored.status = "answered" if first.ok and second.ok else "failed"
-        db.add(stored)
-        for row in rows:
-            db.add(row)
+    assert prompt.id is not None
+    status = "answered" if first.ok and second.ok else "failed"
+    stored = store_answers(engine, prompt_id=prompt.id, status=status, responses=rows)
     rows.sort(key=lambda r: r.position)
     return PairResult(prompt=stored, response_a=rows[0], response_b=rows[1])
 
 
-def claim_stale_prompts(
-    engine: Engine, *, older_than: timedelta, limit: int = 10
-) -> list[tuple[AbSession, AbPrompt]]:
-    """Take over prompts left pending by a process that died while answering them.
-
-    Each claim is a compare-and-set on ``claimed_at``, so two replicas never
-    answer the same prompt twice.
-    """
-    cutoff = utcnow() - older_than
-    with session_scope(engine) as db:
-        stale = db.exec(
-            select(AbPrompt)
-            .where(AbPrompt.status == "pending", col(AbPrompt.claimed_at) < cutoff)
-            .order_by(col(AbPrompt.id))
-            .limit(limit)
-        ).all()
-    claimed = []
-    for prompt in stale:
-        now = utcnow()
-        with session_scope(engine) as db:
-            taken = db.exec(
-                update(AbPrompt)
-                .where(col(AbPrompt.id) == prompt.id)
-                .where(col(AbPrompt.claimed_at) == prompt.claimed_at)
-                .where(col(AbPrompt.status) == "pending")
-                .values(claimed_at=now)
-            )
-            session = db.get(AbSession, prompt.session_id)
-        if taken.rowcount and session is not None:
-            prompt.claimed_at = now
-            claimed.append((session, prompt))
-    return claimed
-
-
-def set_message_ts(engine: Engine, prompt_id: int, message_ts: str) -> None:
-    with session_scope(engine) as db:
-        row = db.get(AbPrompt, prompt_id)
-        if row is not None:
-            row.message_ts = message_ts
-            db.add(row)
-
-
-def claim_scoreboard_edit(engine: Engine, session_id: int, *, min_interval_s: float) -> float:
-    """Claim the right to edit the scoreboard now; returns 0, or seconds to wait.
-
-    A conditional UPDATE makes the claim atomic across threads and replicas,
-    so bursts of votes produce one edit per interval.
-    """
-    now = utcnow()
-    cutoff = now - timedelta(seconds=min_interval_s)
-    with session_scope(engine) as db:
-        result = db.exec(
-            update(AbSession)
-            .where(col(AbSession.id) == session_id)
-            .where(
-                (col(AbSession.scoreboard_edited_at).is_(None))
-                | (col(AbSession.scoreboard_edited_at) <= cutoff)
-            )
-            .values(scoreboard_edited_at=now)
-        )
-        if result.rowcount:
-            return 0.0
-        row = db.get(AbSession, session_id)
-    if row is None or row.scoreboard_edited_at is None:
-        return 0.0
-    waited = (now - row.scoreboard_edited_at).total_seconds()
-    return max(0.01, min_interval_s - waited)
+__all__ = [
+    "PairResult",
+    "arms_of",
+    "attach_thread",
+    "claim_scoreboard_edit",
+    "claim_stale_prompts",
+    "create_session",
+    "find_session",
+    "generate",
+    "generation_of",
+    "new_short_id",
+    "opponents_of",
+    "record_prompt",
+    "session_for_thread",
+    "set_message_ts",
+]

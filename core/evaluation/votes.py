@@ -16,19 +16,24 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import func, select
 
 from core.errors import EvaluationError
 from core.evaluation.sessions import opponents_of
 from core.evaluation.stats import Summary, Tally, summarize
+from core.store.ab import (
+    choice_counts,
+    counted_votes,
+    get_prompt,
+    prompts_of,
+    responses_of,
+    upsert_vote,
+)
 from core.store.datasets import utcnow
-from core.store.engine import session_scope
 from core.store.evaluation import (
     VOTE_CHOICES,
     AbPrompt,
     AbResponse,
     AbSession,
-    AbVote,
 )
 
 
@@ -52,8 +57,7 @@ def cast_vote(engine: Engine, *, prompt_id: int, user_id: str, choice: str) -> V
     """
     if choice not in VOTE_CHOICES:
         raise EvaluationError(f"Unknown vote {choice!r}.")
-    with session_scope(engine) as db:
-        prompt = db.get(AbPrompt, prompt_id)
+    prompt = get_prompt(engine, prompt_id=prompt_id)
     if prompt is None:
         raise EvaluationError("That A/B prompt no longer exists.")
     if prompt.status != "answered":
@@ -63,33 +67,18 @@ def cast_vote(engine: Engine, *, prompt_id: int, user_id: str, choice: str) -> V
         )
     for _attempt in range(2):
         try:
-            return _upsert(engine, prompt, user_id, choice)
+            previous = upsert_vote(
+                engine, prompt_id=prompt_id, user_id=user_id, choice=choice, at=utcnow()
+            )
+            return VoteChange(prompt=prompt, choice=choice, previous=previous)
         except IntegrityError:
             continue
     raise EvaluationError("Your vote collided with another one; please click again.")
 
 
-def _upsert(engine: Engine, prompt: AbPrompt, user_id: str, choice: str) -> VoteChange:
-    with session_scope(engine) as db:
-        vote = db.exec(
-            select(AbVote).where(AbVote.prompt_id == prompt.id, AbVote.user_id == user_id)
-        ).first()
-        previous = vote.choice if vote is not None else None
-        if vote is None:
-            assert prompt.id is not None
-            vote = AbVote(prompt_id=prompt.id, user_id=user_id, choice=choice)
-        else:
-            vote.choice = choice
-            vote.updated_at = utcnow()
-        db.add(vote)
-    return VoteChange(prompt=prompt, choice=choice, previous=previous)
-
-
 def reveal(engine: Engine, prompt_id: int) -> dict[str, AbResponse]:
     """The responses by slot ("A", "B"): which model said what."""
-    with session_scope(engine) as db:
-        rows = db.exec(select(AbResponse).where(AbResponse.prompt_id == prompt_id)).all()
-    return {row.position: row for row in rows}
+    return {row.position: row for row in responses_of(engine, prompt_ids=[prompt_id])}
 
 
 def tally_votes(votes: list[tuple[str, str]]) -> Tally:
@@ -170,13 +159,9 @@ class Scoreboard:
 def scoreboard(engine: Engine, session: AbSession) -> Scoreboard:
     """Tally the session's votes on counted prompts, per opponent: per vote for
     display, per prompt for the statistics."""
-    with session_scope(engine) as db:
-        prompts = db.exec(select(AbPrompt).where(AbPrompt.session_id == session.id)).all()
-        rows = db.exec(
-            select(AbVote.choice, AbVote.user_id, AbVote.prompt_id)
-            .join(AbPrompt, AbPrompt.id == AbVote.prompt_id)  # type: ignore[arg-type]
-            .where(AbPrompt.session_id == session.id, AbPrompt.status == "answered")
-        ).all()
+    assert session.id is not None
+    prompts = prompts_of(engine, session_id=session.id)
+    rows = counted_votes(engine, session_id=session.id)
     choices: dict[int, list[str]] = defaultdict(list)
     for choice, _user, prompt_id in rows:
         choices[prompt_id].append(choice)
@@ -204,12 +189,4 @@ def scoreboard(engine: Engine, session: AbSession) -> Scoreboard:
 
 def vote_counts(engine: Engine, prompt_id: int) -> dict[str, int]:
     """How many people chose each button on one prompt."""
-    with session_scope(engine) as db:
-        rows = db.exec(
-            select(AbVote.choice, func.count())
-            .where(AbVote.prompt_id == prompt_id)
-            .group_by(AbVote.choice)
-        ).all()
-    counts = dict.fromkeys(VOTE_CHOICES, 0)
-    counts.update({choice: int(n) for choice, n in rows})
-    return counts
+    return {**dict.fromkeys(VOTE_CHOICES, 0), **choice_counts(engine, prompt_id=prompt_id)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Column, Text, delete
@@ -124,3 +125,27 @@ def recent_datasets(engine: Engine, *, channel_id: str, limit: int = 10) -> list
             .limit(limit)
         )
         return list(session.exec(query))
+
+
+def datasets_by_uploader(engine: Engine, *, user_id: str, limit: int = 10) -> list[Dataset]:
+    """The datasets ``user_id`` dropped, newest first."""
+    with session_scope(engine) as session:
+        return list(
+            session.exec(
+                select(Dataset)
+                .where(Dataset.uploader_id == user_id)
+                .order_by(col(Dataset.id).desc())
+                .limit(limit)
+            ).all()
+        )
+
+
+def uploaders_and_reports(
+    engine: Engine, *, dataset_ids: Iterable[int]
+) -> list[tuple[int, str | None, str]]:
+    """(dataset id, uploader id, report JSON) of each of ``dataset_ids`` that exists."""
+    with session_scope(engine) as session:
+        query = select(Dataset.id, Dataset.uploader_id, Dataset.report_json).where(
+            col(Dataset.id).in_(list(dataset_ids))
+        )
+        return [(i, u, r) for i, u, r in session.exec(query) if i is not None]

@@ -1,35 +1,27 @@
-"""Engine construction for SQLite (default) and PostgreSQL."""
+"""Engine construction for SQLite (default, :mod:`core.store.sqlite`) and PostgreSQL."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-# Table modules; each registers its tables on SQLModel.metadata when imported.
-# A module listed here that does not exist yet is skipped, so domains can land
-# one at a time.
-TABLE_MODULES = (
-    "core.store.datasets",
-    "core.store.jobs",
-    "core.store.progress",
-    "core.store.evaluation",
-)
+from core.store.sqlite import sqlite_engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the scheduler thread read while a listener writes; the busy
-    # timeout turns brief lock contention into a wait instead of an error.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def bot_tables() -> MetaData:
+    """The bot database's tables (never the worker's, which share SQLModel's metadata).
+
+    The table modules import this one (for :func:`session_scope`), so they are
+    imported here, when the tables are asked for, rather than at the top.
+    """
+    from core.store import datasets, evaluation, jobs, progress
+    from core.store.schema import tables_of
+
+    return tables_of([datasets, evaluation, jobs, progress])
 
 
 def create_db_engine(url: str) -> Engine:
@@ -41,21 +33,24 @@ def create_db_engine(url: str) -> Engine:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
+        return sqlite_engine(url)
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 def init_db(engine: Engine) -> None:
-    """Create every table that does not exist yet."""
-    for name in TABLE_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    SQLModel.metadata.create_all(engine)
+    """Create every table that does not exist yet: for tests and throwaway databases.
+
+    A deployed database is migrated instead (``core.store.schema``, ``tunebot db
+    upgrade``), which can also change tables that exist.
+    """
+    bot_tables().create_all(engine)
+
+
+def database_ok(engine: Engine) -> bool:
+    """Answer a trivial query (health checks); raises the driver's error when it cannot."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    return True
 
 
 @contextmanager

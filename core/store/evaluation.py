@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Column, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, SQLModel, col, func, select
 
 from core.store.datasets import utcnow
+from core.store.engine import session_scope
 
 # Arm keys. The candidate is the model under test (usually the fine-tuned one);
 # each prompt pits it against one opponent arm.
@@ -186,3 +188,20 @@ class JudgeVerdict(SQLModel, table=True):
     # a | b | tie | invalid (unparseable answers count as ties)
     choice: str = Field(max_length=16)
     raw: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+def get_session(engine: Engine, *, session_id: int) -> AbSession | None:
+    """The A/B session with this row id, if it exists."""
+    with session_scope(engine) as db:
+        return db.get(AbSession, session_id)
+
+
+def prompt_position(engine: Engine, *, session_id: int, prompt_id: int) -> int:
+    """The prompt's 1-based position in its session (prompts are numbered by row id)."""
+    with session_scope(engine) as db:
+        count = db.exec(
+            select(func.count())
+            .select_from(AbPrompt)
+            .where(AbPrompt.session_id == session_id, col(AbPrompt.id) <= prompt_id)
+        ).one()
+    return int(count)

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
 
-from core.store.datasets import utcnow
+from core.store.datasets import Dataset, utcnow
 from core.store.engine import session_scope
 
 ACTIVE_STATUSES = ("validating_files", "queued", "running", "pending")
@@ -153,3 +153,17 @@ def month_spend_usd(engine: Engine, *, now: datetime | None = None) -> float:
             (col(TrainingJob.provider_job_id).is_not(None)) | (TrainingJob.status == "starting"),
         )
         return float(session.exec(query).one() or 0.0)
+
+
+def jobs_of_user(engine: Engine, *, user_id: str, limit: int = 10) -> list[TrainingJob]:
+    """Jobs ``user_id`` started or that train a dataset they dropped, newest first."""
+    with session_scope(engine) as session:
+        return list(
+            session.exec(
+                select(TrainingJob)
+                .outerjoin(Dataset, col(Dataset.id) == col(TrainingJob.dataset_id))
+                .where((TrainingJob.started_by == user_id) | (Dataset.uploader_id == user_id))
+                .order_by(col(TrainingJob.id).desc())
+                .limit(limit)
+            ).all()
+        )

@@ -16,16 +16,20 @@ Three tables:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Column, Text, UniqueConstraint, func, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from core.store.datasets import utcnow
+from core.store.engine import session_scope
 from core.store.jobs import ACTIVE_STATUSES, TrainingJob
 
 INTENT = "intent"
@@ -253,3 +257,92 @@ def record_posted(session: Session, *, job_id: int, key: str, ts: str | None) ->
     message.ts = ts
     message.posted_at = utcnow()
     session.add(message)
+
+
+@dataclass
+class PollRows:
+    """Everything the scheduler reads for a batch of jobs: one query per table."""
+
+    jobs: list[TrainingJob]
+    states: dict[int, JobPollState]
+    points: dict[int, list[MetricPoint]]
+    messages: dict[int, dict[str, JobMessage]]
+
+
+def load_poll_rows(engine: Engine, *, job_ids: Sequence[int]) -> PollRows:
+    """The jobs, poll states, metric points (by step) and thread messages of ``job_ids``."""
+    with session_scope(engine) as session:
+        jobs = list(session.exec(select(TrainingJob).where(col(TrainingJob.id).in_(job_ids))))
+        rows = PollRows(
+            jobs=jobs,
+            states={s.job_id: s for s in _poll_states(session, job_ids)},
+            points=defaultdict(list),
+            messages=defaultdict(dict),
+        )
+        for point in session.exec(
+            select(MetricPoint)
+            .where(col(MetricPoint.job_id).in_(job_ids))
+            .order_by(col(MetricPoint.job_id), col(MetricPoint.step))
+        ):
+            rows.points[point.job_id].append(point)
+        for message in session.exec(select(JobMessage).where(col(JobMessage.job_id).in_(job_ids))):
+            rows.messages[message.job_id][message.key] = message
+    return rows
+
+
+def _poll_states(session: Session, job_ids: Iterable[int]) -> list[JobPollState]:
+    query = select(JobPollState).where(col(JobPollState.job_id).in_(list(job_ids)))
+    return list(session.exec(query))
+
+
+def update_poll_states(engine: Engine, *, changes: Mapping[int, Mapping[str, Any]]) -> None:
+    """Set columns of several jobs' poll states in one transaction (job id -> column values).
+
+    One transaction for the whole tick: SQLite commits are serial and slow.
+
+    Raises:
+        AttributeError: a column name that ``JobPollState`` does not have.
+    """
+    if not changes:
+        return
+    with session_scope(engine) as session:
+        for state in _poll_states(session, changes):
+            for name, value in changes[state.job_id].items():
+                if name not in JobPollState.model_fields:
+                    raise AttributeError(f"JobPollState has no column {name!r}")
+                setattr(state, name, value)
+            session.add(state)
+
+
+def due_polls(
+    engine: Engine, *, job_ids: Sequence[int], now: datetime
+) -> list[tuple[TrainingJob, JobPollState]]:
+    """Jobs among ``job_ids`` whose provider should be asked now: not finalized, not
+    known final at the provider, next poll time reached."""
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(TrainingJob, JobPollState)
+            .join(JobPollState, col(JobPollState.job_id) == col(TrainingJob.id))
+            .where(col(TrainingJob.id).in_(job_ids))
+            .where(col(JobPollState.finalized).is_(False))
+            .where(
+                or_(
+                    col(JobPollState.provider_status).is_(None),
+                    col(JobPollState.provider_status).in_(ACTIVE_STATUSES),
+                )
+            )
+            .where(JobPollState.next_poll_at <= now)
+        ).all()
+    return [(job, state) for job, state in rows]
+
+
+def jobs_with_poll_states(
+    session: Session, *, job_ids: Sequence[int]
+) -> tuple[dict[int, TrainingJob], dict[int, JobPollState]]:
+    """The job rows and poll states of ``job_ids``, by job id, in the caller's transaction."""
+    jobs = {
+        r.id: r
+        for r in session.exec(select(TrainingJob).where(col(TrainingJob.id).in_(job_ids)))
+        if r.id is not None
+    }
+    return jobs, {s.job_id: s for s in _poll_states(session, job_ids)}

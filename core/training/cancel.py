@@ -1,4 +1,4 @@
-"""Cancelling a training job on its provider (``/finetune cancel``, the cancel button)."""
+"""Cancelling a training job on its provider (a cancel command or button)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from core.errors import NextStep
 from core.training.progress import JobSnapshot, Point
 
 STARTED = "started"
@@ -35,48 +36,63 @@ class Milestone:
     queue_position: int | None = None
     error_code: str | None = None
     error_message: str | None = None
-    hint: str | None = None
+    hint: FailureHint | None = None
     silent_since: datetime | None = None
 
 
-_HINTS = (
+# Needles in the provider's error code or message -> what to do, and the front-end
+# action that helps (each front end words that action its own way).
+_HINTS: tuple[tuple[tuple[str, ...], str, NextStep | None], ...] = (
     (
         ("permission", "not_allowed", "unauthorized", "forbidden"),
         "This organisation can no longer fine-tune on this provider; start the job on the "
-        "team's worker instead (`/finetune start <dataset> --provider worker`).",
+        "team's worker instead.",
+        NextStep.START_ON_WORKER,
     ),
     (
         ("quota", "billing", "rate_limit", "insufficient"),
         "The provider refused for quota or billing: check the account's limits, then start again.",
+        None,
     ),
     (
         ("file", "format", "training_file", "validation_file", "invalid_example"),
         "The provider rejected the data: fix the file (the validation report in this thread "
         "lists problems), drop it again and start a new job.",
+        None,
     ),
     (
         ("model", "not_found"),
-        "The base model is not available for fine-tuning here: pick one from `/finetune models`.",
+        "The base model is not available for fine-tuning here: pick another one.",
+        NextStep.LIST_MODELS,
     ),
     (
         ("memory", "oom", "cuda"),
         "The worker ran out of memory: start again with 4-bit on, a lower LoRA rank or shorter "
         "examples.",
+        None,
     ),
 )
 _DEFAULT_HINT = (
-    "Check the provider's dashboard for details, then start again with `/finetune start`; "
+    "Check the provider's dashboard for details, then start again; "
     "if it keeps failing, ask the bot's admins."
 )
 
 
-def failure_hint(code: str | None, message: str | None) -> str:
+@dataclass(frozen=True)
+class FailureHint:
+    """What to do about a failed job: plain advice, and the action that helps, if any."""
+
+    text: str
+    next_step: NextStep | None = None
+
+
+def failure_hint(code: str | None, message: str | None) -> FailureHint:
     """What to do about a failed job, from the provider's error code and message."""
     text = f"{code or ''} {message or ''}".lower()
-    for needles, hint in _HINTS:
+    for needles, hint, step in _HINTS:
         if any(needle in text for needle in needles):
-            return hint
-    return _DEFAULT_HINT
+            return FailureHint(hint, step)
+    return FailureHint(_DEFAULT_HINT, NextStep.START_AGAIN)
 
 
 def _last_before(points: Sequence[Point], step: int, attribute: str) -> float | None:

@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
 
-from core.store.datasets import Dataset
-from core.store.engine import session_scope
-from core.store.jobs import TrainingJob
+from core.store.datasets import Dataset, datasets_by_uploader
+from core.store.jobs import TrainingJob, jobs_of_user
 
 
 @dataclass(frozen=True)
@@ -27,18 +25,7 @@ def user_overview(engine: Engine, *, user_id: str, limit: int = 10) -> Overview:
         user_id: the Slack user viewing App Home.
         limit: most rows of each kind (App Home shows at most 100 blocks).
     """
-    with session_scope(engine) as session:
-        datasets = session.exec(
-            select(Dataset)
-            .where(Dataset.uploader_id == user_id)
-            .order_by(col(Dataset.id).desc())
-            .limit(limit)
-        ).all()
-        jobs = session.exec(
-            select(TrainingJob)
-            .outerjoin(Dataset, col(Dataset.id) == col(TrainingJob.dataset_id))
-            .where((TrainingJob.started_by == user_id) | (Dataset.uploader_id == user_id))
-            .order_by(col(TrainingJob.id).desc())
-            .limit(limit)
-        ).all()
-    return Overview(datasets=list(datasets), jobs=list(jobs))
+    return Overview(
+        datasets=datasets_by_uploader(engine, user_id=user_id, limit=limit),
+        jobs=jobs_of_user(engine, user_id=user_id, limit=limit),
+    )

@@ -26,15 +26,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import or_
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from core.errors import ProviderError, ProviderTimeout
 from core.store.datasets import utcnow
 from core.store.engine import session_scope
-from core.store.jobs import ACTIVE_STATUSES, FINAL_STATUSES, TrainingJob
-from core.store.progress import JobPollState, add_metric_points
+from core.store.jobs import FINAL_STATUSES, TrainingJob
+from core.store.progress import (
+    JobPollState,
+    add_metric_points,
+    due_polls,
+    jobs_with_poll_states,
+)
 from core.training.events import EventDigest, JobEvent, digest, from_timestamp
 
 logger = logging.getLogger(__name__)
@@ -160,21 +164,7 @@ class Poller:
         await asyncio.gather(*(reader.aclose() for reader in readers), return_exceptions=True)
 
     def _due(self, job_ids: Sequence[int]) -> list[_Due]:
-        now = self.clock()
-        with session_scope(self.engine) as session:
-            rows = session.exec(
-                select(TrainingJob, JobPollState)
-                .join(JobPollState, col(JobPollState.job_id) == col(TrainingJob.id))
-                .where(col(TrainingJob.id).in_(job_ids))
-                .where(col(JobPollState.finalized).is_(False))
-                .where(
-                    or_(
-                        col(JobPollState.provider_status).is_(None),
-                        col(JobPollState.provider_status).in_(ACTIVE_STATUSES),
-                    )
-                )
-                .where(JobPollState.next_poll_at <= now)
-            ).all()
+        rows = due_polls(self.engine, job_ids=job_ids, now=self.clock())
         return [
             _Due(job.id, job.provider, job.provider_job_id, job.status, state.last_event_id)  # type: ignore[arg-type]
             for job, state in rows
@@ -319,16 +309,7 @@ class Poller:
         ids = [o.due.job_id for o in outcomes]
         try:
             with session_scope(self.engine) as session:
-                rows = {
-                    r.id: r
-                    for r in session.exec(select(TrainingJob).where(col(TrainingJob.id).in_(ids)))
-                }
-                states = {
-                    s.job_id: s
-                    for s in session.exec(
-                        select(JobPollState).where(col(JobPollState.job_id).in_(ids))
-                    )
-                }
+                rows, states = jobs_with_poll_states(session, job_ids=ids)
                 for outcome in outcomes:
                     row, state = rows.get(outcome.due.job_id), states.get(outcome.due.job_id)
                     if row is None or state is None:

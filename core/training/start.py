@@ -29,7 +29,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from core.config import Settings
-from core.errors import ConfigError, ProviderError, TrainingError
+from core.errors import ConfigError, NextStep, ProviderError, TrainingError
 from core.providers import Provider
 from core.store.datasets import Dataset, get_dataset, new_short_id, utcnow
 from core.store.jobs import (
@@ -72,7 +72,7 @@ class JobOptions:
         """Field name -> what is wrong with it, for forms that show errors per field."""
         found: dict[str, str] = {}
         if not self.base_model.strip():
-            found["base_model"] = "Pick a base model (`/finetune models` lists them)."
+            found["base_model"] = "Pick one of the provider's base models."
         if self.suffix is not None and not _SUFFIX.match(self.suffix):
             found["suffix"] = "Use up to 40 letters, digits, '-' or '_'."
         split = self.validation_split
@@ -116,7 +116,7 @@ class JobOptions:
 
 @dataclass(frozen=True)
 class StartRequest:
-    """One request to start a job (a modal submission or a ``/finetune start``).
+    """One request to start a job (a modal submission or a start command).
 
     ``request_id`` is Slack's id of the interaction (view id, trigger id): a
     retried delivery of the same interaction carries the same id.
@@ -143,7 +143,9 @@ class JobAlreadyActive(TrainingError):
     def __init__(self, job: TrainingJob) -> None:
         super().__init__(
             f"Job {job.short_id} is already training this dataset with these options.",
-            hint=f"Follow it in its thread, or cancel it with `/finetune cancel {job.short_id}`.",
+            hint="Follow it in its thread, or cancel it.",
+            next_step=NextStep.FOLLOW_OR_CANCEL,
+            subject=job.short_id,
         )
         self.job = job
 

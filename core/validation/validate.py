@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from core.config import ValidationSettings, load_validation_settings
+from core.config import ValidationSettings
 from core.datasets.reader import OpenedDataset, open_dataset
 from core.datasets.sniff import FileType
 from core.errors import ConfigError, DatasetError
@@ -28,8 +28,8 @@ ERROR_CODES = frozenset(code for code, (level, _) in CODES.items() if level == "
 def validate_file(
     path: Path,
     *,
+    settings: ValidationSettings,
     model: str | None = None,
-    settings: ValidationSettings | None = None,
     fix_path: Path | None = None,
     split: float | None = None,
     seed: int = 0,
@@ -45,7 +45,8 @@ def validate_file(
     Parameters:
         path: the dataset (JSONL, JSON, CSV, TSV or XLSX).
         model: target model id or alias; default ``settings.default_model``.
-        settings: tunebot settings (default: read from the environment).
+        settings: tunebot settings, loaded once by the entry point (default model,
+            price overrides, tokenizer path, size limit).
         fix_path: where to write the clean chat JSONL (``--fix``).
         split: fraction of kept examples written to ``<fix_path stem>.valid.jsonl``;
             needs ``fix_path``.
@@ -62,7 +63,6 @@ def validate_file(
             an unreadable model tokenizer folder or ``settings.hf_tokenizer_path``
             (used for open models).
     """
-    settings = settings if settings is not None else load_validation_settings()
     spec = resolve_model(model or settings.default_model, price_overrides=settings.price_overrides)
     if max_tokens is not None:
         spec = replace(spec, max_tokens=max_tokens)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.bot.test_drops_e2e import chat_jsonl
+from tests.bot.flows.test_drop import chat_jsonl
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import message_event
 from tests.fakes.slack_socket import ACK_DEADLINE

@@ -20,7 +20,7 @@ from tests.worker.harness import (
 @pytest.fixture(scope="module")
 def training_file_id(worker: WorkerProcess, tmp_path_factory: pytest.TempPathFactory) -> str:
     path = write_chat_jsonl(tmp_path_factory.mktemp("data") / "train.jsonl")
-    return worker.client().files.create(file=path.open("rb"), purpose="fine-tune").id
+    return worker.client().files.create(file=path, purpose="fine-tune").id
 
 
 def _error_body(response: httpx.Response) -> dict[str, object]:
@@ -69,7 +69,7 @@ def test_missing_file_and_unknown_job(worker: WorkerProcess) -> None:
 def test_wrong_purpose(worker: WorkerProcess, tmp_path: Path) -> None:
     path = write_chat_jsonl(tmp_path / "train.jsonl")
     with pytest.raises(openai.BadRequestError) as raised:
-        worker.client().files.create(file=path.open("rb"), purpose="assistants")
+        worker.client().files.create(file=path, purpose="assistants")
     assert raised.value.param == "purpose"
 
 
@@ -77,12 +77,12 @@ def test_a_file_that_is_not_a_dataset(worker: WorkerProcess, tmp_path: Path) -> 
     picture = tmp_path / "cat.png"
     picture.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200))
     with pytest.raises(openai.BadRequestError) as raised:
-        worker.client().files.create(file=picture.open("rb"), purpose="fine-tune")
+        worker.client().files.create(file=picture, purpose="fine-tune")
     assert raised.value.code == "invalid_file_format" and "JSONL" in raised.value.message
     prose = tmp_path / "notes.jsonl"
     prose.write_text("just some notes\nnot json\n")
     with pytest.raises(openai.BadRequestError):
-        worker.client().files.create(file=prose.open("rb"), purpose="fine-tune")
+        worker.client().files.create(file=prose, purpose="fine-tune")
 
 
 def test_upload_over_the_cap_is_413(worker: WorkerProcess, tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ def test_upload_over_the_cap_is_413(worker: WorkerProcess, tmp_path: Path) -> No
     line = json.dumps({"text": "x" * 1000}) + "\n"
     big.write_text(line * (MAX_UPLOAD_BYTES // len(line) + 10))
     with pytest.raises(openai.APIStatusError) as raised:
-        worker.client().files.create(file=big.open("rb"), purpose="fine-tune")
+        worker.client().files.create(file=big, purpose="fine-tune")
     assert raised.value.status_code == 413 and raised.value.code == "file_too_large"
 
 
@@ -125,7 +125,7 @@ def test_not_ready_file_fails_in_validating_files(worker: WorkerProcess, tmp_pat
     path = tmp_path / "broken.jsonl"
     rows = [{"messages": [{"role": "user", "content": "only a question"}]}] * 12
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    uploaded = client.files.create(file=path.open("rb"), purpose="fine-tune")
+    uploaded = client.files.create(file=path, purpose="fine-tune")
     created = client.fine_tuning.jobs.create(model="tiny", training_file=uploaded.id)
     job = wait_final(client, created.id)
     assert job.status == "failed" and job.error is not None

@@ -50,7 +50,7 @@ def _exact_matches(client: OpenAI, model: str) -> float:
 def test_fine_tune_succeeds_and_the_model_learns(worker: WorkerProcess, tmp_path: Path) -> None:
     client = worker.client()
     uploaded = client.files.create(
-        file=write_chat_jsonl(tmp_path / "train.jsonl").open("rb"), purpose="fine-tune"
+        file=write_chat_jsonl(tmp_path / "train.jsonl"), purpose="fine-tune"
     )
     assert uploaded.purpose == "fine-tune" and uploaded.bytes > 0
     job = client.fine_tuning.jobs.create(
@@ -128,7 +128,7 @@ def test_fine_tune_succeeds_and_the_model_learns(worker: WorkerProcess, tmp_path
 def test_queue_order_and_cancel_mid_run(worker: WorkerProcess, tmp_path: Path) -> None:
     client = worker.client()
     training = client.files.create(
-        file=write_chat_jsonl(tmp_path / "train.jsonl").open("rb"), purpose="fine-tune"
+        file=write_chat_jsonl(tmp_path / "train.jsonl"), purpose="fine-tune"
     )
     long_run = _supervised(n_epochs=50, max_steps=400, checkpoint_steps=0)
     jobs = client.fine_tuning.jobs

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.config import ValidationSettings
 from core.validation import validate_file
 from tests.worker.harness import (
     FAST_HYPERPARAMETERS,
@@ -35,7 +36,7 @@ def test_killed_worker_resumes_job_after_restart(
     worker_dirs.append(first)
     client = first.client()
     uploaded = client.files.create(
-        file=write_chat_jsonl(tmp_path / "train.jsonl").open("rb"), purpose="fine-tune"
+        file=write_chat_jsonl(tmp_path / "train.jsonl"), purpose="fine-tune"
     )
     hyper = {**FAST_HYPERPARAMETERS, "n_epochs": 50, "max_steps": 100, "checkpoint_steps": 10}
     job = client.fine_tuning.jobs.create(
@@ -64,7 +65,9 @@ def test_killed_worker_resumes_job_after_restart(
     assert steps == list(range(1, 101))
     # 100 steps of 2 batches per epoch are 50 epochs; the steps redone after the
     # crash are not counted twice.
-    report = validate_file(tmp_path / "train.jsonl", model=str(tiny_model_dir))
+    report = validate_file(
+        tmp_path / "train.jsonl", model=str(tiny_model_dir), settings=ValidationSettings()
+    )
     assert done.trained_tokens == report.billed_tokens_per_epoch * 50
     assert client.chat.completions.create(
         model=done.fine_tuned_model, messages=[{"role": "user", "content": "hi"}], max_tokens=4

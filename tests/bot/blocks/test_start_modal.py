@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.blocks.start_modal import CALLBACK_ID, build_start_modal
+from bot.blocks.ids import START_MODAL_CALLBACK_ID as CALLBACK_ID
+from bot.blocks.start_modal import build_start_modal
 from tests.fakes.slack_blocks import check_view
 
 

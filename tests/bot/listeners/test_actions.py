@@ -10,7 +10,7 @@ from unittest.mock import Mock
 from slack_bolt import Ack
 from slack_sdk import WebClient
 
-from bot.listeners.actions import on_start_button, open_start_modal
+from bot.listeners.actions import on_start_button, start_button_clicked
 from core.errors import ProviderTimeout
 from core.providers import Provider
 from tests.bot.harness import ALICE, BOB, CHANNEL, add_dataset_row, unit_context
@@ -50,20 +50,20 @@ def test_allowed_user_gets_the_modal_with_models(tmp_path: Path) -> None:
     provider.name = "openai"
     provider.list_models.return_value = ["gpt-4.1-mini-2025-04-14", "gpt-4o-mini-2024-07-18"]
     ctx = _ctx(tmp_path, provider)
-    open_start_modal(ctx, _click(ALICE))
+    start_button_clicked(ctx, _click(ALICE))
     kwargs = ctx.client.views_open.call_args.kwargs
     assert kwargs["trigger_id"] == "123.456.abc"
     view = kwargs["view"]
     assert json.loads(view["private_metadata"]) == {"dataset": "ds-000001", "provider": "openai"}
     model = view["blocks"][1]["element"]
     assert model["initial_option"]["value"] == "gpt-4o-mini-2024-07-18"  # the report's model
-    open_start_modal(ctx, _click(ALICE))
+    start_button_clicked(ctx, _click(ALICE))
     assert provider.list_models.call_count == 1  # cached
 
 
 def test_refused_user_gets_an_ephemeral_and_no_modal(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path, Mock(Provider))
-    open_start_modal(ctx, _click(BOB))
+    start_button_clicked(ctx, _click(BOB))
     kwargs = ctx.client.chat_postEphemeral.call_args.kwargs
     assert kwargs["user"] == BOB and kwargs["channel"] == CHANNEL and kwargs["thread_ts"] == "100.1"
     assert "Only tunebot admins" in kwargs["text"]
@@ -75,12 +75,12 @@ def test_provider_down_still_opens_a_modal_with_a_text_field(tmp_path: Path) -> 
     provider.name = "openai"
     provider.list_models.side_effect = ProviderTimeout("down", provider="openai")
     ctx = _ctx(tmp_path, provider)
-    open_start_modal(ctx, _click(ALICE))
+    start_button_clicked(ctx, _click(ALICE))
     view = ctx.client.views_open.call_args.kwargs["view"]
     assert view["blocks"][1]["element"]["type"] == "plain_text_input"
 
 
 def test_unknown_provider_is_explained(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path, Mock(Provider))
-    open_start_modal(ctx, _click(ALICE, provider="azure"))
+    start_button_clicked(ctx, _click(ALICE, provider="azure"))
     assert "no longer available" in ctx.client.chat_postEphemeral.call_args.kwargs["text"]

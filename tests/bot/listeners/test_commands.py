@@ -10,9 +10,9 @@ import pytest
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
-from bot.commands import load_commands
 from bot.context import BotContext
 from bot.listeners.commands import handle_finetune
+from bot.listeners.commands.help import all_commands
 from tests.bot.harness import ALICE, BOB, CHANNEL, add_dataset_row, unit_context
 
 
@@ -29,7 +29,7 @@ def run(ctx: BotContext, text: str, *, user: str = ALICE) -> tuple[Mock, Mock]:
         "channel_id": CHANNEL,
         "trigger_id": "1.2.3",
     }
-    handle_finetune(ctx, load_commands(), ack=ack, command=command, respond=respond)
+    handle_finetune(ctx, all_commands(), ack=ack, command=command, respond=respond)
     ctx.pool.shutdown(wait=True)  # the reply is sent from the pool after the ack
     return ack, respond
 
@@ -105,7 +105,7 @@ def test_models_without_providers_says_what_to_set(tmp_path: Path) -> None:
 def test_a_bug_in_a_subcommand_is_logged_not_shown(
     ctx: BotContext, caplog: pytest.LogCaptureFixture
 ) -> None:
-    commands = load_commands()
+    commands = all_commands()
     commands["list"].handle = Mock(side_effect=RuntimeError("boom"))
     ack, respond = Mock(Ack), Mock(Respond)
     command = {"text": "list", "user_id": ALICE, "channel_id": CHANNEL}

@@ -97,7 +97,6 @@ def test_claim_is_exclusive_and_execute_records_everything(
         run,
         providers={"worker": scripted},
         settings=settings,
-        render=lambda r: {"prompts": len(r.items)},
     )
     assert len(result.items) == 4 and result.candidate.exact_match == 1.0
     with session_scope(engine) as db:
@@ -108,7 +107,8 @@ def test_claim_is_exclusive_and_execute_records_everything(
     assert len(items) == 4 and len(verdicts) == 8
     assert {v.candidate_position for v in verdicts} == {"A", "B"}
     # The report is stored with the status, and this process holds it for posting.
-    assert json.loads(stored.report_json) == {"prompts": 4} and stored.posting_since
+    report = runs.stored_report(stored)
+    assert report is not None and len(report.result.items) == 4 and stored.posting_since
     assert runs.claim_report(engine) is None  # held by us; others wait for the lease
     taken = runs.claim_report(engine, lease=timedelta(0))  # ...unless we died
     assert taken is not None and taken.id == run.id
@@ -124,7 +124,7 @@ def test_missing_file_fails_the_run_with_a_message(engine: Engine, tmp_path: Pat
     run = runs.claim_run(engine)
     Path(run.data_path).unlink()
     with pytest.raises(EvaluationError):
-        runs.execute_run(engine, run, providers={}, settings=Settings(), render=lambda r: {})
+        runs.execute_run(engine, run, providers={}, settings=Settings())
     with session_scope(engine) as db:
         stored = db.get(HeldoutRun, run.id)
     assert stored.status == "failed" and "missing" in stored.error

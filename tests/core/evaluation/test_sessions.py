@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from core.errors import EvaluationError
 from core.evaluation import sessions, votes
@@ -170,7 +171,7 @@ def test_responses_record_which_model_was_a(engine: Engine, scripted: ScriptedPr
     session, _ = _session(engine)
     prompt = _answered_prompt(engine, scripted, session, "7.1", "A")
     with session_scope(engine) as db:
-        rows = db.query(AbResponse).filter(AbResponse.prompt_id == prompt.id).all()
+        rows = db.exec(select(AbResponse).where(AbResponse.prompt_id == prompt.id)).all()
     assert {(r.arm, r.position) for r in rows} == {("candidate", "A"), ("baseline", "B")}
 
 

@@ -20,7 +20,8 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
-from bot.scheduler import MARKER_EVENT, ProgressScheduler
+from bot.background.poster import MARKER_EVENT
+from bot.background.progress_scheduler import ProgressScheduler
 from core.config import Settings
 from core.providers import Provider, build_providers
 from core.store.datasets import Dataset

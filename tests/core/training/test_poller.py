@@ -14,7 +14,7 @@ from core.errors import ProviderTimeout
 from core.store.engine import session_scope
 from core.store.progress import JobPollState, ensure_poll_states
 from core.training.poller import Poller
-from tests.core.training.conftest import add_job
+from tests.core.conftest import add_job
 
 
 class ScriptedProvider:

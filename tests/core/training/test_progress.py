@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from pytest import approx
 
+from core.errors import NextStep
 from core.store.progress import NewPoint
 from core.training.milestones import expected_milestones, failure_hint
 from core.training.progress import JobSnapshot, derive_progress, snapshot_from_json
@@ -135,7 +136,7 @@ def test_failed_and_cancelled_jobs_end_with_one_final_reply() -> None:
         snap("failed", error_code="invalid_training_file", error_message="line 3"), []
     )
     assert keys(failed) == ["final"] and failed[0].kind == "failed"
-    assert "fix the file" in (failed[0].hint or "")
+    assert failed[0].hint is not None and "fix the file" in failed[0].hint.text
     cancelled = expected_milestones(snap("cancelled"), points(5))
     assert keys(cancelled) == ["started", "epoch:1", "final"]
     assert cancelled[-1].kind == "cancelled" and cancelled[-1].hint is None
@@ -152,7 +153,8 @@ def test_silence_alert_is_one_key_per_silence() -> None:
 
 
 def test_failure_hints_say_what_to_do() -> None:
-    assert "worker" in failure_hint("permission_denied", None)
-    assert "quota" in failure_hint("insufficient_quota", "You exceeded your quota")
-    assert "memory" in failure_hint("oom", "CUDA out of memory")
-    assert "/finetune start" in failure_hint(None, None)
+    denied = failure_hint("permission_denied", None)
+    assert "worker" in denied.text and denied.next_step is NextStep.START_ON_WORKER
+    assert "quota" in failure_hint("insufficient_quota", "You exceeded your quota").text
+    assert "memory" in failure_hint("oom", "CUDA out of memory").text
+    assert failure_hint(None, None).next_step is NextStep.START_AGAIN

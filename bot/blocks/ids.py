@@ -1,0 +1,19 @@
+"""Every action id, callback id and block id tunebot's messages and views carry.
+
+Builders in :mod:`bot.blocks` put them on buttons and views; listeners in
+:mod:`bot.listeners` match on them. One place, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+# Report buttons: START_ACTION_PREFIX + provider name; value is the dataset's short id.
+START_ACTION_PREFIX = "start_job:"
+START_BUTTONS_BLOCK_ID = "start_job"
+# The start modal (view callback id); its input blocks use the field names below.
+START_MODAL_CALLBACK_ID = "start_job_modal"
+# Cancel on a job's progress message; value is the job's short id.
+CANCEL_ACTION_ID = "progress_cancel"
+# "Start A/B test" on a succeeded job's result message; value is the job's short id.
+AB_START_ACTION_ID = "ab_start"
+# A/B votes: VOTE_ACTION_PREFIX + a|b|tie|both_bad; value is the prompt id.
+VOTE_ACTION_PREFIX = "ab_vote_"

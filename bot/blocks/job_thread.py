@@ -1,0 +1,262 @@
+"""Block Kit for a job's thread: the progress message, milestones and the result.
+
+Pure functions from core values to Block Kit dicts (built with slack_sdk's
+block models); the scheduler decides when to post or edit them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ConfirmObject,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.blocks.ids import AB_START_ACTION_ID, CANCEL_ACTION_ID
+from bot.blocks.jobs import provider_title
+from bot.blocks.limits import truncate
+from bot.blocks.text import hint_text
+from core.training.milestones import Milestone
+from core.training.progress import ProgressState
+
+BAR_WIDTH = 20
+
+_STATUS = {
+    "pending": (":hourglass_flowing_sand:", "Starting"),
+    "validating_files": (":mag:", "Validating files"),
+    "queued": (":hourglass_flowing_sand:", "Queued"),
+    "running": (":gear:", "Training"),
+    "succeeded": (":white_check_mark:", "Succeeded"),
+    "failed": (":x:", "Failed"),
+    "cancelled": (":no_entry_sign:", "Cancelled"),
+}
+
+
+@dataclass(frozen=True)
+class JobLabel:
+    """Who and what a job is, as people recognise it in the thread."""
+
+    short_id: str
+    provider: str
+    base_model: str
+    started_by: str
+    uploader_id: str | None = None
+    cancelled_by: str | None = None
+    fine_tuned_model: str | None = None
+    trained_tokens: int | None = None
+    estimated_cost_usd: float | None = None
+
+
+def escape(text: str) -> str:
+    """Text from users or providers, safe in mrkdwn (Slack's three control characters)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def progress_bar(fraction: float | None, *, width: int = BAR_WIDTH) -> str:
+    """``▓▓▓▓░░░░ 50%``; an empty bar with "–" when the total is unknown."""
+    if fraction is None:
+        return "░" * width + " –"
+    done = round(max(0.0, min(1.0, fraction)) * width)
+    return "▓" * done + "░" * (width - done) + f" {fraction:.0%}"
+
+
+def duration(value: timedelta | None) -> str:
+    """``1 h 05 min`` / ``4 min`` / ``40 s``; ``–`` when unknown."""
+    if value is None:
+        return "–"
+    seconds = int(value.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _loss(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
+def _mentions(label: JobLabel) -> str:
+    people = dict.fromkeys(u for u in (label.uploader_id, label.started_by) if u)
+    return " ".join(f"<@{u}>" for u in people)
+
+
+def _status(status: str) -> tuple[str, str]:
+    return _STATUS.get(status, (":grey_question:", status))
+
+
+def _steps_line(state: ProgressState) -> str:
+    parts = [progress_bar(state.fraction)]
+    if state.step is not None:
+        parts.append(f"step {state.step}/{state.total_steps or '?'}")
+    if state.epoch is not None:
+        parts.append(f"epoch {state.epoch:.1f}/{state.n_epochs or '?'}")
+    return "`" + parts[0] + "`  " + " · ".join(parts[1:])
+
+
+def build_progress_message(state: ProgressState, label: JobLabel) -> dict[str, Any]:
+    """The one message per job that the scheduler edits in place.
+
+    Returns ``{"text": ..., "blocks": [...]}`` for ``chat.update``; the Cancel
+    button is shown only while the job can still be cancelled.
+    """
+    emoji, word = _status(state.status)
+    head = (
+        f"{emoji} *{word}* · job `{label.short_id}` on *{provider_title(label.provider)}* · "
+        f"base `{escape(label.base_model)}`"
+    )
+    if state.queue_position is not None:
+        head += f" · position {state.queue_position} in the queue"
+    fields = [
+        MarkdownTextObject(text=f"*Train loss*\n{_loss(state.train_loss)}"),
+        MarkdownTextObject(text=f"*Valid loss*\n{_loss(state.valid_loss)}"),
+        MarkdownTextObject(
+            text="*Tokens/s*\n"
+            + ("–" if state.tokens_per_second is None else f"{state.tokens_per_second:,.0f}")
+        ),
+        MarkdownTextObject(text=f"*Elapsed*\n{duration(state.elapsed)}"),
+        MarkdownTextObject(text=f"*Time left*\n{duration(state.eta)}"),
+    ]
+    blocks: list[Any] = [
+        SectionBlock(text=MarkdownTextObject(text=head)),
+        SectionBlock(text=MarkdownTextObject(text=_steps_line(state)), fields=fields),
+    ]
+    if state.status not in ("succeeded", "failed", "cancelled"):
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text="Cancel job",
+                        action_id=CANCEL_ACTION_ID,
+                        value=label.short_id,
+                        style="danger",
+                        confirm=ConfirmObject(
+                            title="Cancel this job?",
+                            text=f"Job {label.short_id} stops at the provider.",
+                            confirm="Cancel job",
+                            deny="Keep training",
+                        ),
+                    )
+                ]
+            )
+        )
+    text = (
+        f"{word}: job {label.short_id} ({provider_title(label.provider)}, "
+        f"{escape(label.base_model)})"
+    )
+    return {"text": text, "blocks": [block.to_dict() for block in blocks]}
+
+
+def _utc(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def milestone_text(
+    milestone: Milestone,
+    label: JobLabel,
+    *,
+    provider_failure: str | None = None,
+) -> str:
+    """The words of one thread reply (the result has blocks: :func:`build_result_message`)."""
+    job = f"`{label.short_id}`"
+    if milestone.kind == "started":
+        extra = []
+        if milestone.queue_wait is not None:
+            extra.append(f"after {duration(milestone.queue_wait)} in the queue")
+        if milestone.queue_position is not None:
+            extra.append(f"queue position was {milestone.queue_position}")
+        tail = f" ({', '.join(extra)})" if extra else ""
+        return f":rocket: Training started for job {job} on {provider_title(label.provider)}{tail}."
+    if milestone.kind == "epoch":
+        return (
+            f":checkered_flag: Epoch {milestone.epoch}/{milestone.n_epochs or '?'} finished "
+            f"for job {job}: train loss {_loss(milestone.train_loss)}, "
+            f"valid loss {_loss(milestone.valid_loss)}."
+        )
+    if milestone.kind == "silence":
+        since = _utc(milestone.silent_since) if milestone.silent_since else "a while"
+        why = f" Last error: {escape(provider_failure)}" if provider_failure else ""
+        return (
+            f":warning: {provider_title(label.provider)} has not answered about job {job} "
+            f"since {since}. "
+            f"tunebot keeps retrying with backoff; the status above is the last one "
+            f"known.{why}"
+        )
+    if milestone.kind == "failed":
+        # Provider errors can be long (stack traces from a worker): keep the reply readable.
+        reason = escape(truncate(milestone.error_message or "the provider gave no reason", 1500))
+        code = f" (`{milestone.error_code}`)" if milestone.error_code else ""
+        return (
+            f":x: Job {job} failed: {reason}{code}\n*What to do:* {hint_text(milestone.hint)}\n"
+            f"{_mentions(label)}"
+        )
+    if milestone.kind == "cancelled":
+        who = f"by <@{label.cancelled_by}>" if label.cancelled_by else "at the provider"
+        return f":no_entry_sign: Job {job} was cancelled {who}.\n{_mentions(label)}"
+    raise ValueError(f"no text for milestone kind {milestone.kind!r}")
+
+
+def _cost(label: JobLabel, reported: float | None) -> str:
+    if reported is not None:
+        return f"${reported:,.2f}"
+    if label.estimated_cost_usd is not None:
+        return f"not reported (estimated ${label.estimated_cost_usd:,.2f} before the start)"
+    return "not reported by the provider"
+
+
+def build_result_message(
+    label: JobLabel,
+    *,
+    reported_cost_usd: float | None,
+) -> dict[str, Any]:
+    """The success reply: model id, tokens, cost, the A/B button and the one mention."""
+    model = escape(label.fine_tuned_model or "(the provider did not name it)")
+    tokens = f"{label.trained_tokens:,}" if label.trained_tokens is not None else "not reported"
+    blocks: list[Any] = [
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f":tada: *Job `{label.short_id}` succeeded.* Fine-tuned model:\n`{model}`"
+            )
+        ),
+        SectionBlock(
+            fields=[
+                MarkdownTextObject(text=f"*Trained tokens*\n{tokens}"),
+                MarkdownTextObject(text=f"*Cost*\n{_cost(label, reported_cost_usd)}"),
+            ]
+        ),
+    ]
+    blocks.append(
+        ActionsBlock(
+            elements=[
+                ButtonElement(
+                    text="Start A/B test",
+                    action_id=AB_START_ACTION_ID,
+                    value=label.short_id,
+                    style="primary",
+                )
+            ]
+        )
+    )
+    mentions = _mentions(label)
+    if mentions:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f"{mentions} your model is ready: compare it with its base model."
+                )
+            )
+        )
+    text = f"Job {label.short_id} succeeded: {model}. {mentions}".strip()
+    return {"text": text, "blocks": [block.to_dict() for block in blocks]}
+
+
+def plot_file_name(short_id: str) -> str:
+    """The loss-curve file name; unique per job so a restart can find it in the thread."""
+    return f"loss-curve-{short_id}.png"

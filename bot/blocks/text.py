@@ -1,0 +1,40 @@
+"""User-facing wording the bot adds to what core reports.
+
+Core errors and failure hints carry a :class:`core.errors.NextStep` instead of
+a command; this module says each one as a ``/finetune`` command (or a button),
+so Slack wording lives in the bot only.
+"""
+
+from __future__ import annotations
+
+from core.errors import NextStep, TunebotError
+from core.training.milestones import FailureHint
+
+INTERNAL_ERROR = "Something went wrong on our side; the error is logged for the admins."
+
+
+def next_step_text(step: NextStep | None, *, subject: str | None = None) -> str:
+    """The Slack way to take ``step`` (empty when there is none)."""
+    if step is NextStep.LIST_MODELS:
+        return "`/finetune models` lists the models."
+    if step is NextStep.START_ON_WORKER:
+        return "Choose “Fine-tune on worker”, or run `/finetune start <dataset> --provider worker`."
+    if step is NextStep.FOLLOW_OR_CANCEL:
+        return f"To stop it: `/finetune cancel {subject or '<job>'}`."
+    if step is NextStep.START_AGAIN:
+        return "Start again with `/finetune start`."
+    return ""
+
+
+def error_text(error: TunebotError) -> str:
+    """An error's message, its hint and the Slack way to act on it."""
+    step = next_step_text(error.next_step, subject=error.subject)
+    return f"{error.user_message()} {step}" if step else error.user_message()
+
+
+def hint_text(hint: FailureHint | None) -> str:
+    """A failed job's "what to do" line."""
+    if hint is None:
+        return ""
+    step = next_step_text(hint.next_step)
+    return f"{hint.text} {step}" if step else hint.text

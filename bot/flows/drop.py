@@ -1,0 +1,232 @@
+"""A dataset dropped in Slack: download, take in (core), report in the file's thread.
+
+Runs in :attr:`BotContext.pool`, never inside the 3-second ack. Each file gets
+an hourglass reaction while it is worked on, a work-in-progress message in
+its thread that becomes the report, the full JSON report as an attachment,
+and the fixed JSONL when core fixed or converted anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks.report import build_report_blocks, build_report_text
+from bot.blocks.text import error_text
+from bot.context import BotContext
+from bot.slack_ops import (
+    HOURGLASS,
+    allowed_file_hosts,
+    download_file,
+    post_in_thread,
+    post_wip,
+    react,
+    update_wip,
+    upload_to_thread,
+)
+from core.datasets.intake import Intake, Origin, take_in
+from core.errors import TunebotError
+from core.training.start import costs_by_model
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 5.0
+
+
+@dataclass(frozen=True)
+class SharedFile:
+    """The parts of a Slack file object the drop flow needs."""
+
+    id: str
+    name: str
+    size: int
+    url: str | None
+
+
+@dataclass(frozen=True)
+class FileDrop:
+    """A ``message``/``file_share`` event reduced to what matters."""
+
+    event_id: str
+    team_id: str | None
+    channel: str
+    user: str
+    ts: str
+    thread_ts: str
+    files: tuple[SharedFile, ...]
+
+
+def parse_drop(body: dict[str, Any]) -> FileDrop | None:
+    """The drop in an ``event_callback`` body; None when it is not a person's file share."""
+    event = body.get("event") or {}
+    if event.get("subtype") != "file_share" or event.get("bot_id") or not event.get("user"):
+        return None
+    files = tuple(
+        SharedFile(
+            id=str(f["id"]),
+            name=str(f.get("name") or f.get("title") or f["id"]),
+            size=int(f.get("size") or 0),
+            url=f.get("url_private_download") or f.get("url_private"),
+        )
+        for f in event.get("files") or []
+        if isinstance(f, dict) and f.get("id") and f.get("mode") not in ("tombstone", "external")
+    )
+    if not files or not body.get("event_id") or not event.get("channel"):
+        return None
+    return FileDrop(
+        event_id=str(body["event_id"]),
+        team_id=body.get("team_id"),
+        channel=str(event["channel"]),
+        user=str(event["user"]),
+        ts=str(event["ts"]),
+        thread_ts=str(event.get("thread_ts") or event["ts"]),
+        files=files,
+    )
+
+
+def process_drop(ctx: BotContext, drop: FileDrop) -> None:
+    """Validate and report every file of a drop; errors become thread messages."""
+    react(ctx.client, channel=drop.channel, ts=drop.ts, name=HOURGLASS, add=True)
+    try:
+        for shared in drop.files:
+            _process_file(ctx, drop, shared)
+    finally:
+        react(ctx.client, channel=drop.channel, ts=drop.ts, name=HOURGLASS, add=False)
+
+
+def _process_file(ctx: BotContext, drop: FileDrop, shared: SharedFile) -> None:
+    limit = ctx.settings.max_file_bytes
+    if shared.size > limit:
+        post_in_thread(
+            ctx.client,
+            channel=drop.channel,
+            thread_ts=drop.thread_ts,
+            text=f"❌ `{shared.name}` is {shared.size / 1e6:,.1f} MB, over the "
+            f"{limit / 1e6:,.0f} MB limit for a dataset. Split it into smaller files.",
+        )
+        return
+    wip = post_wip(
+        ctx.client,
+        channel=drop.channel,
+        thread_ts=drop.thread_ts,
+        text=f"⏳ Validating `{shared.name}`…",
+    )
+    try:
+        intake = _validate(ctx, drop, shared, wip_ts=wip)
+    except TunebotError as exc:
+        update_wip(ctx.client, channel=drop.channel, ts=wip, text=f"❌ {error_text(exc)}")
+        return
+    except Exception:
+        logger.exception("validating %s failed", shared.id)
+        update_wip(
+            ctx.client,
+            channel=drop.channel,
+            ts=wip,
+            text=f"❌ Something went wrong while validating `{shared.name}`. "
+            "The error is logged for the admins; try dropping the file again.",
+        )
+        return
+    _report(ctx, drop, intake, wip_ts=wip)
+
+
+def _progress_note(
+    ctx: BotContext, drop: FileDrop, name: str, wip_ts: str
+) -> Callable[[int, int], None]:
+    """A validation progress callback that edits the WIP message every few seconds at most
+    (chat.update is rate-limited; a big file takes minutes)."""
+    last = time.monotonic()
+
+    def note(done: int, total: int) -> None:
+        nonlocal last
+        if time.monotonic() - last < PROGRESS_EVERY_S or total <= 0:
+            return
+        last = time.monotonic()
+        text = f"⏳ Validating `{name}`… {done / total:.0%}"
+        try:
+            update_wip(ctx.client, channel=drop.channel, ts=wip_ts, text=text)
+        except SlackApiError as exc:
+            logger.info("progress note skipped: %s", exc.response.get("error"))
+
+    return note
+
+
+def _validate(ctx: BotContext, drop: FileDrop, shared: SharedFile, *, wip_ts: str) -> Intake:
+    settings = ctx.settings
+    url = shared.url or _file_url(ctx, shared.id)
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+
+    def fetch(dest: Path) -> int:
+        return download_file(
+            url,
+            token=token,
+            dest=dest,
+            max_bytes=settings.max_file_bytes,
+            allowed_hosts=allowed_file_hosts(settings),
+        )
+
+    origin = Origin(
+        source_id=shared.id,
+        file_name=shared.name,
+        uploader_id=drop.user,
+        channel_id=drop.channel,
+        thread_ts=drop.thread_ts,
+        team_id=drop.team_id,
+    )
+    return take_in(
+        ctx.engine,
+        settings=settings,
+        origin=origin,
+        fetch=fetch,
+        progress=_progress_note(ctx, drop, shared.name, wip_ts),
+    )
+
+
+def _file_url(ctx: BotContext, file_id: str) -> str:
+    """Events may omit the download URL ("check_file_info"); ask files.info."""
+    info = ctx.client.files_info(file=file_id)["file"]
+    url = info.get("url_private_download") or info.get("url_private")
+    if not url:
+        raise TunebotError("Slack did not give me a download link for the file.")
+    return str(url)
+
+
+def _report(ctx: BotContext, drop: FileDrop, intake: Intake, *, wip_ts: str) -> None:
+    dataset, report, fixed = intake.dataset, intake.report, intake.fixed
+    blocks = build_report_blocks(
+        report,
+        dataset_short_id=dataset.short_id,
+        providers=list(ctx.providers),
+        fixed_file=fixed is not None,
+        costs=costs_by_model(report, settings=ctx.settings),
+    )
+    text = build_report_text(report, dataset_short_id=dataset.short_id)
+    update_wip(ctx.client, channel=drop.channel, ts=wip_ts, text=text, blocks=blocks)
+    stem = Path(dataset.file_name).stem or "dataset"
+    try:
+        upload_to_thread(
+            ctx.client,
+            channel=drop.channel,
+            thread_ts=drop.thread_ts,
+            filename=f"{stem}.report.json",
+            title=f"Validation report for {dataset.file_name}",
+            content=report.model_dump_json(indent=2).encode(),
+        )
+        if fixed is not None:
+            upload_to_thread(
+                ctx.client,
+                channel=drop.channel,
+                thread_ts=drop.thread_ts,
+                filename=f"{stem}.fixed.jsonl",
+                title=f"Fixed {dataset.file_name} ({len(report.changes):,} changes)",
+                path=fixed,
+            )
+    except SlackApiError as exc:
+        logger.warning(
+            "attaching files for %s failed: %s", dataset.short_id, exc.response.get("error")
+        )

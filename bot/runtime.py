@@ -1,0 +1,159 @@
+"""The running bot: every executor, scheduler and client, started and stopped in one place.
+
+What a bot process holds, and who stops it (:meth:`Runtime.stop`):
+
+- the bot-token ``WebClient`` and the database engine (:class:`BotContext`);
+- bolt's listener pool (acks and the short work after them);
+- three pools on the context: background work after an ack, dataset
+  validation, A/B prompt generation;
+- the progress scheduler (its APScheduler, its provider-poll pool and its
+  ``chat.update`` senders; :mod:`bot.background.progress_scheduler`);
+- the evaluation scheduler (held-out runs, abandoned A/B prompts;
+  :mod:`bot.background.evaluations`).
+
+``tunebot serve`` builds one, then serves Slack in Socket Mode or over HTTP;
+``tunebot poll`` builds one without listeners (a polling-only replica).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import uvicorn
+from apscheduler.schedulers.background import BackgroundScheduler
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.error import BoltError
+
+from bot.app import LISTENER_THREADS, build_app, build_context
+from bot.background.evaluations import start_evaluation_scheduler
+from bot.background.progress_scheduler import ProgressScheduler, start_scheduler
+from bot.context import BotContext
+from bot.http_server import build_http_app
+from core.config import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message says what to set or fix."""
+
+
+def missing_settings(settings: Settings) -> list[str]:
+    """Environment variables that must be set before the bot can run."""
+    missing = []
+    if settings.slack_bot_token is None:
+        missing.append("SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…)")
+    if settings.slack_app_token is None and settings.slack_signing_secret is None:
+        missing.append(
+            "SLACK_APP_TOKEN (xapp-…, for Socket Mode) or SLACK_SIGNING_SECRET (for HTTP mode)"
+        )
+    return missing
+
+
+class Runtime:
+    """One bot process's services.
+
+    Parameters:
+        settings: loaded once by the entry point.
+        listen: build the bolt app (False for a polling-only replica).
+        evaluations: run held-out evaluations and A/B prompt resumption.
+
+    Raises:
+        StartupError: Slack rejected the bot token (``auth.test`` failed).
+    """
+
+    def __init__(
+        self, settings: Settings, *, listen: bool = True, evaluations: bool = True
+    ) -> None:
+        self.settings = settings
+        self.ctx: BotContext = build_context(settings)
+        self.listener_pool: ThreadPoolExecutor | None = None
+        self.app: App | None = None
+        self.progress: ProgressScheduler | None = None
+        self.evaluations: BackgroundScheduler | None = None
+        self._with_evaluations = evaluations
+        if listen:
+            self._warn_about_settings()
+            self.listener_pool = ThreadPoolExecutor(
+                LISTENER_THREADS, thread_name_prefix="bolt-listener"
+            )
+            try:
+                self.app = build_app(self.ctx, listener_executor=self.listener_pool)
+            except BoltError:
+                self.stop()
+                raise StartupError(
+                    "Slack rejected SLACK_BOT_TOKEN (auth.test failed). Copy the Bot User "
+                    "OAuth Token (xoxb-…) from the app's OAuth & Permissions page."
+                ) from None
+        self.progress = start_scheduler(self.ctx, start=False)
+
+    def _warn_about_settings(self) -> None:
+        if self.ctx.authorizer.open_to_everyone:
+            logger.warning(
+                "Neither TUNEBOT_ADMINS nor TUNEBOT_ALLOWED_USERGROUP is set: every member of the "
+                "workspace can start fine-tuning jobs (and spend money)."
+            )
+        if not self.ctx.providers:
+            logger.warning(
+                "No provider configured (TUNEBOT_WORKER_URL, OPENAI_API_KEY, Azure): "
+                "datasets are validated but no job can start."
+            )
+
+    def start(self) -> None:
+        """Start progress polling and (unless turned off) the evaluation scheduler."""
+        assert self.progress is not None
+        self.progress.start()
+        if self._with_evaluations:
+            self.evaluations = start_evaluation_scheduler(self.ctx)
+
+    def stop(self) -> None:
+        """Stop everything; this replica's job claims are released at once."""
+        if self.evaluations is not None:
+            self.evaluations.shutdown(wait=False)
+            self.evaluations = None
+        if self.progress is not None:
+            self.progress.shutdown()
+        for pool in (
+            self.listener_pool,
+            self.ctx.pool,
+            self.ctx.validation_pool,
+            self.ctx.generation_pool,
+        ):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    def serve(self, *, host: str, port: int) -> None:
+        """Serve Slack until stopped: Socket Mode with an app token, else HTTP on ``port``."""
+        assert self.app is not None, "built with listen=False"
+        self.start()
+        try:
+            if self.settings.slack_app_token is not None:
+                logger.info("Socket Mode: connecting to Slack")
+                handler = SocketModeHandler(
+                    self.app, self.settings.slack_app_token.get_secret_value()
+                )
+                # Python dies on SIGTERM without unwinding; turn it into SystemExit so
+                # the finally block stops everything and releases job claims
+                # (uvicorn does this itself in HTTP mode).
+                signal.signal(signal.SIGTERM, _exit_on_sigterm)
+                handler.start()  # type: ignore[no-untyped-call]  # slack_bolt leaves it untyped
+            else:
+                logger.info("HTTP mode on %s:%d, Slack requests at POST /slack/events", host, port)
+                uvicorn.run(
+                    build_http_app(self.app, engine=self.ctx.engine),
+                    host=host,
+                    port=port,
+                    log_level="info",
+                    access_log=False,
+                )
+        finally:
+            self.stop()
+
+
+def _exit_on_sigterm(_signum: int, _frame: Any) -> None:
+    logger.info("SIGTERM: stopping")
+    raise SystemExit(0)

@@ -1,0 +1,46 @@
+"""``tunebot poll``: a polling-only replica (progress and evaluations, no Slack listener).
+
+Stops cleanly on SIGTERM or Ctrl-C, handing its jobs to the other replicas at once.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from core.config import load_settings
+from core.logs import setup_logging
+
+OnceOption = Annotated[bool, typer.Option("--once", help="Run one progress tick, print it, exit.")]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("poll")
+    def poll(once: OnceOption = False) -> None:
+        """Poll training jobs and post their progress to Slack, without answering Slack."""
+        # Imported here so `tunebot validate` does not load Slack and APScheduler.
+        from bot.runtime import Runtime
+
+        settings = load_settings()
+        setup_logging(settings)
+        runtime = Runtime(settings, listen=False, evaluations=False)
+        if once:
+            assert runtime.progress is not None
+            try:
+                typer.echo(json.dumps(runtime.progress.tick().__dict__))
+            finally:
+                runtime.stop()
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        runtime.start()
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            runtime.stop()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the bot database (package data: shipped with tunebot)."""

@@ -1,0 +1,146 @@
+"""Block builders of the job thread: pure functions, checked against Block Kit's shape."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.blocks.home import build_home_view
+from bot.blocks.job_thread import (
+    JobLabel,
+    build_progress_message,
+    build_result_message,
+    duration,
+    milestone_text,
+    progress_bar,
+)
+from core.training.milestones import FailureHint, Milestone
+from core.training.overview import Overview
+from core.training.progress import ProgressState
+
+LABEL = JobLabel(
+    short_id="job-0001",
+    provider="worker",
+    base_model="Qwen/Qwen2.5-0.5B",
+    started_by="U0ALICE",
+    uploader_id="U0BOB",
+)
+
+
+def state(status: str = "running", **changes: object) -> ProgressState:
+    values: dict[str, object] = dict(
+        status=status,
+        step=30,
+        total_steps=120,
+        epoch=0.75,
+        n_epochs=3,
+        train_loss=1.23456,
+        valid_loss=None,
+        tokens_per_second=1520.4,
+        elapsed=timedelta(minutes=65),
+        eta=timedelta(seconds=42),
+        queue_position=None,
+    )
+    values.update(changes)
+    return ProgressState(**values)  # type: ignore[arg-type]
+
+
+def test_bar_and_durations() -> None:
+    assert progress_bar(0.25, width=8) == "▓▓░░░░░░ 25%"
+    assert progress_bar(None, width=4) == "░░░░ –"
+    assert progress_bar(1.7, width=4).startswith("▓▓▓▓")
+    assert [duration(timedelta(seconds=s)) for s in (42, 240, 3900)] == [
+        "42 s",
+        "4 min",
+        "1 h 05 min",
+    ]
+    assert duration(None) == "–"
+
+
+def test_progress_message_shows_everything_and_a_guarded_cancel() -> None:
+    message = build_progress_message(state(), LABEL)
+    text = str(message["blocks"])
+    for part in (
+        "Training",
+        "job-0001",
+        "worker",
+        "step 30/120",
+        "epoch 0.8/3",
+        "1.2346",
+        "1,520",
+        "1 h 05 min",
+        "42 s",
+        "25%",
+    ):
+        assert part in text, part
+    actions = [b for b in message["blocks"] if b["type"] == "actions"]
+    button = actions[0]["elements"][0]
+    assert button["action_id"] == "progress_cancel" and button["value"] == "job-0001"
+    assert "confirm" in button  # a stray click asks first
+    assert "Training" in message["text"]
+
+
+@pytest.mark.parametrize("status", ["succeeded", "failed", "cancelled"])
+def test_finished_jobs_have_no_cancel_button(status: str) -> None:
+    message = build_progress_message(state(status), LABEL)
+    assert not [b for b in message["blocks"] if b["type"] == "actions"]
+
+
+def test_milestone_texts() -> None:
+    started = Milestone(
+        key="started", kind="started", queue_wait=timedelta(minutes=3), queue_position=2
+    )
+    assert "after 3 min in the queue, queue position was 2" in milestone_text(started, LABEL)
+    epoch = Milestone(key="epoch:1", kind="epoch", epoch=1, n_epochs=3, train_loss=0.5)
+    assert "Epoch 1/3" in milestone_text(epoch, LABEL) and "valid loss –" in milestone_text(
+        epoch, LABEL
+    )
+    since = datetime(2026, 11, 26, 7, 30, tzinfo=UTC)
+    silence = Milestone(key="silence:1", kind="silence", silent_since=since)
+    assert "since 2026-11-26 07:30 UTC" in milestone_text(silence, LABEL, provider_failure="500")
+    failed = Milestone(key="final", kind="failed", error_message="bad", hint=FailureHint("Fix it."))
+    assert "<@U0BOB> <@U0ALICE>" in milestone_text(failed, LABEL)
+    with pytest.raises(ValueError):
+        milestone_text(Milestone(key="x", kind="plot"), LABEL)
+
+
+def test_result_without_a_reported_cost_shows_the_estimate() -> None:
+    label = JobLabel(
+        **{
+            **LABEL.__dict__,
+            "fine_tuned_model": "ft:x",
+            "trained_tokens": 1234,
+            "estimated_cost_usd": 0.5,
+            "uploader_id": "U0ALICE",
+        }
+    )
+    result = build_result_message(label, reported_cost_usd=None)
+    text = str(result["blocks"])
+    assert "ft:x" in text and "1,234" in text and "estimated $0.50" in text
+    assert text.count("<@U0ALICE>") == 1  # uploader and starter are the same person
+    reported = str(build_result_message(label, reported_cost_usd=2.0)["blocks"])
+    assert "$2.00" in reported
+
+
+def test_empty_home_view_is_valid() -> None:
+    view = build_home_view(Overview(datasets=[], jobs=[]))
+    assert view["type"] == "home" and len(view["blocks"]) <= 100
+
+
+def test_a_huge_provider_error_is_cut_to_fit_a_message() -> None:
+    failed = Milestone(
+        key="final", kind="failed", error_message="x" * 50_000, hint=FailureHint("Retry.")
+    )
+    text = milestone_text(failed, LABEL)
+    assert len(text) < 2000 and "x" * 1500 not in text and "Retry." in text
+
+
+def test_names_from_users_and_providers_cannot_inject_mrkdwn() -> None:
+    label = JobLabel(**{**LABEL.__dict__, "base_model": "<!channel> & co"})
+    text = str(build_progress_message(state(), label))
+    assert "<!channel>" not in text and "&lt;!channel&gt; &amp; co" in text
+    failed = Milestone(
+        key="final", kind="failed", error_message="bad <@U0EVIL>", hint=FailureHint("x")
+    )
+    assert "<@U0EVIL>" not in milestone_text(failed, LABEL)

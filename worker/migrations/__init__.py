@@ -1,0 +1,1 @@
+"""Alembic migrations of the worker store (package data: shipped with tunebot)."""
