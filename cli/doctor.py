@@ -191,10 +191,9 @@ def check_connection_mode(settings: Settings) -> Check:
 # --- database -------------------------------------------------------------------
 def check_database(settings: Settings) -> list[Check]:
     """The database answers, and its schema is the one this tunebot expects."""
-    from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
-    from core.store.engine import create_db_engine
+    from core.store.engine import create_db_engine, database_ok
 
     where = _database_label(settings.database_url)
     try:
@@ -209,8 +208,7 @@ def check_database(settings: Settings) -> list[Check]:
             )
         ]
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        database_ok(engine)
         rows = [Check("Database", "ok", f"{where} answers")]
         rows.append(check_schema(engine))
         return rows
@@ -439,7 +437,6 @@ def register(app: typer.Typer) -> None:
         if failed:
             typer.echo(
                 f"{len(failed)} problem(s) stop `tunebot serve` working; fix each as the table "
-                "says, then run `tunebot doctor` again.",
-                err=True,
-            )
+                "says, then run `tunebot doctor` again."
+            )  # stdout, with the table: stderr carries only log lines (JSON by default)
         raise typer.Exit(exit_code(rows))

@@ -28,15 +28,18 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal, TextIO
+from typing import TYPE_CHECKING, Literal, ParamSpec, TextIO, TypeVar
 
 if TYPE_CHECKING:
     from core.config import Settings
 
 LogFormat = Literal["json", "text"]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 IDS = ("event_id", "request_id", "job_id")
 """The correlation ids a line may carry, in the order text lines show them."""
@@ -197,3 +200,15 @@ def setup_logging(settings: Settings, *, level: int = logging.INFO) -> logging.H
     return configure_logging(
         log_format=settings.log_format, secrets=settings.secret_values(), level=level
     )
+
+
+class ContextThreadPoolExecutor(ThreadPoolExecutor):
+    """A thread pool whose tasks run in a copy of the submitter's context.
+
+    Why: a plain pool runs tasks with empty context variables, so the ids set
+    around a Slack request (:func:`log_ids`) vanished from the listener's lines.
+    """
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        context = contextvars.copy_context()
+        return super().submit(lambda: context.run(fn, *args, **kwargs))

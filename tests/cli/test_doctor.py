@@ -119,7 +119,7 @@ def test_each_problem_is_a_failed_row_with_what_to_do(
     assert rows["Provider openai"] == "FAIL" and "Check OPENAI_API_KEY" in out
     assert rows["Provider worker"] == "FAIL" and "TUNEBOT_WORKER_API_KEY" in out
     assert rows["Who may start jobs"] == "WARN"
-    assert "problem(s) stop `tunebot serve` working" in err
+    assert "problem(s) stop `tunebot serve` working" in out
     for secret in ("signing-secret-value", "sk-wrong-key-000000", "not-the-worker-key"):
         assert secret not in out + err
 
