@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -16,8 +17,10 @@ from tests.worker.harness import (
     write_chat_jsonl,
 )
 
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
-def scrape(worker: WorkerProcess) -> tuple[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]]:
+
+def scrape(worker: WorkerProcess) -> tuple[str, Samples]:
     """The raw text and every sample, keyed by (name, sorted labels). No key sent."""
     response = httpx.get(worker.base_url + "/metrics", timeout=10)
     assert response.status_code == 200
@@ -40,9 +43,8 @@ def test_metrics_follow_the_queue_and_never_name_a_job(
     assert not any(name == "tunebot_worker_gpu_memory_bytes" for name, _ in before)
 
     client = worker.client()
-    training = client.files.create(
-        file=write_chat_jsonl(tmp_path / "train.jsonl").open("rb"), purpose="fine-tune"
-    )
+    with write_chat_jsonl(tmp_path / "train.jsonl").open("rb") as data:
+        training = client.files.create(file=data, purpose="fine-tune")
     long_run = {
         "type": "supervised",
         "supervised": {
@@ -54,7 +56,7 @@ def test_metrics_follow_the_queue_and_never_name_a_job(
     second = jobs.create(model="tiny", training_file=training.id, method=long_run)  # type: ignore[arg-type]
     wait_for(lambda: metric_steps(client, first.id), what="first job training")
 
-    def busy() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+    def busy() -> Samples | None:
         _, samples = scrape(worker)
         queued = samples[("tunebot_worker_queue_depth", ())] == 1
         return samples if queued and samples[("tunebot_worker_running_jobs", ())] == 1 else None
@@ -73,3 +75,13 @@ def test_metrics_follow_the_queue_and_never_name_a_job(
     assert after[("tunebot_worker_running_jobs", ())] == 0
     for secret in (first.id, second.id, training.id, "test-worker-key"):
         assert secret not in text
+
+
+def test_worker_logs_are_json_lines_without_the_key(worker: WorkerProcess) -> None:
+    """stderr is a file here, so `tunebot worker` logs JSON (TUNEBOT_LOG_FORMAT unset)."""
+    text = worker.log_path.read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    assert any(
+        line["logger"] == "worker.app" and "worker ready" in line["message"] for line in lines
+    )
+    assert "test-worker-key" not in text
