@@ -146,6 +146,11 @@ class Runtime:
         """``/healthz``, ``/readyz`` and ``/metrics`` for this process."""
         return probe_routes(engine=self.ctx.engine, readiness=self.readiness, metrics=self.metrics)
 
+    def serve_probes(self, *, host: str, port: int) -> None:
+        """Serve the probes from a thread (Socket Mode, polling-only replicas);
+        :meth:`stop` stops them."""
+        self._probes = serve_probes(self.probe_routes(), host=host, port=port)
+
     def serve(self, *, host: str, port: int, health_port: int | None = None) -> None:
         """Serve Slack until stopped: Socket Mode with an app token, else HTTP on ``port``.
 
@@ -158,7 +163,7 @@ class Runtime:
         try:
             if self.settings.slack_app_token is not None:
                 if health_port is not None:
-                    self._probes = serve_probes(self.probe_routes(), host=host, port=health_port)
+                    self.serve_probes(host=host, port=health_port)
                 logger.info("Socket Mode: connecting to Slack")
                 handler = SocketModeHandler(
                     self.app, self.settings.slack_app_token.get_secret_value()

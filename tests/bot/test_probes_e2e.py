@@ -233,3 +233,33 @@ def test_poll_once_logs_json_without_secrets(fake_slack: FakeSlack, tmp_path: Pa
     log.write_text(done.stderr)
     assert any(line["logger"] == "bot.background.progress_scheduler" for line in json_lines(log))
     assert "sk-secret-in-env-123456" not in done.stderr + done.stdout
+
+
+def test_polling_replica_serves_probes_and_its_tick_metric(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = base_env(tmp_path, **fake_slack.env(), TUNEBOT_POLL_SECONDS="0.5")
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "poll.log"
+    with running(["poll", "--host", "127.0.0.1", "--health-port", str(port)], env, log) as process:
+        wait_ok(url + "/healthz", process, log)
+        # No `tunebot db upgrade` yet: the replica is alive but not ready.
+        unready = httpx.get(url + "/readyz", timeout=10)
+        assert (
+            unready.status_code == 503
+            and "tunebot db upgrade" in unready.json()["problems"]["schema"]
+        )
+        subprocess.run(
+            [sys.executable, "-m", "cli.main", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+            capture_output=True,
+        )  # fmt: skip
+        assert httpx.get(url + "/readyz", timeout=10).json() == {"ready": True}
+
+        def ticked() -> dict[Any, float] | None:
+            found = samples(httpx.get(url + "/metrics", timeout=10).text)
+            return found if found.get(("tunebot_poll_tick_seconds_count", ()), 0) >= 1 else None
+
+        fake_slack.wait_for(ticked, timeout=WAIT, message="a progress tick measured")
+    assert process.returncode == 0, log.read_text()
+    json_lines(log)
