@@ -5,12 +5,10 @@ Why not bolt's own Starlette adapter as is: it calls the synchronous
 ``App.dispatch`` on the event loop, so one slow request would stall all others.
 Here dispatch runs in Starlette's thread pool; the event loop only parses
 HTTP. ``POST /slack/events`` takes events, slash commands and interactions;
-``GET /healthz`` checks the database.
+beside it the probes of :mod:`bot.probes` (``/healthz``, ``/readyz``, ``/metrics``).
 """
 
 from __future__ import annotations
-
-from functools import partial
 
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
@@ -18,32 +16,39 @@ from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from core.store.engine import database_ok
+from bot.metrics import BotMetrics
+from bot.probes import Readiness, probe_routes
 
 EVENTS_PATH = "/slack/events"
 
 
-def build_http_app(app: App, *, engine: Engine) -> Starlette:
-    """The ASGI app for ``tunebot serve`` in HTTP mode."""
+def build_http_app(
+    app: App,
+    *,
+    engine: Engine,
+    readiness: Readiness | None = None,
+    metrics: BotMetrics | None = None,
+) -> Starlette:
+    """The ASGI app for ``tunebot serve`` in HTTP mode.
+
+    Parameters:
+        app: the bolt app.
+        engine: the database, for ``/healthz``.
+        readiness: checks for ``/readyz`` (default: this engine and the app's client).
+        metrics: served at ``/metrics`` (default: a fresh, empty registry).
+    """
 
     async def slack_events(request: Request) -> Response:
         body = await request.body()
         bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
         return to_starlette_response(bolt_response)
 
-    async def healthz(_request: Request) -> Response:
-        try:
-            await run_in_threadpool(partial(database_ok, engine))
-        except Exception as exc:  # any database failure means "not healthy"
-            return JSONResponse({"ok": False, "error": type(exc).__name__}, status_code=503)
-        return JSONResponse({"ok": True})
-
-    return Starlette(
-        routes=[
-            Route(EVENTS_PATH, slack_events, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ]
+    probes = probe_routes(
+        engine=engine,
+        readiness=readiness or Readiness(engine=engine, client=app.client),
+        metrics=metrics or BotMetrics(),
     )
+    return Starlette(routes=[Route(EVENTS_PATH, slack_events, methods=["POST"]), *probes])

@@ -32,6 +32,7 @@ from typing import Annotated
 import typer
 
 from core.config import load_settings
+from core.logs import setup_logging
 
 TRAIN_MODULES = ("torch", "transformers", "peft", "trl", "datasets", "accelerate")
 TORCH_INSTALL = "pip install torch==2.13.0"
@@ -201,8 +202,10 @@ def worker_command(
     from worker.settings import build_config, parse_model_specs, with_scaling
 
     # A ConfigError (bad setting, bad --model) reaches cli.main: one message, exit 2.
+    settings = load_settings()
+    setup_logging(settings)
     config = build_config(
-        load_settings(),
+        settings,
         data_dir=data_dir,
         models=parse_model_specs(model or []),
         insecure_no_auth=insecure_no_auth,

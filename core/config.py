@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -262,6 +262,14 @@ class Settings(ValidationSettings):
         "a restarted replica with the same name resumes its jobs at once.",
     )
 
+    # --- operations -------------------------------------------------------
+    log_format: Literal["json", "text"] | None = Field(
+        default=None,
+        alias="TUNEBOT_LOG_FORMAT",
+        description="Log lines on stderr: json (one object per line, for log shippers) or "
+        "text; unset picks text at a terminal and json otherwise.",
+    )
+
     # --- evaluation -------------------------------------------------------
     judge_model: str | None = Field(
         default=None,
@@ -317,6 +325,15 @@ class Settings(ValidationSettings):
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    def secret_values(self) -> list[str]:
+        """Every secret setting's value, for the log redactor (core.logs)."""
+        values = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                values.append(value.get_secret_value())
+        return values
 
     @cached_property
     def configured_providers(self) -> list[str]:

@@ -27,7 +27,7 @@ from worker.deps import Authorized, WorkerState
 from worker.errors import install_error_handlers
 from worker.hf_config import resolve_device, uses_4bit
 from worker.inference import ChatBackend, HFBackend, ModelCache
-from worker.routers import chat, files, fine_tuning, health, models
+from worker.routers import chat, files, fine_tuning, health, metrics, models
 from worker.runner import JobRunner
 from worker.settings import WorkerConfig
 from worker.store import WorkerStore
@@ -71,7 +71,7 @@ def create_app(config: WorkerConfig) -> FastAPI:
         openapi_url="/openapi.json" if config.docs else None,
     )
     install_error_handlers(app)
-    for module in (health, files, fine_tuning, models, chat):
+    for module in (health, metrics, files, fine_tuning, models, chat):
         app.include_router(module.router)
     if not config.docs:
         _keyed_docs(app)
@@ -126,19 +126,6 @@ def serve(config: WorkerConfig, *, host: str, port: int, log_level: str = "info"
     """Run the app until interrupted (SIGINT/SIGTERM trigger a clean shutdown)."""
     import uvicorn
 
-    _console_log(log_level)
-    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
-
-
-def _console_log(level: str) -> None:
-    """Show the worker's own lines (job start, epochs, end) next to uvicorn's.
-
-    Why: uvicorn configures only its own loggers, so without a handler the
-    console showed access logs and nothing about training.
-    """
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    worker_log = logging.getLogger("worker")
-    worker_log.addHandler(handler)
-    worker_log.setLevel(level.upper())
-    worker_log.propagate = False
+    # log_config=None: uvicorn keeps the handler core.logs installed (JSON lines,
+    # secrets redacted) instead of replacing it with its own text format.
+    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level, log_config=None)

@@ -113,6 +113,12 @@ class WorkerStore:
             query = select(JobRecord).where(col(JobRecord.status).in_(statuses))
             return list(s.exec(query.order_by(col(JobRecord.seq))).all())
 
+    def job_counts(self) -> dict[str, int]:
+        """Jobs per status (for ``/metrics``): one grouped query, no ids."""
+        with self.session() as s:
+            query = select(JobRecord.status, func.count()).group_by(JobRecord.status)
+            return {status: count for status, count in s.exec(query).all()}
+
     def job_by_model(self, fine_tuned_model: str) -> JobRecord | None:
         with self.session() as s:
             query = select(JobRecord).where(JobRecord.fine_tuned_model == fine_tuned_model)

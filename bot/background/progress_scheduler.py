@@ -167,6 +167,8 @@ class ProgressScheduler:
         )
         self.home_publisher = home_publisher
         self._tick_lock = threading.Lock()
+        self.tick_observers: list[Callable[[TickSummary], None]] = []
+        """Called with each finished tick's summary (bot.runtime: the tick-seconds metric)."""
         self._scheduler: BackgroundScheduler | None = None
 
     # --- one tick ---------------------------------------------------------------
@@ -196,6 +198,8 @@ class ProgressScheduler:
             self._finalize(views, summary)
             summary.seconds = time.monotonic() - started
             logger.info("progress tick: %s", summary)
+            for observe in self.tick_observers:
+                observe(summary)
             return summary
 
     def _post_replies(self, views: list[JobView], summary: TickSummary) -> None:

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -53,6 +54,7 @@ T = TypeVar("T")
 # Required arguments per method, derived by load_required() from Slack's spec;
 # tests/bot/fakeslack/test_api.py checks the table still matches the spec.
 REQUIRED_ARGS_PATH = Path(__file__).with_name("required_args.json")
+MANIFEST_PATH = Path(__file__).resolve().parents[2] / "manifest.yml"
 
 DEFAULT_METHODS = frozenset(
     {
@@ -120,6 +122,12 @@ class SlackCall(NamedTuple):
     error: str | None
 
 
+def manifest_scopes() -> list[str]:
+    """The bot scopes ``manifest.yml`` asks for (what an installed app's token has)."""
+    manifest = yaml.safe_load(MANIFEST_PATH.read_text())
+    return list(manifest["oauth_config"]["scopes"]["bot"])
+
+
 @functools.cache
 def shipped_required() -> dict[str, tuple[str, ...]]:
     """The shipped table of required non-token parameters per method."""
@@ -162,6 +170,9 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
         Methods accepted; anything else answers ``unknown_method``.
     trigger_ttl:
         Seconds a timestamped trigger_id is valid (Slack: 3); None disables expiry.
+    scopes:
+        The bot token's scopes, sent as ``x-oauth-scopes`` on every call made
+        with it, as Slack does (default: those ``manifest.yml`` asks for).
     spec_path:
         Slack's OpenAPI spec to read required arguments from; default: the
         table shipped with the package (derived from that spec).
@@ -178,9 +189,11 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
         app_id: str = "A0TUNEBOT",
         methods: Iterable[str] = DEFAULT_METHODS,
         trigger_ttl: float | None = 3.0,
+        scopes: Iterable[str] | None = None,
         spec_path: Path | None = None,
     ) -> None:
         self.bot_token = bot_token
+        self.scopes = list(manifest_scopes() if scopes is None else scopes)
         self.app_token = app_token
         self.methods = set(methods)
         self.ws = Workspace(team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id, app_id=app_id)
@@ -291,7 +304,9 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
                 body["req_method"] = method
             return JSONResponse(body)
         self._record(method, args, 200, None)
-        return JSONResponse({"ok": True, **body})
+        # Slack answers every call made with a valid token with the token's
+        # scopes in this header; `tunebot doctor` compares them with the manifest.
+        return JSONResponse({"ok": True, **body}, headers={"x-oauth-scopes": ",".join(self.scopes)})
 
     async def _read_args(self, request: Request) -> tuple[dict[str, Any], str | None]:
         """Merge query string and body (form or JSON) as Slack does; pull the token out."""

@@ -140,6 +140,15 @@ def active_jobs(engine: Engine) -> list[TrainingJob]:
         return list(session.exec(query.order_by(col(TrainingJob.id))))
 
 
+def job_counts(engine: Engine) -> dict[tuple[str, str], int]:
+    """Jobs per (provider, status), for the bot's ``/metrics``: counts only, no ids."""
+    with session_scope(engine) as session:
+        query = select(TrainingJob.provider, TrainingJob.status, func.count()).group_by(
+            TrainingJob.provider, TrainingJob.status
+        )
+        return {(provider, status): count for provider, status, count in session.exec(query)}
+
+
 def month_spend_usd(engine: Engine, *, now: datetime | None = None) -> float:
     """Estimated cost of this calendar month's (UTC) jobs that reached a provider.
 

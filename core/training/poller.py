@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from core.errors import ProviderError, ProviderTimeout
+from core.logs import log_ids
 from core.store.datasets import utcnow
 from core.store.engine import session_scope
 from core.store.jobs import FINAL_STATUSES, TrainingJob
@@ -281,6 +282,10 @@ class Poller:
 
     async def _fetch(self, due: _Due) -> _Outcome:
         """Retrieve + new events for one job (network only; storing happens in a batch)."""
+        with log_ids(job_id=str(due.job_id)):  # this task's log lines name the job
+            return await self._fetch_job(due)
+
+    async def _fetch_job(self, due: _Due) -> _Outcome:
         try:
             reader = self._reader(due.provider)
             job = await reader.retrieve_job(due.provider_job_id)
