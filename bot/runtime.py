@@ -144,7 +144,11 @@ class Runtime:
             else:
                 logger.info("HTTP mode on %s:%d, Slack requests at POST /slack/events", host, port)
                 uvicorn.run(
-                    build_http_app(self.app, engine=self.ctx.engine),
+                    build_http_app(
+                        self.app,
+                        engine=self.ctx.engine,
+                        max_request_bytes=self.settings.max_request_bytes,
+                    ),
                     host=host,
                     port=port,
                     log_level="info",

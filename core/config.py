@@ -148,6 +148,13 @@ class Settings(ValidationSettings):
         description="Slack Web API base URL (tests point it at a fake; files are fetched "
         "only from Slack's hosts or this one).",
     )
+    max_request_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        gt=0,
+        alias="TUNEBOT_MAX_REQUEST_BYTES",
+        description="Largest request body POST /slack/events accepts in HTTP mode (larger: "
+        "413, refused before it is read); Slack's own payloads are far smaller.",
+    )
     admins: CommaList = Field(
         default_factory=list,
         alias="TUNEBOT_ADMINS",
