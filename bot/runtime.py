@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -33,6 +34,7 @@ from bot.background.evaluations import start_evaluation_scheduler
 from bot.background.progress_scheduler import ProgressScheduler, start_scheduler
 from bot.context import BotContext
 from bot.http_server import build_http_app
+from bot.slack_connection import SlackRejected, until_reached
 from core.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -62,6 +64,9 @@ class Runtime:
         listen: build the bolt app (False for a polling-only replica).
         evaluations: run held-out evaluations and A/B prompt resumption.
 
+    While Slack cannot be reached, building one waits (one log line per
+    attempt, backoff up to a minute; :mod:`bot.slack_connection`).
+
     Raises:
         StartupError: Slack rejected the bot token (``auth.test`` failed).
     """
@@ -82,11 +87,15 @@ class Runtime:
                 LISTENER_THREADS, thread_name_prefix="bolt-listener"
             )
             try:
+                # Waits out an unreachable Slack; bolt's own auth.test then succeeds.
+                until_reached(
+                    self.ctx.client.auth_test, what="auth.test", where=settings.slack_api_base_url
+                )
                 self.app = build_app(self.ctx, listener_executor=self.listener_pool)
-            except BoltError:
+            except (SlackRejected, BoltError) as exc:
                 self.stop()
                 raise StartupError(
-                    "Slack rejected SLACK_BOT_TOKEN (auth.test failed). Copy the Bot User "
+                    f"Slack rejected SLACK_BOT_TOKEN (auth.test: {exc}). Copy the Bot User "
                     "OAuth Token (xoxb-…) from the app's OAuth & Permissions page."
                 ) from None
         self.progress = start_scheduler(self.ctx, start=False)
@@ -127,7 +136,11 @@ class Runtime:
                 pool.shutdown(wait=False, cancel_futures=True)
 
     def serve(self, *, host: str, port: int) -> None:
-        """Serve Slack until stopped: Socket Mode with an app token, else HTTP on ``port``."""
+        """Serve Slack until stopped: Socket Mode with an app token, else HTTP on ``port``.
+
+        Raises:
+            StartupError: Slack rejected the app-level token (Socket Mode).
+        """
         assert self.app is not None, "built with listen=False"
         self.start()
         try:
@@ -140,7 +153,20 @@ class Runtime:
                 # the finally block stops everything and releases job claims
                 # (uvicorn does this itself in HTTP mode).
                 signal.signal(signal.SIGTERM, _exit_on_sigterm)
-                handler.start()  # type: ignore[no-untyped-call]  # slack_bolt leaves it untyped
+                try:
+                    until_reached(
+                        lambda: _connect(handler),
+                        what="apps.connections.open",
+                        where=self.settings.slack_api_base_url,
+                    )
+                except SlackRejected as exc:
+                    raise StartupError(
+                        f"Slack rejected SLACK_APP_TOKEN (apps.connections.open: {exc}). Create "
+                        "an app-level token (xapp-…) with connections:write on the app's Basic "
+                        "Information page."
+                    ) from None
+                logger.info("Socket Mode: connected")
+                threading.Event().wait()  # the client's own threads serve; this one waits
             else:
                 logger.info("HTTP mode on %s:%d, Slack requests at POST /slack/events", host, port)
                 uvicorn.run(
@@ -156,6 +182,12 @@ class Runtime:
                 )
         finally:
             self.stop()
+
+
+def _connect(handler: SocketModeHandler) -> None:
+    # A URL issued before a failed connect may be stale; ask for a fresh one each try.
+    handler.client.wss_uri = None
+    handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves it untyped
 
 
 def _exit_on_sigterm(_signum: int, _frame: Any) -> None:
