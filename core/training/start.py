@@ -21,10 +21,10 @@ import hashlib
 import json
 import random
 import re
-import threading
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import NoReturn
 
 from sqlalchemy.engine import Engine
 
@@ -35,7 +35,7 @@ from core.store.datasets import Dataset, get_dataset, new_short_id, utcnow
 from core.store.jobs import (
     TrainingJob,
     fail_job,
-    insert_job,
+    insert_job_within_budget,
     job_by_active_key,
     job_by_request,
     month_spend_usd,
@@ -50,9 +50,6 @@ MAX_VALIDATION_SPLIT = 0.5
 # A row still "starting" after this long lost its process (crash between claim
 # and launch); it no longer blocks the same dataset and options.
 STALE_START = timedelta(minutes=15)
-# Budget check and insert as one step within this process, so two concurrent
-# requests cannot both fit under the cap (replicas share only the database).
-_CLAIM_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -207,13 +204,18 @@ def check_budget(engine: Engine, *, settings: Settings, cost: float | None) -> N
         )
     spent = month_spend_usd(engine)
     if spent + cost > cap:
-        over = spent + cost - cap
-        raise BudgetExceeded(
-            f"This job (about ${cost:,.2f}) would take this month's estimated spend to "
-            f"${spent + cost:,.2f}, ${over:,.2f} over the ${cap:,.2f} monthly budget.",
-            hint="Use fewer epochs, a smaller dataset or the worker, or ask an admin to raise "
-            "TUNEBOT_MONTHLY_BUDGET_USD.",
-        )
+        _refuse_over_budget(settings, cost=cost, spent=spent)
+
+
+def _refuse_over_budget(settings: Settings, *, cost: float, spent: float) -> NoReturn:
+    cap = settings.monthly_budget_usd or 0.0
+    over = spent + cost - cap
+    raise BudgetExceeded(
+        f"This job (about ${cost:,.2f}) would take this month's estimated spend to "
+        f"${spent + cost:,.2f}, ${over:,.2f} over the ${cap:,.2f} monthly budget.",
+        hint="Use fewer epochs, a smaller dataset or the worker, or ask an admin to raise "
+        "TUNEBOT_MONTHLY_BUDGET_USD.",
+    )
 
 
 def claim_job(
@@ -246,12 +248,17 @@ def claim_job(
     options.check()
     report = Report.model_validate_json(dataset.report_json)
     cost = estimate_job_cost(report, options, settings=settings)
+    if settings.monthly_budget_usd is not None and cost is None:
+        check_budget(engine, settings=settings, cost=cost)  # refuses: cost unknown
     for _ in range(2):
         job = _new_row(dataset, request, cost=cost, trained=report.trained_tokens)
-        with _CLAIM_LOCK:
-            check_budget(engine, settings=settings, cost=cost)
-            if insert_job(engine, job):
-                return job
+        # One serialised step across threads and replicas (#10): the store locks,
+        # reads the month's spend and inserts, or inserts nothing.
+        done = insert_job_within_budget(engine, job, cap_usd=settings.monthly_budget_usd)
+        if done.outcome == "over_budget":
+            _refuse_over_budget(settings, cost=cost or 0.0, spent=done.spent_usd)
+        if done.outcome == "inserted":
+            return job
         existing = job_by_request(engine, request_id=request.request_id)
         if existing is not None:
             raise DuplicateRequest(existing)
