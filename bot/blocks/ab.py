@@ -15,13 +15,14 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     DividerBlock,
     MarkdownTextObject,
     SectionBlock,
 )
 
-from bot.blocks.ids import VOTE_ACTION_PREFIX
+from bot.blocks.ids import AB_RESULTS_ACTION_ID, VOTE_ACTION_PREFIX
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, truncate
 from bot.blocks.mrkdwn import escape
 from core.evaluation.export import PromptRow
@@ -226,6 +227,37 @@ def build_pair_message(
         blocks.append(ContextBlock(elements=[_md(note)]))
     text = f"Prompt {number}: Response A and Response B" + (" (not counted)" if failed else "")
     return {"text": text, "blocks": [b.to_dict() for b in blocks]}
+
+
+RESULTS_QUESTION = (
+    "Posting the results shows everyone in the thread which model gave each answer, so "
+    "the votes are no longer blind. This cannot be undone."
+)
+
+
+def build_results_confirm(session_short_id: str) -> list[dict[str, Any]]:
+    """The question and the button (with a confirm dialog) before a session is unblinded."""
+    blocks: list[Block] = [
+        SectionBlock(text=_md(RESULTS_QUESTION)),
+        ActionsBlock(
+            elements=[
+                ButtonElement(
+                    text="Post the results",
+                    action_id=AB_RESULTS_ACTION_ID,
+                    value=session_short_id,
+                    style="danger",
+                    confirm=ConfirmObject(
+                        title="Unblind this A/B test?",
+                        text=f"Model names of A/B test {session_short_id} become visible "
+                        "to everyone in its thread.",
+                        confirm="Post the results",
+                        deny="Keep it blind",
+                    ),
+                )
+            ]
+        ),
+    ]
+    return [b.to_dict() for b in blocks]
 
 
 def build_wip_text(number: int) -> str:

@@ -17,3 +17,6 @@ CANCEL_ACTION_ID = "progress_cancel"
 AB_START_ACTION_ID = "ab_start"
 # A/B votes: VOTE_ACTION_PREFIX + a|b|tie|both_bad; value is the prompt id.
 VOTE_ACTION_PREFIX = "ab_vote_"
+# "Post the results" under `/finetune ab results`, behind a confirm dialog; value is the
+# session's short id.
+AB_RESULTS_ACTION_ID = "ab_results"

@@ -372,6 +372,40 @@ def post_results(ctx: BotContext, session: AbSession) -> int:
     return len(rows)
 
 
+def may_unblind(ctx: BotContext, session: AbSession, user: str) -> bool:
+    """Only the session's creator and admins may post its (unblinding) results."""
+    return user == session.created_by or user in ctx.authorizer.admins
+
+
+def unblind_refusal(session: AbSession) -> str:
+    return (
+        f"Only <@{session.created_by}>, who started `{session.short_id}`, or a tunebot admin "
+        "can post its results: they reveal which model gave each answer."
+    )
+
+
+def results_from_button(
+    ctx: BotContext, *, short_id: str, user: str, channel: str, thread_ts: str | None
+) -> None:
+    """The confirmed "Post the results" click: checked again, then the results are posted."""
+
+    def tell(text: str) -> None:
+        tell_user(ctx.client, channel=channel, user=user, text=text, thread_ts=thread_ts)
+
+    session = sessions.find_session(ctx.engine, short_id)
+    if session is None or session.channel_id != channel:
+        tell(f"A/B test `{short_id}` is not in this channel.")
+        return
+    if not may_unblind(ctx, session, user):
+        tell(unblind_refusal(session))
+        return
+    count = post_results(ctx, session)
+    tell(
+        f"Posted the results of `{session.short_id}` ({count} prompts) in its thread. "
+        "They show which model answered each prompt, so votes on those prompts are no longer blind."
+    )
+
+
 def start_from_button(
     ctx: BotContext, *, short_id: str, user: str, channel: str, thread_ts: str | None
 ) -> None:
