@@ -75,8 +75,9 @@ def build_job_started_blocks(job: TrainingJob) -> list[dict[str, Any]]:
 
 
 def build_job_failed_text(*, provider: str, message: str) -> str:
-    """A start failure, with what to do (the message comes from core.errors)."""
-    return f"❌ Could not start the job on {provider_title(provider)}. {escape(message)}"
+    """A start failure, with what to do; ``message`` is :func:`bot.blocks.text.error_text`'s
+    (already escaped)."""
+    return f"❌ Could not start the job on {provider_title(provider)}. {message}"
 
 
 def build_job_status_text(job: TrainingJob) -> str:

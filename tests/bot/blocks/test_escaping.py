@@ -38,6 +38,8 @@ from bot.blocks.jobs import (
 )
 from bot.blocks.report import build_report_blocks, build_report_text
 from bot.blocks.start_modal import build_start_modal
+from bot.blocks.text import error_text
+from core.errors import NextStep, TunebotError
 from core.evaluation.arms import Answer
 from core.evaluation.examples import Example
 from core.evaluation.heldout import HeldoutResult, ItemResult, ModelStats
@@ -161,7 +163,8 @@ def test_job_messages_are_inert(text: str, other: str) -> None:
     )
     assert_inert(build_job_started_blocks(job))
     assert_inert(build_job_status_text(job))
-    assert_inert(build_job_failed_text(provider=text, message=other))
+    error = TunebotError(other, hint=text, next_step=NextStep.START_ON_WORKER)
+    assert_inert(build_job_failed_text(provider=text, message=error_text(error)))
     assert_inert(build_list_text(datasets=[_dataset(text)], jobs=[job]))
     assert_inert(build_home_view(Overview(datasets=[_dataset(other)], jobs=[job])))
     modal = build_start_modal(
