@@ -84,6 +84,10 @@ def insert_job_within_budget(
     transaction-scoped advisory lock, SQLite's write lock (``BEGIN
     IMMEDIATE``); the lock is released when the transaction ends.
 
+    It is also the "exactly one job per request" gate: the row goes in
+    *before* any provider call, so a double click or a twin request finds its
+    ``request_id`` or ``active_key`` taken.
+
     ``cap_usd`` None: no budget, only the insert. A job without an estimated
     cost counts as free here; the caller refuses those when a cap is set.
     """
