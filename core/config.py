@@ -155,6 +155,14 @@ class Settings(ValidationSettings):
         description="Largest request body POST /slack/events accepts in HTTP mode (larger: "
         "413, refused before it is read); Slack's own payloads are far smaller.",
     )
+    inference_prices: PriceTable = Field(
+        default_factory=dict,
+        alias="TUNEBOT_INFERENCE_PRICES",
+        description="USD per 1M tokens (prompt and answer) of the model calls A/B tests make, "
+        'by model id, JSON: {"gpt-4o-mini-2024-07-18": 0.6}; they count toward '
+        "TUNEBOT_MONTHLY_BUDGET_USD. With a budget set, A/B tests on an unpriced OpenAI or "
+        "Azure model are refused (the worker is free).",
+    )
     admins: CommaList = Field(
         default_factory=list,
         alias="TUNEBOT_ADMINS",

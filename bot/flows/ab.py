@@ -34,6 +34,7 @@ from core.errors import EvaluationError, TunebotError
 from core.evaluation import export, sessions, votes
 from core.evaluation.arms import Arm, Generation
 from core.evaluation.examples import MAX_FEW_SHOT, few_shot_prompt, read_examples
+from core.evaluation.spend import check_model_call_budget
 from core.store.datasets import get_dataset
 from core.store.evaluation import AbPrompt, AbSession, get_session, prompt_position
 from core.store.jobs import TrainingJob, find_job
@@ -217,6 +218,12 @@ def prompt_number(ctx: BotContext, prompt: AbPrompt) -> int:
 def answer_prompt(ctx: BotContext, session: AbSession, event: dict[str, Any]) -> None:
     """Record a thread reply as a prompt, get both answers at once, post them blind."""
     try:
+        # Answers cost money on OpenAI/Azure: refused, not recorded, once the budget is spent.
+        check_model_call_budget(
+            ctx.engine,
+            settings=ctx.settings,
+            calls=[(arm.provider, arm.model) for arm in sessions.arms_of(session).values()],
+        )
         prompt = sessions.record_prompt(
             ctx.engine,
             session,

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 
 from core.config import Settings
 from core.errors import ConfigError, NextStep, ProviderError, TrainingError
+from core.evaluation.spend import model_call_spend_usd
 from core.providers import Provider
 from core.store.datasets import Dataset, get_dataset, new_short_id, utcnow
 from core.store.jobs import (
@@ -202,7 +203,7 @@ def check_budget(engine: Engine, *, settings: Settings, cost: float | None) -> N
             "The cost of this job cannot be estimated, and a monthly budget is set.",
             hint="Set the model's price in TUNEBOT_PRICES, or pick a model with a known price.",
         )
-    spent = month_spend_usd(engine)
+    spent = month_spend_usd(engine) + model_call_spend_usd(engine, settings=settings)
     if spent + cost > cap:
         _refuse_over_budget(settings, cost=cost, spent=spent)
 
@@ -250,13 +251,16 @@ def claim_job(
     cost = estimate_job_cost(report, options, settings=settings)
     if settings.monthly_budget_usd is not None and cost is None:
         check_budget(engine, settings=settings, cost=cost)  # refuses: cost unknown
+    # A/B answers count too; they are not part of the race the lock settles.
+    calls = model_call_spend_usd(engine, settings=settings)
+    cap = None if settings.monthly_budget_usd is None else settings.monthly_budget_usd - calls
     for _ in range(2):
         job = _new_row(dataset, request, cost=cost, trained=report.trained_tokens)
         # One serialised step across threads and replicas (#10): the store locks,
         # reads the month's spend and inserts, or inserts nothing.
-        done = insert_job_within_budget(engine, job, cap_usd=settings.monthly_budget_usd)
+        done = insert_job_within_budget(engine, job, cap_usd=cap)
         if done.outcome == "over_budget":
-            _refuse_over_budget(settings, cost=cost or 0.0, spent=done.spent_usd)
+            _refuse_over_budget(settings, cost=cost or 0.0, spent=done.spent_usd + calls)
         if done.outcome == "inserted":
             return job
         existing = job_by_request(engine, request_id=request.request_id)

@@ -19,6 +19,7 @@ from bot.blocks.ab import build_results_confirm
 from bot.blocks.job_thread import JobLabel, build_result_message
 from core.evaluation import sessions
 from core.evaluation.sessions import record_prompt
+from core.evaluation.spend import model_call_spend_usd
 from core.store.engine import session_scope
 from core.store.evaluation import AbPrompt, AbResponse, AbSession, AbVote
 from tests.bot.harness import (
@@ -56,6 +57,58 @@ def ab_bot(tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> It
     running = start_bot(settings, fake_slack)
     yield running
     running.stop()
+
+
+def _budget_bot(
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI, **prices: float
+) -> RunningBot:
+    fake_openai.set_responder(FT, lambda m, b: f"reply one to {m[-1]['content']}")
+    fake_openai.set_responder(BASE, lambda m, b: f"reply two to {m[-1]['content']}")
+    settings = make_settings(
+        tmp_path,
+        fake_slack,
+        OPENAI_API_KEY=fake_openai.api_key,
+        OPENAI_BASE_URL=fake_openai.base_url,
+        TUNEBOT_PROVIDER_MAX_RETRIES=0,
+        TUNEBOT_MONTHLY_BUDGET_USD=5.0,
+        TUNEBOT_INFERENCE_PRICES=prices,
+    )
+    return start_bot(settings, fake_slack)
+
+
+def test_ab_answers_count_toward_the_monthly_budget(
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    # $1 per token: the first pair of answers spends the $5 budget.
+    bot = _budget_bot(tmp_path, fake_slack, fake_openai, **{FT: 1e6, BASE: 1e6})
+    try:
+        root = _start(bot, _job(bot, tmp_path))
+        _prompt(bot, root, "first")
+        _wait_pairs(bot, root, 1)
+        _prompt(bot, root, "second")
+        refusal = bot.slack.wait_for(lambda: bot.slack.ephemerals(CHANNEL, BOB), timeout=WAIT)
+        assert "has reached the $5.00 monthly budget" in refusal[0]["text"], refusal
+        # The same spend stands in the way of training jobs (core.training.start).
+        assert model_call_spend_usd(bot.ctx.engine, settings=bot.ctx.settings) >= 5.0
+        assert len(_pairs(bot, root)) == 1
+        calls = fake_openai.requests("chat.completions")
+        assert len(calls) == 2  # nothing was asked for the refused prompt
+    finally:
+        bot.stop()
+
+
+def test_ab_on_an_unpriced_model_is_refused_under_a_budget(
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    bot = _budget_bot(tmp_path, fake_slack, fake_openai, **{FT: 1.0})
+    try:
+        root = _start(bot, _job(bot, tmp_path))
+        _prompt(bot, root, "first")
+        refusal = bot.slack.wait_for(lambda: bot.slack.ephemerals(CHANNEL, BOB), timeout=WAIT)
+        assert "TUNEBOT_INFERENCE_PRICES" in refusal[0]["text"] and BASE in refusal[0]["text"]
+        assert not fake_openai.requests("chat.completions")
+    finally:
+        bot.stop()
 
 
 def _job(bot: RunningBot, tmp_path: Path) -> dict[str, Any]:
