@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -37,6 +38,7 @@ from bot.background.progress_scheduler import ProgressScheduler, start_scheduler
 from bot.context import BotContext
 from bot.http_server import build_http_app
 from bot.probes import Readiness, probe_routes, serve_probes
+from bot.slack_connection import SlackRejected, until_reached
 from core.config import Settings
 from core.logs import ContextThreadPoolExecutor
 
@@ -67,6 +69,9 @@ class Runtime:
         listen: build the bolt app (False for a polling-only replica).
         evaluations: run held-out evaluations and A/B prompt resumption.
 
+    While Slack cannot be reached, building one waits (one log line per
+    attempt, backoff up to a minute; :mod:`bot.slack_connection`).
+
     Raises:
         StartupError: Slack rejected the bot token (``auth.test`` failed).
     """
@@ -93,11 +98,15 @@ class Runtime:
                 LISTENER_THREADS, thread_name_prefix="bolt-listener"
             )
             try:
+                # Waits out an unreachable Slack; bolt's own auth.test then succeeds.
+                until_reached(
+                    self.ctx.client.auth_test, what="auth.test", where=settings.slack_api_base_url
+                )
                 self.app = build_app(self.ctx, listener_executor=self.listener_pool)
-            except BoltError:
+            except (SlackRejected, BoltError) as exc:
                 self.stop()
                 raise StartupError(
-                    "Slack rejected SLACK_BOT_TOKEN (auth.test failed). Copy the Bot User "
+                    f"Slack rejected SLACK_BOT_TOKEN (auth.test: {exc}). Copy the Bot User "
                     "OAuth Token (xoxb-…) from the app's OAuth & Permissions page."
                 ) from None
             self.metrics.wrap_dispatch(self.app)
@@ -172,7 +181,20 @@ class Runtime:
                 # the finally block stops everything and releases job claims
                 # (uvicorn does this itself in HTTP mode).
                 signal.signal(signal.SIGTERM, _exit_on_sigterm)
-                handler.start()  # type: ignore[no-untyped-call]  # slack_bolt leaves it untyped
+                try:
+                    until_reached(
+                        lambda: _connect(handler),
+                        what="apps.connections.open",
+                        where=self.settings.slack_api_base_url,
+                    )
+                except SlackRejected as exc:
+                    raise StartupError(
+                        f"Slack rejected SLACK_APP_TOKEN (apps.connections.open: {exc}). Create "
+                        "an app-level token (xapp-…) with connections:write on the app's Basic "
+                        "Information page."
+                    ) from None
+                logger.info("Socket Mode: connected")
+                threading.Event().wait()  # the client's own threads serve; this one waits
             else:
                 logger.info("HTTP mode on %s:%d, Slack requests at POST /slack/events", host, port)
                 uvicorn.run(
@@ -181,6 +203,7 @@ class Runtime:
                         engine=self.ctx.engine,
                         readiness=self.readiness,
                         metrics=self.metrics,
+                        max_request_bytes=self.settings.max_request_bytes,
                     ),
                     host=host,
                     port=port,
@@ -190,6 +213,12 @@ class Runtime:
                 )
         finally:
             self.stop()
+
+
+def _connect(handler: SocketModeHandler) -> None:
+    # A URL issued before a failed connect may be stale; ask for a fresh one each try.
+    handler.client.wss_uri = None
+    handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves it untyped
 
 
 def _exit_on_sigterm(_signum: int, _frame: Any) -> None:

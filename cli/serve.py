@@ -58,4 +58,8 @@ def register(app: typer.Typer) -> None:
         except StartupError as exc:
             typer.echo(f"tunebot serve cannot start: {exc}", err=True)
             raise typer.Exit(2) from None
-        runtime.serve(host=host, port=port, health_port=health_port)
+        try:
+            runtime.serve(host=host, port=port, health_port=health_port)
+        except StartupError as exc:  # Socket Mode: Slack rejected the app-level token
+            typer.echo(f"tunebot serve cannot start: {exc}", err=True)
+            raise typer.Exit(2) from None

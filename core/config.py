@@ -148,6 +148,21 @@ class Settings(ValidationSettings):
         description="Slack Web API base URL (tests point it at a fake; files are fetched "
         "only from Slack's hosts or this one).",
     )
+    max_request_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        gt=0,
+        alias="TUNEBOT_MAX_REQUEST_BYTES",
+        description="Largest request body POST /slack/events accepts in HTTP mode (larger: "
+        "413, refused before it is read); Slack's own payloads are far smaller.",
+    )
+    inference_prices: PriceTable = Field(
+        default_factory=dict,
+        alias="TUNEBOT_INFERENCE_PRICES",
+        description="USD per 1M tokens (prompt and answer) of the model calls A/B tests make, "
+        'by model id, JSON: {"gpt-4o-mini-2024-07-18": 0.6}; they count toward '
+        "TUNEBOT_MONTHLY_BUDGET_USD. With a budget set, A/B tests on an unpriced OpenAI or "
+        "Azure model are refused (the worker is free).",
+    )
     admins: CommaList = Field(
         default_factory=list,
         alias="TUNEBOT_ADMINS",

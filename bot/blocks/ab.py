@@ -22,12 +22,13 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.blocks.ids import TRAIN_ON_VOTES_ACTION_ID, VOTE_ACTION_PREFIX
+from bot.blocks.ids import AB_RESULTS_ACTION_ID, TRAIN_ON_VOTES_ACTION_ID, VOTE_ACTION_PREFIX
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, truncate
+from bot.blocks.mrkdwn import escape
 from core.evaluation.export import PromptRow
 from core.evaluation.stats import Summary, Tally, rule_text
 from core.evaluation.votes import Scoreboard
-from core.store.evaluation import BASELINE, FEW_SHOT, AbResponse, AbSession
+from core.store.evaluation import BASELINE, CANDIDATE, FEW_SHOT, AbResponse, AbSession
 
 # Button order is part of the spec: A, B, Tie, Both bad.
 VOTE_BUTTONS = (
@@ -59,7 +60,12 @@ class ShownResponse:
 
 
 def arm_label(session: AbSession, arm: str) -> str:
-    """What people call an arm: "fine-tuned", "base", "base + few-shot prompt"."""
+    """What people call an arm: "fine-tuned", "base", "base + few-shot prompt" (escaped:
+    labels are chosen by people)."""
+    return escape(_arm_name(session, arm))
+
+
+def _arm_name(session: AbSession, arm: str) -> str:
     if arm == FEW_SHOT:
         return f"{session.baseline_label} + few-shot prompt"
     return session.baseline_label if arm == BASELINE else session.candidate_label
@@ -121,7 +127,7 @@ def _opponent_sections(session: AbSession, board: Scoreboard) -> list[Block]:
         label = arm_label(session, opponent)
         lines = summary_lines(
             summary,
-            candidate=session.candidate_label,
+            candidate=escape(session.candidate_label),
             opponent=label,
             votes=board.vote_tallies.get(opponent, Tally()),
         )
@@ -131,8 +137,10 @@ def _opponent_sections(session: AbSession, board: Scoreboard) -> list[Block]:
 
 def build_scoreboard(session: AbSession, board: Scoreboard) -> dict[str, Any]:
     """The session's root message: what is compared, how to vote, the score so far."""
-    arms = f"*{session.candidate_label}* `{session.candidate_model}` vs *{session.baseline_label}* "
-    arms += f"`{session.baseline_model}`"
+    arms = (
+        f"*{arm_label(session, CANDIDATE)}* `{escape(session.candidate_model)}` vs "
+        f"*{arm_label(session, BASELINE)}* `{escape(session.baseline_model)}`"
+    )
     if session.few_shot_prompt:
         few_shot = arm_label(session, FEW_SHOT)
         arms += f" and *{few_shot}* (up to 5 training examples in the system prompt)"
@@ -150,11 +158,13 @@ def build_scoreboard(session: AbSession, board: Scoreboard) -> dict[str, Any]:
     blocks.extend(_opponent_sections(session, board))
     blocks.append(
         ContextBlock(
-            elements=[_md(rule_text(min_decisive=session.min_decisive, alpha=session.alpha))]
+            elements=[
+                _md(escape(rule_text(min_decisive=session.min_decisive, alpha=session.alpha)))
+            ]
         )
     )
     verdicts = "; ".join(
-        s.verdict.text(candidate=session.candidate_label, baseline=arm_label(session, o))
+        s.verdict.text(candidate=escape(session.candidate_label), baseline=arm_label(session, o))
         for o, s in board.summaries.items()
     )
     text = f"A/B test {session.short_id}: {board.votes} votes, {verdicts}"
@@ -171,11 +181,14 @@ def scrub(text: str, names: Iterable[str]) -> str:
 def shown(response: AbResponse, *, hidden_names: Sequence[str]) -> ShownResponse:
     """The public form of a response: truncated, or a scrubbed failure note."""
     if response.error is not None or response.text is None:
-        reason = scrub(response.error or "no answer", hidden_names)
+        reason = escape(scrub(response.error or "no answer", hidden_names))
         return ShownResponse(response.position, f"_No answer: {reason}_", False, True)
-    text = response.text.strip() or "_(empty answer)_"
+    text = response.text.strip()
+    if not text:
+        return ShownResponse(response.position, "_(empty answer)_", False, False)
+    # Cut, then escape: a model's answer may hold <!channel> or a disguised link.
     cut = truncate(text, RESPONSE_CHARS)
-    return ShownResponse(response.position, cut, cut != text, False)
+    return ShownResponse(response.position, escape(cut), cut != text, False)
 
 
 def build_pair_message(
@@ -216,6 +229,37 @@ def build_pair_message(
     return {"text": text, "blocks": [b.to_dict() for b in blocks]}
 
 
+RESULTS_QUESTION = (
+    "Posting the results shows everyone in the thread which model gave each answer, so "
+    "the votes are no longer blind. This cannot be undone."
+)
+
+
+def build_results_confirm(session_short_id: str) -> list[dict[str, Any]]:
+    """The question and the button (with a confirm dialog) before a session is unblinded."""
+    blocks: list[Block] = [
+        SectionBlock(text=_md(RESULTS_QUESTION)),
+        ActionsBlock(
+            elements=[
+                ButtonElement(
+                    text="Post the results",
+                    action_id=AB_RESULTS_ACTION_ID,
+                    value=session_short_id,
+                    style="danger",
+                    confirm=ConfirmObject(
+                        title="Unblind this A/B test?",
+                        text=f"Model names of A/B test {session_short_id} become visible "
+                        "to everyone in its thread.",
+                        confirm="Post the results",
+                        deny="Keep it blind",
+                    ),
+                )
+            ]
+        ),
+    ]
+    return [b.to_dict() for b in blocks]
+
+
 def build_wip_text(number: int) -> str:
     return f":hourglass_flowing_sand: Prompt {number}: both models are answering…"
 
@@ -239,21 +283,27 @@ def build_reveal(
             f"to *{VOTE_LABELS[choice]}*."
         )
     slots = [
-        f"{pos} was *{arm_label(session, r.arm)}* (`{r.model}`)"
+        f"{pos} was *{arm_label(session, r.arm)}* (`{escape(r.model)}`)"
         for pos, r in sorted(revealed.items())
     ]
     return head + " " + ", ".join(slots) + ". (Only you can see this.)"
 
 
+def _cell(text: str, width: int) -> str:
+    """Cut to ``width`` then escaped (never cut inside an entity), padded as written."""
+    cut = text[:width]
+    return escape(cut) + " " * (width - len(cut))
+
+
 def _table_line(row: PromptRow, session: AbSession) -> str:
     winner = {
         "candidate": session.candidate_label,
-        "opponent": arm_label(session, row.opponent),
+        "opponent": _arm_name(session, row.opponent),
     }.get(row.outcome, row.outcome)
     votes = f"{row.votes_a}/{row.votes_b}/{row.ties}/{row.both_bad}"
-    prompt = truncate(" ".join(row.prompt.split()), TABLE_PROMPT_CHARS)
-    opponent = arm_label(session, row.opponent)[:8]
-    return f"{row.number:>3} {winner[:14]:<14} {votes:<9} {opponent:<8} {prompt}"
+    prompt = escape(truncate(" ".join(row.prompt.split()), TABLE_PROMPT_CHARS))
+    opponent = _cell(_arm_name(session, row.opponent), 8)
+    return f"{row.number:>3} {_cell(winner, 14)} {votes:<9} {opponent} {prompt}"
 
 
 def build_results(

@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.job_thread import escape
+from bot.blocks.mrkdwn import escape
 from core.store.datasets import Dataset
 from core.store.jobs import TrainingJob
 from core.training.overview import Overview
@@ -47,7 +47,7 @@ def _job_line(job: TrainingJob) -> str:
     icon = _JOB.get(job.status, ":grey_question:")
     model = f" → `{escape(job.fine_tuned_model)}`" if job.fine_tuned_model else ""
     return (
-        f"{icon} `{job.short_id}` *{job.status}* on {job.provider} · base "
+        f"{icon} `{job.short_id}` *{escape(job.status)}* on {escape(job.provider)} · base "
         f"`{escape(job.base_model)}`{model} · <#{job.channel_id}> "
         f"{_permalink(job.channel_id, job.thread_ts)}"
     )

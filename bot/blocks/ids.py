@@ -19,3 +19,6 @@ AB_START_ACTION_ID = "ab_start"
 VOTE_ACTION_PREFIX = "ab_vote_"
 # "Train on these votes" on an A/B session's results; value is the session's short id.
 TRAIN_ON_VOTES_ACTION_ID = "ab_train_on_votes"
+# "Post the results" under `/finetune ab results`, behind a confirm dialog; value is the
+# session's short id.
+AB_RESULTS_ACTION_ID = "ab_results"

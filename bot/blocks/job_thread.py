@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 from bot.blocks.ids import AB_START_ACTION_ID, CANCEL_ACTION_ID
 from bot.blocks.jobs import provider_title
 from bot.blocks.limits import MAX_SECTION_TEXT, truncate
+from bot.blocks.mrkdwn import escape
 from bot.blocks.text import hint_text
 from core.providers import Checkpoint
 from core.training.milestones import Milestone
@@ -54,11 +55,6 @@ class JobLabel:
     fine_tuned_model: str | None = None
     trained_tokens: int | None = None
     estimated_cost_usd: float | None = None
-
-
-def escape(text: str) -> str:
-    """Text from users or providers, safe in mrkdwn (Slack's three control characters)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def progress_bar(fraction: float | None, *, width: int = BAR_WIDTH) -> str:
@@ -195,9 +191,10 @@ def milestone_text(
     if milestone.kind == "failed":
         # Provider errors can be long (stack traces from a worker): keep the reply readable.
         reason = escape(truncate(milestone.error_message or "the provider gave no reason", 1500))
-        code = f" (`{milestone.error_code}`)" if milestone.error_code else ""
+        code = f" (`{escape(milestone.error_code)}`)" if milestone.error_code else ""
         return (
-            f":x: Job {job} failed: {reason}{code}\n*What to do:* {hint_text(milestone.hint)}\n"
+            f":x: Job {job} failed: {reason}{code}\n"
+            f"*What to do:* {escape(hint_text(milestone.hint))}\n"
             f"{_mentions(label)}"
         )
     if milestone.kind == "cancelled":

@@ -9,6 +9,7 @@ from typing import Any
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
 
 from bot.blocks.limits import MAX_SECTION_TEXT, truncate
+from bot.blocks.mrkdwn import escape
 from core.store.datasets import Dataset
 from core.store.jobs import TrainingJob
 
@@ -16,7 +17,7 @@ PROVIDER_TITLES = {"worker": "the worker", "openai": "OpenAI", "azure": "Azure O
 
 
 def provider_title(name: str) -> str:
-    return PROVIDER_TITLES.get(name, name)
+    return PROVIDER_TITLES.get(name) or escape(name)
 
 
 def build_job_starting_text(*, provider: str, dataset_short_id: str, user_id: str) -> str:
@@ -29,12 +30,12 @@ def build_job_starting_text(*, provider: str, dataset_short_id: str, user_id: st
 def _options_line(job: TrainingJob) -> str:
     options = json.loads(job.options_json or "{}")
     epochs = options.get("n_epochs") or "auto"
-    parts = [f"base model `{job.base_model}`", f"epochs {epochs}"]
+    parts = [f"base model `{escape(job.base_model)}`", f"epochs {escape(str(epochs))}"]
     if options.get("method") == "dpo":
         beta = options.get("beta") or "auto"
-        parts.insert(0, f"preference training (DPO, beta {beta})")
+        parts.insert(0, f"preference training (DPO, beta {escape(str(beta))})")
     if options.get("suffix"):
-        parts.append(f"suffix `{options['suffix']}`")
+        parts.append(f"suffix `{escape(str(options['suffix']))}`")
     if options.get("validation_split"):
         parts.append(f"validation {options['validation_split']:.0%}")
     if options.get("lora_r"):
@@ -47,7 +48,7 @@ def _options_line(job: TrainingJob) -> str:
 def build_job_started_text(job: TrainingJob) -> str:
     return (
         f"🚀 Fine-tuning job `{job.short_id}` started on {provider_title(job.provider)} "
-        f"(provider id `{job.provider_job_id}`, status {job.status})."
+        f"(provider id `{escape(job.provider_job_id or '')}`, status {escape(job.status)})."
     )
 
 
@@ -77,21 +78,22 @@ def build_job_started_blocks(job: TrainingJob) -> list[dict[str, Any]]:
 
 
 def build_job_failed_text(*, provider: str, message: str) -> str:
-    """A start failure, with what to do (the message comes from core.errors)."""
+    """A start failure, with what to do; ``message`` is :func:`bot.blocks.text.error_text`'s
+    (already escaped)."""
     return f"❌ Could not start the job on {provider_title(provider)}. {message}"
 
 
 def build_job_status_text(job: TrainingJob) -> str:
     lines = [
-        f"*Job `{job.short_id}`* on {provider_title(job.provider)} — *{job.status}*",
-        f"Provider id: `{job.provider_job_id or 'not created'}`; {_options_line(job)}",
+        f"*Job `{job.short_id}`* on {provider_title(job.provider)} — *{escape(job.status)}*",
+        f"Provider id: `{escape(job.provider_job_id or 'not created')}`; {_options_line(job)}",
         f"Started by <@{job.started_by}> at {job.created_at:%Y-%m-%d %H:%M} UTC",
     ]
     if job.fine_tuned_model:
-        lines.append(f"Fine-tuned model: `{job.fine_tuned_model}`")
+        lines.append(f"Fine-tuned model: `{escape(job.fine_tuned_model)}`")
     if job.error_json:
         error = json.loads(job.error_json)
-        lines.append(f"Error: {error.get('message') or error}")
+        lines.append(f"Error: {escape(str(error.get('message') or error))}")
     return truncate("\n".join(lines), MAX_SECTION_TEXT)
 
 
@@ -99,14 +101,14 @@ def build_list_text(*, datasets: Sequence[Dataset], jobs: Sequence[TrainingJob])
     """``/finetune list``: recent datasets and jobs of a channel."""
     lines = ["*Recent datasets*"]
     lines += [
-        f"• `{d.short_id}` {d.file_name} — {d.verdict}, {d.examples:,} examples "
+        f"• `{d.short_id}` {escape(d.file_name)} — {escape(d.verdict)}, {d.examples:,} examples "
         f"({d.created_at:%Y-%m-%d})"
         for d in datasets
     ] or ["• none yet: drop a dataset file in this channel"]
     lines.append("*Recent jobs*")
     lines += [
-        f"• `{j.short_id}` {provider_title(j.provider)} {j.base_model} — {j.status}"
-        + (f" → `{j.fine_tuned_model}`" if j.fine_tuned_model else "")
+        f"• `{j.short_id}` {provider_title(j.provider)} {escape(j.base_model)} — {escape(j.status)}"
+        + (f" → `{escape(j.fine_tuned_model)}`" if j.fine_tuned_model else "")
         for j in jobs
     ] or ["• none yet"]
     return truncate("\n".join(lines), MAX_SECTION_TEXT)

@@ -29,6 +29,7 @@ from bot.blocks.limits import (
     MAX_SECTION_TEXT,
     truncate,
 )
+from bot.blocks.mrkdwn import escape
 from core.validation.report import Finding, Report
 
 PROVIDER_LABELS = {
@@ -56,7 +57,8 @@ def build_report_text(report: Report, *, dataset_short_id: str) -> str:
     """Plain-text summary: the notification text and the fallback when blocks fail."""
     title = VERDICT_TITLES[report.verdict]
     return (
-        f"{title} — {report.file_name} (dataset {dataset_short_id}): {report.examples:,} examples, "
+        f"{title} — {escape(report.file_name)} (dataset {dataset_short_id}): "
+        f"{report.examples:,} examples, "
         f"{len(report.errors):,} errors, {len(report.warnings):,} warnings."
     )
 
@@ -82,7 +84,7 @@ def build_report_blocks(
         SectionBlock(fields=_facts(report, dataset_short_id)),
     ]
     if costs and report.examples:
-        line = " · ".join(f"{model} ${usd:,.2f}" for model, usd in costs)
+        line = " · ".join(f"{escape(model)} ${usd:,.2f}" for model, usd in costs)
         text = f"At {report.epochs} epochs on OpenAI: {line}. The worker has no API cost."
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(text, 2000))]))
     budget = MAX_MESSAGE_BLOCKS - _RESERVED_BLOCKS
@@ -92,7 +94,7 @@ def build_report_blocks(
             blocks += sections[:budget]
             budget -= min(len(sections), budget)
     if report.notes:
-        notes = "\n".join(f"• {note}" for note in report.notes)
+        notes = "\n".join(f"• {escape(note)}" for note in report.notes)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(notes, MAX_SECTION_TEXT))))
     if report.verdict != "not_ready" and providers:
         labels = DPO_LABELS if report.format == "preference" else PROVIDER_LABELS
@@ -107,15 +109,15 @@ def _facts(report: Report, dataset_short_id: str) -> list[MarkdownTextObject]:
     estimated = " (estimate)" if tokens.estimated else ""
     cost = "unknown" if report.estimated_cost_usd is None else f"${report.estimated_cost_usd:,.2f}"
     facts = [
-        f"*File*\n{report.file_name}",
+        f"*File*\n{escape(report.file_name)}",
         f"*Dataset id*\n`{dataset_short_id}`",
-        f"*Format*\n{report.format} ({report.file_type})",
+        f"*Format*\n{escape(report.format)} ({escape(report.file_type)})",
         f"*Examples*\n{report.examples:,}",
         f"*Tokens per example{estimated}*\n"
         f"mean {tokens.mean:,.0f} · p95 {tokens.p95:,} · max {tokens.max:,}",
         f"*Tokens in file*\n{tokens.total:,} ({tokens.assistant_total:,} trained)",
         f"*Billed per epoch*\n{report.billed_tokens_per_epoch:,} tokens × {report.epochs} epochs",
-        f"*Estimated cost ({report.model})*\n{cost} for {report.trained_tokens:,} tokens",
+        f"*Estimated cost ({escape(report.model)})*\n{cost} for {report.trained_tokens:,} tokens",
     ]
     return [MarkdownTextObject(text=truncate(fact, MAX_FIELD_TEXT)) for fact in facts]
 
@@ -134,9 +136,10 @@ def summarise_findings(findings: Iterable[Finding]) -> list[str]:
             shown = ", ".join(str(n) for n in numbers[:LINES_SHOWN])
             more = f" and {len(numbers) - LINES_SHOWN:,} more" if len(numbers) > LINES_SHOWN else ""
             where = f" — line{'s' if len(numbers) > 1 else ''} {shown}{more}"
-        fix = f" _Fix: {group[0].fix}_" if group[0].fix else ""
-        message = truncate(group[0].message, 300)
-        lines.append(f"• `{code}` ×{len(group):,}: {message}{where}{fix}")
+        # Findings quote the dataset (a cell, a key, a model's text): never live.
+        fix = f" _Fix: {escape(group[0].fix)}_" if group[0].fix else ""
+        message = escape(truncate(group[0].message, 300))
+        lines.append(f"• `{escape(code)}` ×{len(group):,}: {message}{where}{fix}")
     return lines
 
 
@@ -176,5 +179,5 @@ def _footer(report: Report, fixed_file: bool) -> str:
     parts = ["Full report attached as JSON."]
     if fixed_file:
         parts.append(f"Fixed file attached ({len(report.changes):,} changes); jobs train on it.")
-    parts.append(f"Counted with {report.encoding}.")
+    parts.append(f"Counted with {escape(report.encoding)}.")
     return " ".join(parts)

@@ -17,6 +17,7 @@ from slack_sdk.models.views import View
 
 from bot.blocks.ids import START_MODAL_CALLBACK_ID
 from bot.blocks.limits import MAX_OPTION_TEXT, MAX_OPTIONS, MAX_PRIVATE_METADATA, truncate
+from bot.blocks.mrkdwn import escape
 
 AUTO = "auto"
 EPOCH_CHOICES = (AUTO, *[str(n) for n in range(1, 26)])
@@ -46,7 +47,9 @@ def _select(
 
 
 def _model_input(models: Sequence[str], default_model: str | None) -> InputBlock:
-    if not models:
+    # Ids too long for an option (a provider's odd names) leave a free-text field.
+    shown = [m for m in models if len(m) <= MAX_OPTION_TEXT][:MAX_OPTIONS]
+    if not shown:
         return InputBlock(
             block_id="base_model",
             label="Base model",
@@ -55,7 +58,6 @@ def _model_input(models: Sequence[str], default_model: str | None) -> InputBlock
                 action_id="base_model", initial_value=default_model or None
             ),
         )
-    shown = [m for m in models if len(m) <= MAX_OPTION_TEXT][:MAX_OPTIONS]
     initial = default_model if default_model in shown else shown[0]
     return _select("base_model", "Base model", shown, initial)
 
@@ -81,7 +83,8 @@ def build_start_modal(
         raise ValueError("private_metadata is over Slack's 3,000 characters")
     where = PROVIDER_NAMES.get(provider, provider)
     how = " with preference training (DPO)" if method == "dpo" else ""
-    intro = truncate(f"Dataset `{dataset_short_id}` ({file_name}) on {where}{how}.", 2000)
+    intro = f"Dataset `{dataset_short_id}` ({escape(file_name)}) on {escape(where)}{how}."
+    intro = truncate(intro, 2000)
     blocks: list[Any] = [
         ContextBlock(elements=[MarkdownTextObject(text=intro)]),
         _model_input(models, default_model),

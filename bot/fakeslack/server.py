@@ -53,8 +53,11 @@ class LoopbackServer:
             raise RuntimeError(f"{self._name} is not started")
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, *, timeout: float = 10.0) -> None:
-        """Bind a free port and serve until :meth:`stop`; returns once accepting."""
+    def start(self, *, timeout: float = 10.0, port: int = 0) -> None:
+        """Bind ``port`` (0: a free one) and serve until :meth:`stop`; returns once accepting.
+
+        A given port lets a test start the fake where a client already retries.
+        """
         if self._thread is not None:
             raise RuntimeError(f"{self._name} already started")
         # Binding ourselves (port 0) avoids the race of "find a free port, then
@@ -64,7 +67,7 @@ class LoopbackServer:
         # ~40 ms to every keep-alive request (measured: 45 ms -> <2 ms).
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", port))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self._app,
@@ -109,8 +112,8 @@ class LoopbackFake:
 
     _server: LoopbackServer
 
-    def start(self) -> Self:
-        self._server.start()
+    def start(self, *, port: int = 0) -> Self:
+        self._server.start(port=port)
         return self
 
     def stop(self) -> None:

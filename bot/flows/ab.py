@@ -34,6 +34,7 @@ from core.errors import EvaluationError, TunebotError
 from core.evaluation import export, sessions, vote_training, votes
 from core.evaluation.arms import Arm, Generation
 from core.evaluation.examples import MAX_FEW_SHOT, few_shot_prompt, read_examples
+from core.evaluation.spend import check_model_call_budget
 from core.store.datasets import get_dataset
 from core.store.evaluation import AbPrompt, AbSession, get_session, prompt_position
 from core.store.jobs import TrainingJob, find_job
@@ -217,6 +218,12 @@ def prompt_number(ctx: BotContext, prompt: AbPrompt) -> int:
 def answer_prompt(ctx: BotContext, session: AbSession, event: dict[str, Any]) -> None:
     """Record a thread reply as a prompt, get both answers at once, post them blind."""
     try:
+        # Answers cost money on OpenAI/Azure: refused, not recorded, once the budget is spent.
+        check_model_call_budget(
+            ctx.engine,
+            settings=ctx.settings,
+            calls=[(arm.provider, arm.model) for arm in sessions.arms_of(session).values()],
+        )
         prompt = sessions.record_prompt(
             ctx.engine,
             session,
@@ -380,6 +387,40 @@ def post_results(ctx: BotContext, session: AbSession) -> int:
             content=preferences.encode("utf-8"),
         )
     return len(rows)
+
+
+def may_unblind(ctx: BotContext, session: AbSession, user: str) -> bool:
+    """Only the session's creator and admins may post its (unblinding) results."""
+    return user == session.created_by or user in ctx.authorizer.admins
+
+
+def unblind_refusal(session: AbSession) -> str:
+    return (
+        f"Only <@{session.created_by}>, who started `{session.short_id}`, or a tunebot admin "
+        "can post its results: they reveal which model gave each answer."
+    )
+
+
+def results_from_button(
+    ctx: BotContext, *, short_id: str, user: str, channel: str, thread_ts: str | None
+) -> None:
+    """The confirmed "Post the results" click: checked again, then the results are posted."""
+
+    def tell(text: str) -> None:
+        tell_user(ctx.client, channel=channel, user=user, text=text, thread_ts=thread_ts)
+
+    session = sessions.find_session(ctx.engine, short_id)
+    if session is None or session.channel_id != channel:
+        tell(f"A/B test `{short_id}` is not in this channel.")
+        return
+    if not may_unblind(ctx, session, user):
+        tell(unblind_refusal(session))
+        return
+    count = post_results(ctx, session)
+    tell(
+        f"Posted the results of `{session.short_id}` ({count} prompts) in its thread. "
+        "They show which model answered each prompt, so votes on those prompts are no longer blind."
+    )
 
 
 def start_from_button(

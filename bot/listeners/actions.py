@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.blocks.ids import (
+    AB_RESULTS_ACTION_ID,
     AB_START_ACTION_ID,
     CANCEL_ACTION_ID,
     START_ACTION_PREFIX,
@@ -79,6 +80,10 @@ def train_on_votes_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
     )
 
 
+def ab_results_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
+    ab.results_from_button(ctx, short_id=str(body["actions"][0].get("value") or ""), **_where(body))
+
+
 def vote_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
     action = body["actions"][0]
     match = VOTE_ACTION.match(str(action.get("action_id")))
@@ -106,5 +111,6 @@ def register(app: App, ctx: BotContext) -> None:
     app.action(re.compile("^" + re.escape(START_ACTION_PREFIX)))(later(start_button_clicked))
     app.action(CANCEL_ACTION_ID)(later(cancel_button_clicked))
     app.action(AB_START_ACTION_ID)(later(ab_start_clicked))
+    app.action(AB_RESULTS_ACTION_ID)(later(ab_results_clicked))
     app.action(VOTE_ACTION)(later(vote_clicked))
     app.action(TRAIN_ON_VOTES_ACTION_ID)(later(train_on_votes_clicked))

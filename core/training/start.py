@@ -21,21 +21,22 @@ import hashlib
 import json
 import random
 import re
-import threading
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import NoReturn
 
 from sqlalchemy.engine import Engine
 
 from core.config import Settings
 from core.errors import ConfigError, NextStep, ProviderError, TrainingError
+from core.evaluation.spend import model_call_spend_usd
 from core.providers import Provider
 from core.store.datasets import Dataset, get_dataset, new_short_id, utcnow
 from core.store.jobs import (
     TrainingJob,
     fail_job,
-    insert_job,
+    insert_job_within_budget,
     job_by_active_key,
     job_by_request,
     month_spend_usd,
@@ -53,9 +54,6 @@ PREFERENCE_FORMAT = "preference"
 # A row still "starting" after this long lost its process (crash between claim
 # and launch); it no longer blocks the same dataset and options.
 STALE_START = timedelta(minutes=15)
-# Budget check and insert as one step within this process, so two concurrent
-# requests cannot both fit under the cap (replicas share only the database).
-_CLAIM_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -233,15 +231,20 @@ def check_budget(engine: Engine, *, settings: Settings, cost: float | None) -> N
             "The cost of this job cannot be estimated, and a monthly budget is set.",
             hint="Set the model's price in TUNEBOT_PRICES, or pick a model with a known price.",
         )
-    spent = month_spend_usd(engine)
+    spent = month_spend_usd(engine) + model_call_spend_usd(engine, settings=settings)
     if spent + cost > cap:
-        over = spent + cost - cap
-        raise BudgetExceeded(
-            f"This job (about ${cost:,.2f}) would take this month's estimated spend to "
-            f"${spent + cost:,.2f}, ${over:,.2f} over the ${cap:,.2f} monthly budget.",
-            hint="Use fewer epochs, a smaller dataset or the worker, or ask an admin to raise "
-            "TUNEBOT_MONTHLY_BUDGET_USD.",
-        )
+        _refuse_over_budget(settings, cost=cost, spent=spent)
+
+
+def _refuse_over_budget(settings: Settings, *, cost: float, spent: float) -> NoReturn:
+    cap = settings.monthly_budget_usd or 0.0
+    over = spent + cost - cap
+    raise BudgetExceeded(
+        f"This job (about ${cost:,.2f}) would take this month's estimated spend to "
+        f"${spent + cost:,.2f}, ${over:,.2f} over the ${cap:,.2f} monthly budget.",
+        hint="Use fewer epochs, a smaller dataset or the worker, or ask an admin to raise "
+        "TUNEBOT_MONTHLY_BUDGET_USD.",
+    )
 
 
 def claim_job(
@@ -275,12 +278,20 @@ def claim_job(
     _check_method(dataset, options)
     report = Report.model_validate_json(dataset.report_json)
     cost = estimate_job_cost(report, options, settings=settings)
+    if settings.monthly_budget_usd is not None and cost is None:
+        check_budget(engine, settings=settings, cost=cost)  # refuses: cost unknown
+    # A/B answers count too; they are not part of the race the lock settles.
+    calls = model_call_spend_usd(engine, settings=settings)
+    cap = None if settings.monthly_budget_usd is None else settings.monthly_budget_usd - calls
     for _ in range(2):
         job = _new_row(dataset, request, cost=cost, trained=report.trained_tokens)
-        with _CLAIM_LOCK:
-            check_budget(engine, settings=settings, cost=cost)
-            if insert_job(engine, job):
-                return job
+        # One serialised step across threads and replicas (#10): the store locks,
+        # reads the month's spend and inserts, or inserts nothing.
+        done = insert_job_within_budget(engine, job, cap_usd=cap)
+        if done.outcome == "over_budget":
+            _refuse_over_budget(settings, cost=cost or 0.0, spent=done.spent_usd + calls)
+        if done.outcome == "inserted":
+            return job
         existing = job_by_request(engine, request_id=request.request_id)
         if existing is not None:
             raise DuplicateRequest(existing)

@@ -99,7 +99,8 @@ class RunningBot:
 def start_bot(settings: Settings, slack: FakeSlack) -> RunningBot:
     ctx = build_context(settings)
     app = build_app(ctx)
-    server = LoopbackServer(build_http_app(app, engine=ctx.engine), name="tunebot-http")
+    http_app = build_http_app(app, engine=ctx.engine, max_request_bytes=settings.max_request_bytes)
+    server = LoopbackServer(http_app, name="tunebot-http")
     server.start()
     sender = SlackEventSender(
         f"{server.url}/slack/events", signing_secret=SIGNING_SECRET, slack=slack
