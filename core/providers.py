@@ -333,6 +333,7 @@ class Provider:
         with self._errors("get a chat completion"):
             response = self._client.chat.completions.create(
                 model=model,
+                # Plain dicts in OpenAI's message shape; the SDK types them as a TypedDict union.
                 messages=messages,  # type: ignore[arg-type]
                 max_tokens=max_tokens,
                 temperature=temperature,

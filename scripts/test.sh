@@ -18,4 +18,6 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -e '.[train,ray,postgres,dev]'
 .venv/bin/python -m ruff check .
 .venv/bin/python -m ruff format --check .
+# Types: strict on core, bot, worker and cli (pyproject [tool.mypy] lists them).
+.venv/bin/python -m mypy
 .venv/bin/python -m pytest -q "$@"

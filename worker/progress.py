@@ -22,6 +22,7 @@ from typing import Any
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 
+# TrainerCallback is Any to mypy (transformers is read untyped; see pyproject).
 class ProgressCallback(TrainerCallback):  # type: ignore[misc]
     """Writes metrics per logged step and stops (with a checkpoint) on request.
 
@@ -108,6 +109,8 @@ class ProgressCallback(TrainerCallback):  # type: ignore[misc]
     ) -> None:
         if not state.is_world_process_zero:
             return
+        if args.output_dir is None:  # hf_config always sets it; without it nothing was saved
+            raise RuntimeError("the trainer saved a checkpoint without an output_dir")
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         last = state.log_history[-1] if state.log_history else {}
         self.write(

@@ -97,7 +97,11 @@ class WorkerStore:
         with self.session() as s:
             query = select(model)
             if job_id is not None:
-                query = query.where(model.job_id == job_id)  # type: ignore[union-attr]
+                # Files have no job; only event and checkpoint pages are asked with one.
+                job_column = getattr(model, "job_id", None)
+                if job_column is None:
+                    raise ValueError(f"{model.__name__} rows do not belong to a job")
+                query = query.where(job_column == job_id)
             if after:
                 anchor = s.exec(select(model.seq).where(model.id == after)).first()
                 if anchor is None:

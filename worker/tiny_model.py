@@ -131,6 +131,7 @@ def write_tiny_model(
     shape = SIZES[size]
     tokenizer = _train_tokenizer(shape.vocab_size, tools=tools)
     config = LlamaConfig(
+        # The tokenizer (transformers, untyped here) has __len__ at run time; its type is Any-like.
         vocab_size=len(tokenizer),  # type: ignore[arg-type]
         hidden_size=shape.hidden_size,
         intermediate_size=shape.intermediate_size,
@@ -142,6 +143,7 @@ def write_tiny_model(
         max_position_embeddings=4096,
         initializer_range=0.2,
         tie_word_embeddings=False,
+        # Token ids exist on the trained fast tokenizer at run time; its stub lacks them.
         bos_token_id=tokenizer.bos_token_id,  # type: ignore[attr-defined]
         eos_token_id=tokenizer.eos_token_id,  # type: ignore[attr-defined]
         pad_token_id=tokenizer.pad_token_id,  # type: ignore[attr-defined]
@@ -155,6 +157,7 @@ def write_tiny_model(
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
+    # save_pretrained exists on the fast tokenizer at run time; its stub lacks it.
     tokenizer.save_pretrained(out_dir)  # type: ignore[attr-defined]
     return out_dir
 

@@ -83,6 +83,7 @@ class SlackSocketMode:
     def socket_env(self) -> dict[str, str]:
         """Environment for ``tunebot serve`` in Socket Mode against this fake."""
         return {
+            # A mixin of FakeSlack, which defines bot_token.
             "SLACK_BOT_TOKEN": self.bot_token,  # type: ignore[attr-defined]
             "SLACK_APP_TOKEN": self.app_token,
             "SLACK_API_BASE_URL": f"{self.url}/api/",

@@ -142,7 +142,7 @@ def datasets_by_uploader(engine: Engine, *, user_id: str, limit: int = 10) -> li
 
 def uploaders_and_reports(
     engine: Engine, *, dataset_ids: Iterable[int]
-) -> list[tuple[int, str | None, str]]:
+) -> list[tuple[int, str, str]]:
     """(dataset id, uploader id, report JSON) of each of ``dataset_ids`` that exists."""
     with session_scope(engine) as session:
         query = select(Dataset.id, Dataset.uploader_id, Dataset.report_json).where(

@@ -167,6 +167,7 @@ class Poller:
     def _due(self, job_ids: Sequence[int]) -> list[_Due]:
         rows = due_polls(self.engine, job_ids=job_ids, now=self.clock())
         return [
+            # Rows read back from the database always have an id; SQLModel types it int | None.
             _Due(job.id, job.provider, job.provider_job_id, job.status, state.last_event_id)  # type: ignore[arg-type]
             for job, state in rows
             if job.provider_job_id and job.id not in self._in_flight
@@ -324,6 +325,7 @@ class Poller:
                     else:
                         self._note_answer(session, row, state, outcome)
                         if row.status != outcome.due.status:
+                            # A row read back always has an id; SQLModel types it int | None.
                             changed.append(row.id)  # type: ignore[arg-type]
                     session.add(row)
                     session.add(state)

@@ -187,6 +187,7 @@ def _response(model: str, completion: Completion) -> ChatCompletion:
         choices=[
             Choice(
                 message=ResponseMessage(content=completion.text),
+                # Backends finish only with "stop" or "length"; Completion keeps it as str.
                 finish_reason=completion.finish_reason,  # type: ignore[arg-type]
                 logprobs=_logprobs(completion.logprobs),
             )

@@ -75,6 +75,7 @@ def to_schema(job: JobRecord) -> FineTuningJob:
         model=job.model,
         result_files=[job.result_file] if job.result_file else [],
         seed=job.seed,
+        # The runner stores only the schema's literal statuses; the column is str.
         status=job.status,  # type: ignore[arg-type]
         trained_tokens=job.trained_tokens if job.status in FINAL_STATUSES else None,
         training_file=job.training_file,
@@ -154,6 +155,7 @@ def list_events(
         JobEvent(
             id=r.id,
             created_at=r.created_at,
+            # worker.store writes level and type from the schema's literals; columns are str.
             level=r.level,  # type: ignore[arg-type]
             message=r.message,
             data=json.loads(r.data_json) if r.data_json else {},
