@@ -85,7 +85,7 @@ def iter_line_chunks(
 
 def _pieces(data: bytes, first_line: int, end_offset: int, max_lines: int) -> Iterator[LineChunk]:
     """``data`` (whole lines) as chunks of at most ``max_lines`` lines."""
-    if data.count(b"\n") <= max_lines:
+    if data.count(b"\n") <= max_lines or not data.strip():  # blank lines have no outcome
         yield LineChunk(first_line, data, end_offset)
         return
     base = end_offset - len(data)

@@ -86,7 +86,9 @@ def check_line(raw: bytes, line: int, ctx: CheckContext) -> Outcome | None:
 
 def check_chunk(first_line: int, data: bytes, ctx: CheckContext) -> list[Outcome]:
     """Check a chunk of whole JSONL lines (the unit of work of the process pool)."""
-    outcomes = []
+    outcomes: list[Outcome] = []
+    if not data.strip():
+        return outcomes
     for offset, raw in enumerate(data.split(b"\n")):
         outcome = check_line(raw, first_line + offset, ctx)
         if outcome is not None:
