@@ -10,6 +10,7 @@ nothing more is kept per example, so no file can grow these arrays further.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from collections import Counter
 
 import numpy as np
@@ -31,7 +32,7 @@ class Tally:
         self.formats: Counter[str] = Counter()
         self.first_line: dict[str, int] = {}
         self.tokens = array("i")
-        self.lines = array("i")
+        self.lines = LineIndex()
         self.digests = bytearray()
         self.bad = bytearray()  # 1 where the example has an error
         self.trained = 0
@@ -93,6 +94,8 @@ class Tally:
         if count < 2:
             return first_of
         keys = np.frombuffer(self.digests, dtype=np.uint64)
+        if np.count_nonzero(keys) < 2:
+            return first_of
         packed = _pack(keys)
         packed.sort()  # in place: by fingerprint's high bits, then by index
         _mark_repeats(packed, keys, first_of)
@@ -103,15 +106,19 @@ _SLICE = 1 << 18
 
 
 def _pack(keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """Each example as (high bits of its fingerprint, its index) in one uint64."""
+    """Each fingerprinted example as (high bits of its fingerprint, its index) in
+    one uint64; examples without a fingerprint are left out."""
     bits = np.uint64(max(1, (len(keys) - 1).bit_length()))
-    packed = np.empty(len(keys), dtype=np.uint64)
+    packed = np.empty(np.count_nonzero(keys), dtype=np.uint64)
+    filled = 0
     for start in range(0, len(keys), _SLICE):
-        end = min(len(keys), start + _SLICE)
-        part = keys[start:end] >> bits
-        part <<= bits
-        part |= np.arange(start, end, dtype=np.uint64)
-        packed[start:end] = part
+        part = keys[start : start + _SLICE]
+        where = np.flatnonzero(part)
+        chosen = part[where] >> bits
+        chosen <<= bits
+        chosen |= where.astype(np.uint64) + np.uint64(start)
+        packed[filled : filled + len(chosen)] = chosen
+        filled += len(chosen)
     return packed
 
 
@@ -147,6 +154,43 @@ def _mark_repeats(
     for value in np.unique(keys[np.concatenate(mixed)]) if mixed else ():
         hits = np.flatnonzero(keys == value)
         first_of[hits[1:]] = hits[0]
+
+
+class LineIndex:
+    """The line of each example, stored where ``line - index`` changes.
+
+    A file without blank lines or multi-line rows needs one entry in all; one
+    that changes at every example falls back to 4 bytes per example.
+    """
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._starts = array("i")
+        self._offsets = array("i")
+        self._dense: array[int] | None = None
+
+    def __len__(self) -> int:
+        return self._count
+
+    def append(self, line: int) -> None:
+        if self._dense is not None:
+            self._dense.append(line)
+        elif not self._offsets or self._offsets[-1] != line - self._count:
+            self._starts.append(self._count)
+            self._offsets.append(line - self._count)
+            if len(self._starts) > 1024 and len(self._starts) * 4 > self._count:
+                self._count += 1
+                self._dense = array("i", (self[i] for i in range(self._count)))
+                self._starts, self._offsets = array("i"), array("i")
+                return
+        self._count += 1
+
+    def __getitem__(self, index: int) -> int:
+        if self._dense is not None:
+            return self._dense[index]
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        return index + self._offsets[bisect_right(self._starts, index) - 1]
 
 
 class LegacyState:
