@@ -62,11 +62,19 @@ def _run(case: Case, folder: Path) -> Run:
 
 
 @pytest.fixture(scope="session")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+def runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Run]:
+    """Run the selected cases (all of them, unless ``-k`` chose some) in parallel, once."""
+    selected = {
+        item.callspec.params["case"].name
+        for item in request.session.items
+        if hasattr(item, "callspec") and "case" in item.callspec.params
+    }
     folder = tmp_path_factory.mktemp("corpus")
+    chosen = [case for case in CASES if case.name in selected]
     with ThreadPoolExecutor(PARALLEL) as pool:
-        results = pool.map(lambda case: (case.name, _run(case, folder)), CASES)
-        return dict(results)
+        return dict(pool.map(lambda case: (case.name, _run(case, folder)), chosen))
 
 
 def test_corpus_is_large_and_names_are_unique() -> None:
