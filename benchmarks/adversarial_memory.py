@@ -164,15 +164,15 @@ def csv_huge_cells(path: Path) -> None:
 
 CASES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "braces_15mb": ("jsonl", braces_15mb),
-    "same_text_5m": ("jsonl", same_text_5m),
-    "distinct_text_5m": ("jsonl", distinct_text_5m),
-    "newlines_500mb": ("jsonl", newlines_500mb),
-    "one_line_500mb": ("jsonl", one_line_500mb),
-    "json_array_64mb": ("json", json_array_64mb),
-    "json_wrapped_60mb": ("json", json_wrapped_60mb),
     "xlsx_20mb": ("xlsx", xlsx_20mb),
     "xlsx_far_cell": ("xlsx", xlsx_far_cell),
+    "json_array_64mb": ("json", json_array_64mb),
+    "json_wrapped_60mb": ("json", json_wrapped_60mb),
+    "one_line_500mb": ("jsonl", one_line_500mb),
+    "newlines_500mb": ("jsonl", newlines_500mb),
     "csv_huge_cells": ("csv", csv_huge_cells),
+    "same_text_5m": ("jsonl", same_text_5m),
+    "distinct_text_5m": ("jsonl", distinct_text_5m),
     "over_cap_6m": ("jsonl", over_cap_6m),
 }
 

@@ -16,6 +16,7 @@ import pytest
 
 from core.config import Settings
 from core.validation import validate_file
+from tests.worker.harness import WorkerProcess
 from worker.dataset import check_training_file, load_examples
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,3 +93,23 @@ def test_example_ending_with_a_user_turn_is_refused_before_training(
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     problem = check_training_file(path, base_model=str(tiny_model_dir))
     assert problem and "last_message_not_assistant (line 6)" in problem
+
+
+def test_upload_whose_first_line_holds_a_line_separator_is_accepted(
+    worker: WorkerProcess, tmp_path: Path
+) -> None:
+    """The upload check read line 1 with str.splitlines(), cut it at U+2028, and refused
+    a file the validator calls ready."""
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Q{i}\u2028?"},
+                {"role": "assistant", "content": "A"},
+            ]
+        }
+        for i in range(12)
+    ]
+    path = tmp_path / "sep.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    uploaded = worker.client().files.create(file=path.open("rb"), purpose="fine-tune")
+    assert uploaded.bytes == path.stat().st_size
