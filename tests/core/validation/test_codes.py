@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from core.config import Settings
+from core.tokens import resolve_model
 from core.validation.codes import CODES
+from core.validation.file_checks import check_file
+from core.validation.findings import FindingLog
+from core.validation.outcome import Outcome
+from core.validation.tally import Tally
 from tests.core.validation.helpers import (
     FIXTURES,
     chat,
@@ -222,19 +227,11 @@ def test_fixed_file_below_the_minimum_says_so(tmp_path: Path) -> None:
     assert not findings(enough, "too_few_after_fix")
 
 
-def test_examples_past_the_cap_are_counted_not_kept(tmp_path: Path) -> None:
-    from core.validation.findings import FindingLog
-    from core.validation.tally import Tally
-
+def test_examples_past_the_cap_are_counted_not_kept() -> None:
     tally = Tally(FindingLog(), max_examples=3)
-    from core.validation.outcome import Outcome
-
     for line in range(1, 6):
         tally.add(Outcome(line, "chat", 5, 2, False, b"\x01" * 8, ()), error_codes=frozenset())
     assert (tally.examples, tally.kept, tally.first_unkept_line) == (5, 3, 4)
-    from core.tokens import resolve_model
-    from core.validation.file_checks import check_file
-
     first_of = check_file(tally, tally.log, spec=resolve_model("gpt-4o-mini"))
     assert first_of.tolist() == [-1, 0, 0]
     assert tally.log.counts["too_many_examples"] == 1
