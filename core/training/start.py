@@ -426,7 +426,9 @@ def split_jsonl(path: Path, *, fraction: float, seed: int, out_dir: Path) -> tup
     Raises:
         TrainingError: fewer than two examples.
     """
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    # "\n" only: str.splitlines() would also cut at U+2028/U+2029/U+0085 inside a string.
+    text = path.read_text(encoding="utf-8-sig")
+    lines = [line for line in text.split("\n") if line.strip()]
     if len(lines) < 2:
         raise TrainingError(
             "Too few examples to hold some out for validation.", hint="Leave the split empty."
