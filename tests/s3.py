@@ -9,7 +9,6 @@ so code under test reads them the way a deployment does.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
 import sys

@@ -11,11 +11,11 @@ from sqlmodel import select
 from core.config import Settings
 from core.errors import EvaluationError
 from core.evaluation import runs
+from core.storage import SharedStorage
 from core.store.datasets import Dataset
 from core.store.engine import session_scope
 from core.store.evaluation import HeldoutItem, HeldoutRun, JudgeVerdict
 from core.store.jobs import TrainingJob
-from core.storage import SharedStorage
 from core.training.start import JobOptions, _job_files
 from tests.core.evaluation.conftest import ScriptedProvider
 
