@@ -25,6 +25,7 @@ from core.validation.report import Report
 from tests.fakes.server import LoopbackServer
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import SlackEventSender, event_callback, message_event
+from tests.postgres import bot_database_url
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 CHANNEL = "C0TUNEBOT"
@@ -52,7 +53,7 @@ def make_settings(tmp_path: Path, slack: FakeSlack, **overrides: Any) -> Setting
         "SLACK_BOT_TOKEN": slack.bot_token,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_BASE_URL": slack.base_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'tunebot.db'}",
+        "DATABASE_URL": bot_database_url(tmp_path / "tunebot.db"),
         "TUNEBOT_DATA_DIR": tmp_path / "data",
         "TUNEBOT_PROVIDER_MAX_RETRIES": 1,
         "TUNEBOT_PROVIDER_TIMEOUT": 10.0,
@@ -107,6 +108,15 @@ def start_bot(settings: Settings, slack: FakeSlack) -> RunningBot:
     return RunningBot(ctx=ctx, server=server, sender=sender, slack=slack)
 
 
+_UNIT_ENGINES: list[Any] = []
+
+
+def dispose_unit_engines() -> None:
+    """Close the engines :func:`unit_context` made (their pooled connections with them)."""
+    while _UNIT_ENGINES:
+        _UNIT_ENGINES.pop().dispose()
+
+
 def unit_context(
     tmp_path: Path,
     *,
@@ -121,12 +131,13 @@ def unit_context(
         **_BLANK,
         "SLACK_BOT_TOKEN": "xoxb-unit",
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'unit.db'}",
+        "DATABASE_URL": bot_database_url(tmp_path / "unit.db"),
         "TUNEBOT_DATA_DIR": tmp_path / "data",
         **settings,
     }
     config = Settings(_env_file=None, **values)  # type: ignore[call-arg]
     engine = create_db_engine(config.database_url)
+    _UNIT_ENGINES.append(engine)
     init_db(engine)
     return BotContext(
         settings=config,
