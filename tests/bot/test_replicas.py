@@ -16,7 +16,6 @@ processes are configured only through environment variables.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -30,7 +29,10 @@ from typing import Any
 import httpx
 import pytest
 import s3fs
+from sqlmodel import select
 
+from core.store.engine import session_scope
+from core.store.progress import JobPollState
 from core.store.schema import require_current_database
 from tests.bot.flows.test_drop import chat_jsonl, wait_report, wait_text
 from tests.bot.flows.test_start import modal_values
@@ -244,7 +246,7 @@ def _poll_100_jobs(
 ) -> None:
     training = rig.providers["openai"].upload_file(rig.data)
     jobs = [
-        rig.start_job(training_file=training, validation=False, total_steps=4, n_epochs=2)
+        rig.start_job(training_file=training, validation=False, total_steps=60, n_epochs=2)
         for _ in range(100)
     ]
     budget = 20
@@ -260,26 +262,49 @@ def _poll_100_jobs(
     started = time.time()
     start_replicas(replicas, tmp_path, env, fake_slack)
 
+    # Whichever replica ticks first claims the jobs; mid-run it is stopped (a rolling
+    # deploy), its claims are released and the other replica carries on, so both
+    # poll, post and edit within the same minute and share one edit budget.
+    owner = _wait_owner(rig, replicas)
+    fake_slack.wait_for(lambda: _edit_times(fake_slack), timeout=120, message="a first edit")
+    assert sum(rig.reply_keys(j)[-1:] == ["result"] for j in jobs) < len(jobs), "too late"
+    owner.stop()
+    stopped = time.time()
+    survivor = next(r for r in replicas if r is not owner)
+
     expected = ["started", "epoch:1", "epoch:2", "plot", "result"]
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 300
     while True:
         done = sum(rig.reply_keys(j)[-1:] == ["result"] for j in jobs)
         if done == len(jobs):
             break
-        for replica in replicas:
-            assert replica.process.poll() is None, replica.output()[-3000:]
+        assert survivor.process.poll() is None, survivor.output()[-3000:]
         assert time.monotonic() < deadline, f"{done}/{len(jobs)} jobs finished"
         time.sleep(0.5)
+    finished = time.time()
 
     for job in jobs:
         assert rig.reply_keys(job) == expected, job.short_id  # each milestone exactly once
         assert fake_openai.requests("jobs.retrieve", job_id=job.provider_job_id)  # polled
-    # Both replicas took part: each logged ticks that polled and posted.
+    # Both took part: each polled the provider, and edits came before the stop
+    # (only the owner held claims) and after it (only the survivor did).
     for replica in replicas:
-        polled = [int(n) for n in re.findall(r"polled=(\d+)", replica.output())]
-        assert sum(polled) > 0, f"{replica.name} polled nothing"
+        assert "/fine_tuning/jobs/" in replica.output(), f"{replica.name} polled nothing"
+    assert any(t < stopped for t in _edit_times(fake_slack)), "the owner edited nothing"
+    assert any(t > stopped for t in _edit_times(fake_slack)), "the survivor edited nothing"
     # Edits of both together: never more than the budget in any 60 s.
-    edits = [t for t in _edit_times(fake_slack) if t >= started]
-    assert edits, "no progress message was edited"
+    edits = [t for t in _edit_times(fake_slack) if started <= t <= finished]
     worst = max(sum(1 for t in edits if start <= t < start + 60) for start in edits)
     assert worst <= budget, f"{worst} edits in one minute, budget {budget}"
+
+
+def _wait_owner(rig: Rig, replicas: list[Replica]) -> Replica:
+    """The replica holding the jobs' claims, once one does."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with session_scope(rig.engine) as session:
+            owners = {s.claim_owner for s in session.exec(select(JobPollState))} - {None}
+        if owners:
+            return next(r for r in replicas if r.name in owners)
+        time.sleep(0.2)
+    pytest.fail("no replica claimed the jobs")
