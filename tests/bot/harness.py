@@ -9,6 +9,7 @@ background pool, slack_sdk's retry handlers, the openai SDK — is real.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ class RunningBot:
     server: LoopbackServer
     sender: SlackEventSender
     slack: FakeSlack
+    listeners: ThreadPoolExecutor
 
     @property
     def url(self) -> str:
@@ -78,8 +80,14 @@ class RunningBot:
     def stop(self) -> None:
         self.sender.close()
         self.server.stop()
+        # Listeners still running after the ack (votes, modal work) hold database
+        # connections; they finish before the engine is disposed.
+        self.listeners.shutdown(wait=True, cancel_futures=True)
         self.ctx.validation_pool.shutdown(wait=True, cancel_futures=True)
         self.ctx.pool.shutdown(wait=True, cancel_futures=True)
+        # A/B answers still running would hold a connection past dispose(); on
+        # PostgreSQL it is then collected open (a ResourceWarning in a later test).
+        self.ctx.generation_pool.shutdown(wait=True, cancel_futures=True)
         self.ctx.engine.dispose()
 
     def drop_file(
@@ -99,13 +107,14 @@ class RunningBot:
 
 def start_bot(settings: Settings, slack: FakeSlack) -> RunningBot:
     ctx = build_context(settings)
-    app = build_app(ctx)
+    listeners = ThreadPoolExecutor(8, thread_name_prefix="test-bolt-listener")
+    app = build_app(ctx, listener_executor=listeners)
     server = LoopbackServer(build_http_app(app, engine=ctx.engine), name="tunebot-http")
     server.start()
     sender = SlackEventSender(
         f"{server.url}/slack/events", signing_secret=SIGNING_SECRET, slack=slack
     )
-    return RunningBot(ctx=ctx, server=server, sender=sender, slack=slack)
+    return RunningBot(ctx=ctx, server=server, sender=sender, slack=slack, listeners=listeners)
 
 
 _UNIT_ENGINES: list[Any] = []
