@@ -123,7 +123,15 @@ class Settings(ValidationSettings):
     data_dir: Path = Field(
         default=Path("tunebot-data"),
         alias="TUNEBOT_DATA_DIR",
-        description="Where validated (fixed) dataset files are kept until a job uploads them.",
+        description="Local working folder; also where validated dataset files are kept when "
+        "TUNEBOT_STORAGE_URL is unset.",
+    )
+    storage_url: str | None = Field(
+        default=None,
+        alias="TUNEBOT_STORAGE_URL",
+        description="Shared storage of validated (fixed) dataset files, read by every replica: "
+        "a folder all replicas mount, or s3://bucket/prefix (AWS_* variables give credentials "
+        "and endpoint); unset: TUNEBOT_DATA_DIR.",
     )
 
     # --- Slack ------------------------------------------------------------
@@ -335,6 +343,18 @@ class Settings(ValidationSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("expected an http:// or https:// URL")
         return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        text = value.strip()
+        if "://" in text and not text.startswith(("file://", "s3://")):
+            raise ValueError("expected a folder path, file://path or s3://bucket/prefix")
+        if text.startswith("s3://") and not text.removeprefix("s3://").strip("/"):
+            raise ValueError("s3:// needs a bucket: s3://bucket/prefix")
+        return text
 
     @field_validator("slack_api_base_url")
     @classmethod

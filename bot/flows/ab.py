@@ -13,7 +13,6 @@ import secrets
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -33,8 +32,10 @@ from bot.slack_ops import post_in_thread, post_wip, tell_user, update_wip, uploa
 from core.errors import EvaluationError, TunebotError
 from core.evaluation import export, sessions, vote_training, votes
 from core.evaluation.arms import Arm, Generation
-from core.evaluation.examples import MAX_FEW_SHOT, few_shot_prompt, read_examples
+from core.evaluation.examples import MAX_FEW_SHOT, few_shot_prompt
+from core.evaluation.runs import read_shared_examples
 from core.evaluation.spend import check_model_call_budget
+from core.storage import SharedStorage
 from core.store.datasets import get_dataset
 from core.store.evaluation import AbPrompt, AbSession, get_session, prompt_position
 from core.store.jobs import TrainingJob, find_job
@@ -103,7 +104,8 @@ def _few_shot_prompt(ctx: BotContext, job: TrainingJob | None) -> str:
             "The few-shot arm needs the job's training data, and I don't have it.",
             hint="Start the test without `--few-shot`, or from a job started from a dataset.",
         )
-    return few_shot_prompt(read_examples(Path(dataset.training_path), limit=MAX_FEW_SHOT))
+    storage = SharedStorage.from_settings(ctx.settings)
+    return few_shot_prompt(read_shared_examples(storage, dataset.training_path, limit=MAX_FEW_SHOT))
 
 
 def start_session(ctx: BotContext, request: SessionRequest) -> tuple[AbSession, bool]:

@@ -32,6 +32,7 @@ from bot.slack_ops import (
 )
 from core.datasets.intake import Intake, Origin, take_in
 from core.errors import TunebotError
+from core.storage import SharedStorage
 from core.training.start import costs_by_model
 
 logger = logging.getLogger(__name__)
@@ -229,14 +230,15 @@ def _report(ctx: BotContext, drop: FileDrop, intake: Intake, *, wip_ts: str) -> 
             content=report.model_dump_json(indent=2).encode(),
         )
         if fixed is not None:
-            upload_to_thread(
-                ctx.client,
-                channel=drop.channel,
-                thread_ts=drop.thread_ts,
-                filename=f"{stem}.fixed.jsonl",
-                title=f"Fixed {dataset.file_name} ({len(report.changes):,} changes)",
-                path=fixed,
-            )
+            with SharedStorage.from_settings(ctx.settings).local_copy(fixed) as path:
+                upload_to_thread(
+                    ctx.client,
+                    channel=drop.channel,
+                    thread_ts=drop.thread_ts,
+                    filename=f"{stem}.fixed.jsonl",
+                    title=f"Fixed {dataset.file_name} ({len(report.changes):,} changes)",
+                    path=path,
+                )
     except SlackApiError as exc:
         logger.warning(
             "attaching files for %s failed: %s", dataset.short_id, exc.response.get("error")

@@ -28,6 +28,14 @@ DATASETS = sorted(
 )
 
 
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with a template that renders tools: support_chat.jsonl uses them."""
+    from worker.tiny_model import write_tiny_model
+
+    return write_tiny_model(tmp_path_factory.mktemp("tiny-tools") / "model", tools=True)
+
+
 def _worker_ready(path: Path, model: Path) -> bool:
     return check_training_file(path, base_model=str(model)) is None
 
@@ -43,7 +51,7 @@ def test_ready_fixture_loads_in_the_worker(
         candidates.append(path)
     for candidate in candidates:
         if _worker_ready(candidate, tiny_model_dir):
-            rows = load_examples(candidate)
+            rows = load_examples(candidate, base_model=str(tiny_model_dir))
             expected = validate_file(candidate, model=str(tiny_model_dir), settings=Settings())
             assert len(rows) == expected.examples, candidate
 
@@ -77,7 +85,7 @@ def test_bom_and_unicode_line_separators_load(
     body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
     path.write_bytes(raw + body if name == "bom" else body)
     assert _worker_ready(path, tiny_model_dir)
-    assert len(load_examples(path)) == 12
+    assert len(load_examples(path, base_model=str(tiny_model_dir))) == 12
 
 
 def test_example_ending_with_a_user_turn_is_refused_before_training(
@@ -111,5 +119,5 @@ def test_upload_whose_first_line_holds_a_line_separator_is_accepted(
     ]
     path = tmp_path / "sep.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
-    uploaded = worker.client().files.create(file=path.open("rb"), purpose="fine-tune")
+    uploaded = worker.client().files.create(file=path, purpose="fine-tune")
     assert uploaded.bytes == path.stat().st_size

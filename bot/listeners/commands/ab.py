@@ -18,6 +18,7 @@ from bot.listeners.commands.parsing import Reply, UsageError, parse_flags
 from core.evaluation.arms import Arm
 from core.evaluation.runs import heldout_file, queue_run
 from core.evaluation.sessions import find_session
+from core.storage import SharedStorage
 from core.store.datasets import find_dataset, get_dataset
 from core.store.jobs import find_job
 
@@ -122,8 +123,7 @@ def _heldout(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply
         path = dataset.training_path if dataset else None
     else:
         dataset = get_dataset(ctx.engine, job.dataset_id) if job.dataset_id else None
-        found = heldout_file(job, dataset, data_dir=ctx.settings.data_dir)
-        path = str(found) if found else None
+        path = heldout_file(job, dataset, storage=SharedStorage.from_settings(ctx.settings))
     if not path:
         return Reply(
             text="I have no held-out data for this job. Drop a held-out file in the channel, "
