@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.job_thread import escape
+from bot.blocks.text import escape
 from core.store.datasets import Dataset
 from core.store.jobs import TrainingJob
 from core.training.overview import Overview

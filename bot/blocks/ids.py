@@ -17,3 +17,7 @@ CANCEL_ACTION_ID = "progress_cancel"
 AB_START_ACTION_ID = "ab_start"
 # A/B votes: VOTE_ACTION_PREFIX + a|b|tie|both_bad; value is the prompt id.
 VOTE_ACTION_PREFIX = "ab_vote_"
+# "Validate fixed file" under a not-ready report; value is the dataset's short id.
+VALIDATE_FIXED_ACTION_ID = "validate_fixed"
+# "Retry" / "Retry on worker" under a failure post: START_ACTION_PREFIX + provider, so they
+# open the same start modal as the report's buttons; value is the dataset's short id.

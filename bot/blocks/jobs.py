@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
 
 from bot.blocks.limits import MAX_SECTION_TEXT, truncate
+from bot.blocks.text import escape, plural
 from core.store.datasets import Dataset
 from core.store.jobs import TrainingJob
 
@@ -26,19 +28,59 @@ def build_job_starting_text(*, provider: str, dataset_short_id: str, user_id: st
     )
 
 
-def _options_line(job: TrainingJob) -> str:
-    options = json.loads(job.options_json or "{}")
-    epochs = options.get("n_epochs") or "auto"
-    parts = [f"base model `{job.base_model}`", f"epochs {epochs}"]
-    if options.get("suffix"):
-        parts.append(f"suffix `{options['suffix']}`")
-    if options.get("validation_split"):
-        parts.append(f"validation {options['validation_split']:.0%}")
-    if options.get("lora_r"):
-        parts.append(f"LoRA rank {options['lora_r']}")
-    if options.get("load_in_4bit") is not None:
-        parts.append("4-bit " + ("on" if options["load_in_4bit"] else "off"))
+@dataclass(frozen=True)
+class JobChoices:
+    """What the person chose when starting a job (None: the provider picks)."""
+
+    n_epochs: int | None = None
+    suffix: str | None = None
+    validation_split: float | None = None
+    lora_r: int | None = None
+    load_in_4bit: bool | None = None
+
+    @classmethod
+    def from_json(cls, text: str | None) -> JobChoices:
+        """From a job's stored options; unknown or malformed values are left out."""
+        try:
+            raw = json.loads(text or "{}")
+        except ValueError:
+            raw = {}
+        raw = raw if isinstance(raw, dict) else {}
+
+        def typed(name: str, kind: type | tuple[type, ...]) -> Any:
+            value = raw.get(name)
+            return value if isinstance(value, kind) and not isinstance(value, bool) else None
+
+        bit = raw.get("load_in_4bit")
+        return cls(
+            n_epochs=typed("n_epochs", int),
+            suffix=typed("suffix", str),
+            validation_split=typed("validation_split", (int, float)),
+            lora_r=typed("lora_r", int),
+            load_in_4bit=bit if isinstance(bit, bool) else None,
+        )
+
+
+def choices_line(base_model: str, choices: JobChoices) -> str:
+    """``base model `x`, 3 epochs, validation 10%`` as the job's messages show it."""
+    epochs = plural(choices.n_epochs, "epoch") if choices.n_epochs else "epochs auto"
+    parts = [f"base model `{escape(base_model)}`", epochs]
+    if choices.suffix:
+        parts.append(f"suffix `{escape(choices.suffix)}`")
+    parts.append(
+        f"validation {choices.validation_split:.0%}"
+        if choices.validation_split
+        else "no validation split"
+    )
+    if choices.lora_r:
+        parts.append(f"LoRA rank {choices.lora_r}")
+    if choices.load_in_4bit is not None:
+        parts.append("4-bit " + ("on" if choices.load_in_4bit else "off"))
     return ", ".join(parts)
+
+
+def _options_line(job: TrainingJob) -> str:
+    return choices_line(job.base_model, JobChoices.from_json(job.options_json))
 
 
 def build_job_started_text(job: TrainingJob) -> str:

@@ -38,3 +38,14 @@ def hint_text(hint: FailureHint | None) -> str:
         return ""
     step = next_step_text(hint.next_step)
     return f"{hint.text} {step}" if step else hint.text
+
+
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    """``1 change`` / ``3 changes`` / ``1,200 examples``."""
+    word = noun if count == 1 else (plural_noun or noun + "s")
+    return f"{count:,} {word}"
+
+
+def escape(text: str) -> str:
+    """Text from users or providers, safe in mrkdwn (Slack's three control characters)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -217,7 +217,7 @@ def cancel_from_button(
         tell_user(ctx.client, channel=channel, user=user, text=text, thread_ts=thread_ts)
 
     if not ctx.authorizer.is_allowed(user):
-        tell(ctx.authorizer.refusal())
+        tell(ctx.authorizer.refusal("cancel"))
         return
     job = find_job(ctx.engine, ref=short_id) if short_id else None
     if job is None:

@@ -16,10 +16,11 @@ from bot.blocks.ids import (
     AB_START_ACTION_ID,
     CANCEL_ACTION_ID,
     START_ACTION_PREFIX,
+    VALIDATE_FIXED_ACTION_ID,
     VOTE_ACTION_PREFIX,
 )
-from bot.context import BotContext
-from bot.flows import ab, start
+from bot.context import BotContext, log_failure
+from bot.flows import ab, drop, start
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,10 @@ def ab_start_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
     ab.start_from_button(ctx, short_id=str(body["actions"][0].get("value") or ""), **_where(body))
 
 
+def validate_fixed_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
+    drop.validate_fixed(ctx, short_id=str(body["actions"][0].get("value") or ""), **_where(body))
+
+
 def vote_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
     action = body["actions"][0]
     match = VOTE_ACTION.match(str(action.get("action_id")))
@@ -92,7 +97,13 @@ def register(app: App, ctx: BotContext) -> None:
 
         return on_click
 
+    def validate_later(ack: Ack, body: dict[str, Any]) -> None:
+        # Validation takes seconds to minutes: its own pool, like a dropped file.
+        ack()
+        ctx.validation_pool.submit(validate_fixed_clicked, ctx, body).add_done_callback(log_failure)
+
     app.action(re.compile("^" + re.escape(START_ACTION_PREFIX)))(later(start_button_clicked))
     app.action(CANCEL_ACTION_ID)(later(cancel_button_clicked))
     app.action(AB_START_ACTION_ID)(later(ab_start_clicked))
     app.action(VOTE_ACTION)(later(vote_clicked))
+    app.action(VALIDATE_FIXED_ACTION_ID)(validate_later)

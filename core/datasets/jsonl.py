@@ -96,7 +96,9 @@ def decode_line(raw: bytes) -> tuple[object, ReadProblem | None]:
     try:
         return json.loads(text), None
     except json.JSONDecodeError as exc:
-        return None, _invalid_json(f"{exc.msg} at column {exc.colno}", raw)
+        # Some messages end in "at" ("Unterminated string starting at"): don't say it twice.
+        where = "column" if exc.msg.endswith(" at") else "at column"
+        return None, _invalid_json(f"{exc.msg} {where} {exc.colno}", raw)
     except RecursionError:
         return None, _invalid_json("the JSON is nested too deeply to be an example", raw)
     except ValueError as exc:  # e.g. an integer with more digits than Python allows

@@ -18,7 +18,7 @@ def handle(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
         raise UsageError("`cancel` takes exactly one job id.", usage=USAGE)
     user = command["user_id"]
     if not ctx.authorizer.is_allowed(user):
-        return Reply(text=ctx.authorizer.refusal())
+        return Reply(text=ctx.authorizer.refusal("cancel"))
     job = find_job(ctx.engine, ref=args[0])
     if job is None:
         raise UsageError(f"No job `{args[0]}`; `/finetune list` shows recent ones.", usage=USAGE)

@@ -36,7 +36,7 @@ def test_started_message_says_what_was_started_and_how_to_cancel() -> None:
         "job-abc123",
         "ftjob-1",
         "OpenAI",
-        "epochs 2",
+        "2 epochs",
         "suffix `faq`",
         "10%",
         "$1.25",
