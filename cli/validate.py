@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -77,8 +78,20 @@ def validate_command(
     if as_json:
         sys.stdout.write(report.model_dump_json() + "\n")
     else:
-        render(report, Console())
+        render(report, Console(), remaining=_still_wrong(report, settings=settings, model=model))
     raise typer.Exit(exit_code(report))
+
+
+def _still_wrong(report: Report, *, settings: ValidationSettings, model: str | None) -> list[str]:
+    """The error codes the fixed file still has: --fix repairs only some problems
+    (it cannot add examples or write a missing answer), and must not look like it did."""
+    if not report.fixed_path or not report.fixed_examples or report.verdict != "not_ready":
+        return []
+    try:
+        fixed = validate_file(Path(report.fixed_path), settings=settings, model=model)
+    except TunebotError:
+        return []
+    return sorted({finding.code for finding in fixed.errors})
 
 
 def exit_code(report: Report) -> int:
@@ -126,8 +139,11 @@ def _run(
         return run(progress=advance)
 
 
-def render(report: Report, console: Console) -> None:
-    """The human-readable report: summary, tokens and cost, findings by code, changes."""
+def render(report: Report, console: Console, *, remaining: Sequence[str] = ()) -> None:
+    """The human-readable report: summary, tokens and cost, findings by code, changes.
+
+    ``remaining``: error codes the fixed file still has (``--fix`` could not repair them).
+    """
     style = _VERDICT_STYLE[report.verdict]
     console.print(f"[{style}]{report.verdict.upper().replace('_', ' ')}[/]  {report.file_name}")
     console.print(
@@ -145,7 +161,7 @@ def render(report: Report, console: Console) -> None:
             _print_findings(findings, report.finding_counts, console)
     for note in report.notes:
         console.print(f"[dim]Note: {note}[/]")
-    _print_changes(report, console)
+    _print_changes(report, console, remaining)
 
 
 def _token_table(report: Report) -> Table:
@@ -192,12 +208,24 @@ def _print_findings(findings: list[Finding], counts: dict[str, int], console: Co
             console.print(f"    ... and {total - SHOWN_PER_CODE:,} more")
 
 
-def _print_changes(report: Report, console: Console) -> None:
+def _print_changes(report: Report, console: Console, remaining: Sequence[str]) -> None:
     if report.fixed_path is None:
         return
+    if not report.fixed_examples:
+        console.print(
+            f"\n[bold red]--fix could not repair this file[/]: every example has errors it "
+            f"cannot fix, so {report.fixed_path} is empty. Fix the errors above by hand."
+        )
+        return
+    kept = report.fixed_examples
     console.print(
-        f"\n[bold]Fixed file[/]: {report.fixed_path} ({report.fixed_examples:,} examples)"
+        f"\n[bold]Fixed file[/]: {report.fixed_path} ({kept:,} example{'' if kept == 1 else 's'})"
     )
+    if remaining:
+        console.print(
+            f"[bold red]It is still not ready[/]: --fix cannot repair {', '.join(remaining)}. "
+            "Fix those by hand, then validate again."
+        )
     if report.validation_path is not None:
         console.print(
             f"[bold]Validation split[/]: {report.validation_path} "

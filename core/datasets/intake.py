@@ -108,6 +108,9 @@ def take_in(
             fetched - started,
             time.perf_counter() - fetched,
         )
+        if fix_path.is_file() and not report.fixed_examples:
+            # Every example was dropped: an empty file is neither news nor trainable.
+            fix_path.unlink()
         training = fix_path if fix_path.is_file() else Path(shutil.move(source, store / name))
         fixed = fix_path if fix_path.is_file() and _worth_attaching(report) else None
     row = _dataset_row(origin, report, size=size, sha=sha, training=training)
