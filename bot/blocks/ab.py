@@ -15,16 +15,18 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     DividerBlock,
     MarkdownTextObject,
     SectionBlock,
 )
 
-from bot.blocks.ids import VOTE_ACTION_PREFIX
+from bot.blocks.ids import AB_RESULTS_ACTION_ID, VOTE_ACTION_PREFIX
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, truncate
+from bot.blocks.text import OUTCOME_WORDS, escape, p_value_text, plural
 from core.evaluation.export import PromptRow
-from core.evaluation.stats import Summary, Tally, rule_text
+from core.evaluation.stats import Summary, Tally, Verdict, rule_text
 from core.evaluation.votes import Scoreboard
 from core.store.evaluation import BASELINE, FEW_SHOT, AbResponse, AbSession
 
@@ -37,6 +39,7 @@ VOTE_BUTTONS = (
 )
 VOTE_LABELS = dict(VOTE_BUTTONS)
 RESPONSE_CHARS = 2800
+PROMPT_QUOTE_CHARS = 500
 TABLE_PROMPT_CHARS = 48
 
 HOW_TO = (
@@ -92,10 +95,12 @@ def summary_lines(
     prompts decided by majority, and the lines say so.
     """
     counts = _counts(summary.tally, candidate=candidate, both_bad=both_bad)
-    lines = [counts]
+    verdict = summary.verdict.text(candidate=candidate, baseline=opponent)
+    lines = [f"Verdict: *{verdict}*", counts]
     position = "Position A chosen in {} of decisive choices"
     if votes is not None:
         lines = [
+            lines[0],
             "Votes: " + _counts(votes, candidate=candidate, both_bad=both_bad),
             "Prompts, each decided by the majority of its votes: " + counts,
         ]
@@ -104,12 +109,10 @@ def summary_lines(
         lines.append(
             f"Win rate over prompts (ties excluded): *{_pct(summary.win_rate)}* "
             f"(95% Wilson interval {_pct(summary.ci_low)}–{_pct(summary.ci_high)}) · "
-            f"exact sign test p = {summary.p_value:.3f}"
+            f"exact sign test {p_value_text(summary.p_value)}"
         )
     if summary.position_a_rate is not None:
         lines.append(position.format(_pct(summary.position_a_rate)))
-    verdict = summary.verdict.text(candidate=candidate, baseline=opponent)
-    lines.append(f"Verdict: *{verdict}*")
     return lines
 
 
@@ -138,25 +141,26 @@ def build_scoreboard(session: AbSession, board: Scoreboard) -> dict[str, Any]:
     counts = (
         f"Prompts: *{board.prompts}* ({board.counted_prompts} counted"
         + (f", {board.failed_prompts} not counted: a model failed" if board.failed_prompts else "")
-        + f") · votes: *{board.votes}* from {board.voters} people"
+        + f") · votes: *{board.votes}* from {plural(board.voters, 'person', 'people')}"
     )
+    verdicts = [
+        s.verdict.text(candidate=session.candidate_label, baseline=arm_label(session, o))
+        + (f" (vs {arm_label(session, o)})" if len(board.summaries) > 1 else "")
+        for o, s in board.summaries.items()
+    ]
+    headline = "; ".join(verdicts) or Verdict.NOT_ENOUGH.value
     blocks: list[Block] = [
-        SectionBlock(text=_md(f":vs: *A/B test `{session.short_id}`*: {arms}")),
-        SectionBlock(text=_md(HOW_TO)),
-        DividerBlock(),
+        SectionBlock(text=_md(f":vs: *A/B test `{session.short_id}`: {headline}*\n{arms}")),
         SectionBlock(text=_md(counts)),
     ]
     blocks.extend(_opponent_sections(session, board))
+    blocks += [DividerBlock(), SectionBlock(text=_md(HOW_TO))]
     blocks.append(
         ContextBlock(
             elements=[_md(rule_text(min_decisive=session.min_decisive, alpha=session.alpha))]
         )
     )
-    verdicts = "; ".join(
-        s.verdict.text(candidate=session.candidate_label, baseline=arm_label(session, o))
-        for o, s in board.summaries.items()
-    )
-    text = f"A/B test {session.short_id}: {board.votes} votes, {verdicts}"
+    text = f"A/B test {session.short_id}: {headline} ({plural(board.votes, 'vote')})"
     return {"text": text, "blocks": [b.to_dict() for b in blocks]}
 
 
@@ -177,11 +181,25 @@ def shown(response: AbResponse, *, hidden_names: Sequence[str]) -> ShownResponse
     return ShownResponse(response.position, cut, cut != text, False)
 
 
+def quote(text: str, limit: int = PROMPT_QUOTE_CHARS) -> str:
+    """A prompt as a mrkdwn quote, escaped and cut, so a pair stands on its own."""
+    lines = escape(truncate(text.strip(), limit)).splitlines() or [""]
+    return "\n".join(f"> {line}" for line in lines)
+
+
 def build_pair_message(
-    number: int, response_a: ShownResponse, response_b: ShownResponse, *, prompt_id: int
+    number: int,
+    response_a: ShownResponse,
+    response_b: ShownResponse,
+    *,
+    prompt_id: int,
+    prompt: str = "",
 ) -> dict[str, Any]:
-    """Response A and Response B without model names, and the four vote buttons."""
-    blocks: list[Block] = [SectionBlock(text=_md(f"*Prompt {number}*: two answers, order random"))]
+    """The prompt quoted, Response A and Response B without model names, and the vote buttons."""
+    head = f"*Prompt {number}*: two answers, order random"
+    if prompt.strip():
+        head += "\n" + quote(prompt)
+    blocks: list[Block] = [SectionBlock(text=_md(head))]
     for side in (response_a, response_b):
         blocks.append(SectionBlock(text=_md(f"*Response {side.position}*\n{side.text}")))
     failed = response_a.failed or response_b.failed
@@ -248,11 +266,11 @@ def _table_line(row: PromptRow, session: AbSession) -> str:
     winner = {
         "candidate": session.candidate_label,
         "opponent": arm_label(session, row.opponent),
-    }.get(row.outcome, row.outcome)
+    }.get(row.outcome) or OUTCOME_WORDS.get(row.outcome, row.outcome.replace("_", " "))
     votes = f"{row.votes_a}/{row.votes_b}/{row.ties}/{row.both_bad}"
     prompt = truncate(" ".join(row.prompt.split()), TABLE_PROMPT_CHARS)
     opponent = arm_label(session, row.opponent)[:8]
-    return f"{row.number:>3} {winner[:14]:<14} {votes:<9} {opponent:<8} {prompt}"
+    return f"{row.number:>3} {winner[:14]:<14} {votes:<11} {opponent:<8} {prompt}"
 
 
 def build_results(
@@ -261,7 +279,7 @@ def build_results(
     """The per-prompt table (code blocks within Slack's limits) and the summary."""
     head = f"*Results of A/B test `{session.short_id}`*: {len(rows)} prompts, {board.votes} votes"
     blocks: list[Block] = [SectionBlock(text=_md(head)), *_opponent_sections(session, board)]
-    header = f"{'#':>3} {'preferred':<14} {'A/B/T/bad':<9} {'opponent':<8} prompt"
+    header = f"{'#':>3} {'preferred':<14} {'A/B/tie/bad':<11} {'opponent':<8} prompt"
     chunk: list[str] = [header]
     table_blocks: list[Block] = []
     for row in rows:
@@ -278,3 +296,29 @@ def build_results(
         note = "The table is cut here. " + note
     blocks.append(ContextBlock(elements=[_md(note)]))
     return {"text": head.replace("*", ""), "blocks": [b.to_dict() for b in blocks]}
+
+
+def unblind_warning(session_short_id: str, prompts: int) -> str:
+    return (
+        f"Posting the results of `{session_short_id}` shows everyone which model answered each "
+        f"of its {plural(prompts, 'prompt')}: votes after that are no longer blind."
+    )
+
+
+def build_unblind_confirm(session_short_id: str, prompts: int) -> dict[str, Any]:
+    """Asked before the results go up: they unblind the session for everyone."""
+    text = unblind_warning(session_short_id, prompts)
+    button = ButtonElement(
+        text="Post results and unblind",
+        action_id=AB_RESULTS_ACTION_ID,
+        value=session_short_id,
+        style="danger",
+        confirm=ConfirmObject(
+            title="Unblind this A/B test?",
+            text="Everyone in the thread will see which model gave each answer.",
+            confirm="Post results",
+            deny="Keep it blind",
+        ),
+    )
+    blocks: list[Block] = [SectionBlock(text=_md(text)), ActionsBlock(elements=[button])]
+    return {"text": text, "blocks": [b.to_dict() for b in blocks]}

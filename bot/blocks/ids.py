@@ -21,3 +21,5 @@ VOTE_ACTION_PREFIX = "ab_vote_"
 VALIDATE_FIXED_ACTION_ID = "validate_fixed"
 # "Retry" / "Retry on worker" under a failure post: START_ACTION_PREFIX + provider, so they
 # open the same start modal as the report's buttons; value is the dataset's short id.
+# "Post results and unblind" under `/finetune ab results`; value is the session's short id.
+AB_RESULTS_ACTION_ID = "ab_results"

@@ -49,3 +49,20 @@ def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
 def escape(text: str) -> str:
     """Text from users or providers, safe in mrkdwn (Slack's three control characters)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def p_value_text(p: float) -> str:
+    """``p < 0.001`` / ``p = 0.064``: three decimals, never ``p = 0.000``."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+# A/B outcomes as people say them; the store and exports use the keys.
+OUTCOME_WORDS = {
+    "a": "A is better",
+    "b": "B is better",
+    "tie": "tie",
+    "both_bad": "both bad",
+    "both bad": "both bad",
+    "no votes": "no votes",
+    "not counted": "not counted",
+}

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.blocks.ab import (
@@ -34,6 +35,7 @@ from core.errors import EvaluationError, TunebotError
 from core.evaluation import export, sessions, votes
 from core.evaluation.arms import Arm, Generation
 from core.evaluation.examples import MAX_FEW_SHOT, few_shot_prompt, read_examples
+from core.evaluation.sessions import find_session
 from core.store.datasets import get_dataset
 from core.store.evaluation import AbPrompt, AbSession, get_session, prompt_position
 from core.store.jobs import TrainingJob, find_job
@@ -253,7 +255,9 @@ def finish_prompt(ctx: BotContext, session: AbSession, prompt: AbPrompt) -> None
     pair = sessions.generate(ctx.engine, session, prompt, providers=ctx.providers)
     hidden = (session.candidate_model, session.baseline_model)
     sides = [shown(r, hidden_names=hidden) for r in (pair.response_a, pair.response_b)]
-    message = build_pair_message(number, sides[0], sides[1], prompt_id=prompt.id)
+    message = build_pair_message(
+        number, sides[0], sides[1], prompt_id=prompt.id, prompt=prompt.text
+    )
     update_wip(ctx.client, channel=session.channel_id, ts=wip_ts, **message)
     for response, side in zip((pair.response_a, pair.response_b), sides, strict=True):
         if side.truncated:
@@ -341,6 +345,28 @@ def _trailing_refresh(ctx: BotContext, session_id: int, key: tuple[int, int]) ->
         refresh_scoreboard(ctx, session_id)
     except Exception:
         logger.exception("trailing scoreboard edit for session %s failed", session_id)
+
+
+def count_prompts(engine: Engine, session: AbSession) -> int:
+    """How many prompts the session has (what unblinding would reveal)."""
+    return len(export.prompt_rows(engine, session))
+
+
+def results_confirmed(
+    ctx: BotContext, *, short_id: str, user: str, channel: str, thread_ts: str | None
+) -> None:
+    """**Post results and unblind** was pressed (after Slack's confirm dialog)."""
+    session = find_session(ctx.engine, short_id.lower()) if short_id else None
+    if session is None:
+        text = f":warning: There is no A/B session `{short_id[:40]}`."
+    else:
+        count = post_results(ctx, session)
+        text = (
+            f"Posted the results of `{session.short_id}` ({count} prompts) in its thread. "
+            "They show which model answered each prompt, so votes on those prompts are no "
+            "longer blind."
+        )
+    tell_user(ctx.client, channel=channel, user=user, text=text, thread_ts=thread_ts)
 
 
 def post_results(ctx: BotContext, session: AbSession) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.blocks.ids import (
+    AB_RESULTS_ACTION_ID,
     AB_START_ACTION_ID,
     CANCEL_ACTION_ID,
     START_ACTION_PREFIX,
@@ -69,6 +70,10 @@ def ab_start_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
     ab.start_from_button(ctx, short_id=str(body["actions"][0].get("value") or ""), **_where(body))
 
 
+def ab_results_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
+    ab.results_confirmed(ctx, short_id=str(body["actions"][0].get("value") or ""), **_where(body))
+
+
 def validate_fixed_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
     drop.validate_fixed(ctx, short_id=str(body["actions"][0].get("value") or ""), **_where(body))
 
@@ -105,5 +110,6 @@ def register(app: App, ctx: BotContext) -> None:
     app.action(re.compile("^" + re.escape(START_ACTION_PREFIX)))(later(start_button_clicked))
     app.action(CANCEL_ACTION_ID)(later(cancel_button_clicked))
     app.action(AB_START_ACTION_ID)(later(ab_start_clicked))
+    app.action(AB_RESULTS_ACTION_ID)(later(ab_results_clicked))
     app.action(VOTE_ACTION)(later(vote_clicked))
     app.action(VALIDATE_FIXED_ACTION_ID)(validate_later)

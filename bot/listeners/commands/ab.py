@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.blocks.ab import build_unblind_confirm
 from bot.context import BotContext
-from bot.flows.ab import SessionRequest, link_text, post_results, request_for_job, start_session
+from bot.flows.ab import SessionRequest, count_prompts, link_text, request_for_job, start_session
 from bot.listeners.commands.parsing import Reply, UsageError, parse_flags
 from core.evaluation.arms import Arm
 from core.evaluation.runs import heldout_file, queue_run
@@ -88,11 +89,8 @@ def _results(ctx: BotContext, args: list[str]) -> Reply:
     session = find_session(ctx.engine, args[0].lower())
     if session is None:
         raise UsageError(f"No A/B session `{args[0][:40]}`.", usage=USAGE)
-    count = post_results(ctx, session)
-    return Reply(
-        text=f"Posted the results of `{session.short_id}` ({count} prompts) in its thread. "
-        "They show which model answered each prompt, so votes on those prompts are no longer blind."
-    )
+    # The results unblind the session for everyone: ask first (the button posts them).
+    return Reply(**build_unblind_confirm(session.short_id, count_prompts(ctx.engine, session)))
 
 
 def _heldout(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:

@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from bot.auth import Authorizer
 from bot.background.evaluations import evaluation_tick
-from bot.blocks.job_thread import JobLabel, build_result_message
+from bot.blocks.job_thread import JobLabel, ResultFacts, build_result_message
 from core.evaluation import sessions
 from core.evaluation.sessions import record_prompt
 from core.store.engine import session_scope
@@ -302,6 +302,20 @@ def test_command_with_few_shot_results_and_exports(
     # Votes are stored after the ack; the reveal says this one is in.
     bot.slack.wait_for(lambda: bot.slack.ephemerals(CHANNEL, ALICE), timeout=WAIT)
     bot.sender.command(f"ab results {session.short_id}", user_id=ALICE, channel_id=CHANNEL)
+    # The results unblind the session: the command asks first, nothing is posted yet.
+    ask = bot.slack.wait_for(
+        lambda: [r for r in bot.slack.responses(CHANNEL, ALICE) if "no longer blind" in r["text"]],
+        timeout=WAIT,
+    )[0]
+    assert not bot.slack.uploads(CHANNEL, root["ts"])
+    (button,) = [e for b in ask["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert button["text"]["text"] == "Post results and unblind" and "confirm" in button
+    bot.sender.action(
+        "ab_results",
+        user_id=ALICE,
+        channel_id=CHANNEL,
+        message={"ts": "1.000001", "blocks": ask["blocks"], "text": ask["text"]},
+    )
     uploads = bot.slack.wait_for(
         lambda: (
             len(bot.slack.uploads(CHANNEL, root["ts"])) >= 2
@@ -319,7 +333,8 @@ def test_command_with_few_shot_results_and_exports(
         ],
         timeout=WAIT,
     )
-    assert "A/B/T/bad" in json.dumps(table[0]["blocks"])
+    dumped = json.dumps(table[0]["blocks"])
+    assert "A/B/tie/bad" in dumped and "both_bad" not in dumped
 
 
 def test_bad_input_gets_usage_not_a_crash(ab_bot: RunningBot, tmp_path: Path) -> None:
@@ -430,7 +445,7 @@ def test_the_result_messages_own_button_starts_the_session(
     posted = bot.ctx.client.chat_postMessage(
         channel=CHANNEL,
         thread_ts=parent["ts"],
-        **build_result_message(label, reported_cost_usd=None),
+        **build_result_message(label, ResultFacts()),
     )
     result = bot.slack.message(CHANNEL, posted["ts"])
     response = bot.sender.action("ab_start", user_id=ALICE, channel_id=CHANNEL, message=result)
