@@ -51,8 +51,10 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def p_value_text(p: float) -> str:
+def p_value_text(p: float | None) -> str:
     """``p < 0.001`` / ``p = 0.064``: three decimals, never ``p = 0.000``."""
+    if p is None:
+        return "p –"
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
