@@ -125,6 +125,7 @@ class Runtime:
         ):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
+        self.ctx.model_lists.close()
 
     def serve(self, *, host: str, port: int) -> None:
         """Serve Slack until stopped: Socket Mode with an app token, else HTTP on ``port``."""

@@ -54,7 +54,16 @@ _CLASSES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (OUT_OF_MEMORY, ("out of memory", "outofmemory", "oom", "cuda error: out", "memoryerror")),
     (
         PERMISSION,
-        ("permission", "not_allowed", "not allowed", "unauthorized", "forbidden", "access denied"),
+        (
+            "permission",
+            "not_allowed",
+            "not allowed",
+            "unauthorized",
+            "forbidden",
+            "access denied",
+            "do not have access",
+            "fine_tuning_unavailable",
+        ),
     ),
     (
         OUTAGE,
