@@ -23,3 +23,5 @@ VALIDATE_FIXED_ACTION_ID = "validate_fixed"
 # open the same start modal as the report's buttons; value is the dataset's short id.
 # "Post results and unblind" under `/finetune ab results`; value is the session's short id.
 AB_RESULTS_ACTION_ID = "ab_results"
+# "Refresh" on App Home: republish the viewer's home.
+HOME_REFRESH_ACTION_ID = "home_refresh"

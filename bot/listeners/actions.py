@@ -16,12 +16,14 @@ from bot.blocks.ids import (
     AB_RESULTS_ACTION_ID,
     AB_START_ACTION_ID,
     CANCEL_ACTION_ID,
+    HOME_REFRESH_ACTION_ID,
     START_ACTION_PREFIX,
     VALIDATE_FIXED_ACTION_ID,
     VOTE_ACTION_PREFIX,
 )
 from bot.context import BotContext, log_failure
 from bot.flows import ab, drop, start
+from bot.flows.home import publish_home
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +63,14 @@ def cancel_button_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
         ctx,
         short_id=str(body["actions"][0].get("value") or ""),
         user=body["user"]["id"],
-        channel=body["channel"]["id"],
+        # A click on App Home has no channel; the home is republished when the job changes.
+        channel=(body.get("channel") or {}).get("id") or "",
         thread_ts=message.get("thread_ts") or message.get("ts"),
     )
+
+
+def home_refresh_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
+    publish_home(ctx.client, ctx.engine, user_id=body["user"]["id"])
 
 
 def ab_start_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
@@ -111,5 +118,6 @@ def register(app: App, ctx: BotContext) -> None:
     app.action(CANCEL_ACTION_ID)(later(cancel_button_clicked))
     app.action(AB_START_ACTION_ID)(later(ab_start_clicked))
     app.action(AB_RESULTS_ACTION_ID)(later(ab_results_clicked))
+    app.action(HOME_REFRESH_ACTION_ID)(later(home_refresh_clicked))
     app.action(VOTE_ACTION)(later(vote_clicked))
     app.action(VALIDATE_FIXED_ACTION_ID)(validate_later)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.blocks.home import build_home_view
+from bot.blocks.home import HomePage, build_home_view
 from bot.blocks.job_thread import (
     JobLabel,
     ResultFacts,
@@ -19,7 +19,6 @@ from bot.blocks.job_thread import (
 )
 from bot.blocks.jobs import JobChoices
 from core.training.milestones import FailureHint, Milestone, failure_hint
-from core.training.overview import Overview
 from core.training.progress import ProgressState
 
 LABEL = JobLabel(
@@ -239,7 +238,7 @@ def test_failure_on_openai_offers_retry_and_retry_on_worker() -> None:
 
 
 def test_empty_home_view_is_valid() -> None:
-    view = build_home_view(Overview(datasets=[], jobs=[]))
+    view = build_home_view(HomePage())
     assert view["type"] == "home" and len(view["blocks"]) <= 100
 
 
