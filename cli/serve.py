@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from cli.env_help import environment_epilog
 from core.config import load_settings
 
 PortOption = Annotated[int, typer.Option("--port", help="HTTP mode port.", min=1, max=65535)]
@@ -18,7 +19,7 @@ HostOption = Annotated[str, typer.Option("--host", help="HTTP mode bind address.
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("serve")
+    @app.command("serve", epilog=environment_epilog())
     def serve(port: PortOption = 3000, host: HostOption = "0.0.0.0") -> None:
         """Run the Slack bot: Socket Mode with SLACK_APP_TOKEN, else HTTP on --port."""
         # Imported here so `tunebot validate` does not load Slack, uvicorn and APScheduler.

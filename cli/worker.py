@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 
+from cli.env_help import WORKER_VARIABLES, environment_epilog
 from core.config import load_settings
 
 TRAIN_MODULES = ("torch", "transformers", "peft", "trl", "datasets", "accelerate")
@@ -33,7 +34,7 @@ INSTALL_HINT = (
 
 def register(app: typer.Typer) -> None:
     """Add ``worker`` to the ``tunebot`` command."""
-    app.command("worker")(worker_command)
+    app.command("worker", epilog=environment_epilog(WORKER_VARIABLES))(worker_command)
 
 
 def upgrade_store(data_dir: Path) -> None:
