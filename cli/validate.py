@@ -19,8 +19,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
-from core.config import ValidationSettings, load_validation_settings
-from core.errors import TunebotError
+from core.config import ValidationSettings, load_settings, load_validation_settings
+from core.errors import ConfigError, TunebotError
+from core.tokens.models import resolve_model
+from core.tokens.worker_models import worker_model_root
 from core.validation import Finding, Report, validate_file
 
 SHOWN_PER_CODE = 5
@@ -57,6 +59,8 @@ def validate_command(
     """Check a fine-tuning dataset: format, token counts, cost, and what to fix."""
     err = Console(stderr=True)
     settings = load_validation_settings()  # only what validation uses: no bot settings
+    if model is not None:
+        model = _worker_model(model, err)
     try:
         report = _run(
             file,
@@ -80,6 +84,30 @@ def validate_command(
     else:
         render(report, Console(), remaining=_still_wrong(report, settings=settings, model=model))
     raise typer.Exit(exit_code(report))
+
+
+def _worker_model(name: str, console: Console) -> str:
+    """``name`` as validation knows it: a worker's model name becomes its folder or hub id.
+
+    Only a name tunebot does not know asks the worker (TUNEBOT_WORKER_URL), so
+    validation needs no bot settings in the common case.
+    """
+    try:
+        resolve_model(name)
+        return name
+    except ConfigError:
+        pass
+    settings = load_settings()
+    if not settings.worker_url:
+        return name  # validation's own message lists the known models
+    key = settings.worker_api_key.get_secret_value() if settings.worker_api_key else None
+    root = worker_model_root(name, url=settings.worker_url, api_key=key)
+    if not Path(root).expanduser().is_dir():
+        console.print(
+            f"[dim]The worker's {name!r} is {root}, not a folder here: tokens are estimated "
+            "unless TUNEBOT_HF_TOKENIZER points at its tokenizer.[/]"
+        )
+    return root
 
 
 def _still_wrong(report: Report, *, settings: ValidationSettings, model: str | None) -> list[str]:
