@@ -109,7 +109,7 @@ def build_report_blocks(
 def _cost_line(report: Report) -> str:
     epochs = plural(report.epochs, "epoch")
     if report.estimated_cost_usd is None:
-        cost = "*Cost:* not known for this model"
+        cost = "*No API price for this model* (the team's worker has no API cost)"
     else:
         cost = f"*Estimated cost: ${report.estimated_cost_usd:,.2f}*"
     return truncate(

@@ -33,8 +33,9 @@ from bot.slack_ops import (
     upload_to_thread,
 )
 from core.datasets.intake import Intake, Origin, take_in
-from core.errors import TunebotError
+from core.errors import ConfigError, TunebotError
 from core.store.datasets import find_dataset
+from core.tokens.worker_models import worker_base_models
 from core.training.refusals import offered_providers
 from core.training.start import costs_by_model
 
@@ -198,7 +199,27 @@ def _validate(ctx: BotContext, drop: FileDrop, shared: SharedFile, *, wip_ts: st
         origin=origin,
         fetch=fetch,
         progress=_progress_note(ctx, drop, shared.name, wip_ts),
+        model=counting_model(ctx),
     )
+
+
+def counting_model(ctx: BotContext) -> str | None:
+    """The model to count tokens for: the worker's default model when the worker is the
+    default provider (that is what the team trains), else ``TUNEBOT_DEFAULT_MODEL``.
+
+    The worker names its base models' folders or hub ids in ``/v1/models``; a worker
+    that cannot be asked leaves the default, with a log line.
+    """
+    settings = ctx.settings
+    if not ctx.providers or next(iter(ctx.providers)) != "worker" or not settings.worker_url:
+        return None
+    key = settings.worker_api_key.get_secret_value() if settings.worker_api_key else None
+    try:
+        roots = worker_base_models(url=settings.worker_url, api_key=key)
+    except ConfigError as exc:
+        logger.warning("counting for %s: %s", settings.default_model, exc.user_message())
+        return None
+    return next(iter(roots.values()), None)
 
 
 def _file_url(ctx: BotContext, file_id: str) -> str:

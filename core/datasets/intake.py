@@ -76,10 +76,13 @@ def take_in(
     origin: Origin,
     fetch: Callable[[Path], int],
     progress: Callable[[int, int], None] | None = None,
+    model: str | None = None,
 ) -> Intake:
     """Fetch, validate, store and record one dataset.
 
     Parameters:
+        model: the model to count tokens for (default ``settings.default_model``):
+            the one the team will train.
         fetch: writes the file to the given path and returns its size in bytes
             (the front end's capped download); its errors pass through.
         progress: called with (bytes done, bytes total) while validating.
@@ -97,10 +100,10 @@ def take_in(
         fetched = time.perf_counter()
         sha = _sha256(source)
         fix_path = store / (Path(name).stem + ".fixed.jsonl")
-        report = validate_file(source, settings=settings, progress=progress)
+        report = validate_file(source, settings=settings, model=model, progress=progress)
         if _needs_fix_pass(report):
             # The fix pass reads the file again; a clean chat JSONL skips it.
-            report = validate_file(source, settings=settings, fix_path=fix_path)
+            report = validate_file(source, settings=settings, model=model, fix_path=fix_path)
         logger.info(
             "%s: %d bytes, fetch %.2fs, validation %.2fs",
             origin.source_id,

@@ -12,12 +12,12 @@ import httpx
 from core.errors import ConfigError
 
 
-def worker_model_root(name: str, *, url: str, api_key: str | None, timeout: float = 5.0) -> str:
-    """The ``root`` (folder or hub id) of the worker's base model ``name``.
+def worker_base_models(*, url: str, api_key: str | None, timeout: float = 5.0) -> dict[str, str]:
+    """The worker's base models, name -> root, in the order it lists them (the first
+    is its default).
 
     Raises:
-        ConfigError: the worker cannot be reached, refuses the key, or serves no
-            base model of that name (the message lists the ones it serves).
+        ConfigError: the worker cannot be reached or refuses the key.
     """
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
@@ -33,12 +33,21 @@ def worker_model_root(name: str, *, url: str, api_key: str | None, timeout: floa
         )
     if response.status_code != 200:
         raise ConfigError(f"The worker answered {response.status_code} for its model list.")
-    models = {
-        str(m.get("id")): m.get("root")
+    return {
+        str(m["id"]): m["root"]
         for m in (response.json().get("data") or [])
-        if isinstance(m, dict)
+        if isinstance(m, dict) and isinstance(m.get("root"), str) and m["root"]
     }
-    roots = {model_id: root for model_id, root in models.items() if isinstance(root, str) and root}
+
+
+def worker_model_root(name: str, *, url: str, api_key: str | None, timeout: float = 5.0) -> str:
+    """The ``root`` (folder or hub id) of the worker's base model ``name``.
+
+    Raises:
+        ConfigError: the worker cannot be reached, refuses the key, or serves no
+            base model of that name (the message lists the ones it serves).
+    """
+    roots = worker_base_models(url=url, api_key=api_key, timeout=timeout)
     if name not in roots:
         served = ", ".join(sorted(roots)) or "none"
         raise ConfigError(
