@@ -27,6 +27,13 @@ from worker.job_spec import JobSpec
 QUESTIONS = [(f"What is item {i}?", f"Item {i} is number {i * 7 % 13}.") for i in range(16)]
 
 
+# The check proves the path (train, save, serve), not quality: say so next to the answer.
+TINY_MODEL_NOTE = (
+    "(The tiny model is random weights trained for a few steps: its answers are noise. "
+    "That is expected; this check proves training and serving work, not quality.)"
+)
+
+
 def check_params(steps: int) -> TrainingParams:
     """QLoRA forced on, a few steps, one checkpoint at the end."""
     return TrainingParams(
@@ -150,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"peak GPU memory: {result['peak_gpu_mib']:.0f} MiB")
     print(f"adapter served: {result['completion']!r} ({result['completion_tokens']} tokens)")
+    print(f"  {TINY_MODEL_NOTE}")
     print("OK: QLoRA path works")
 
 
