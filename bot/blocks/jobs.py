@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
 
 from bot.blocks.limits import MAX_SECTION_TEXT, truncate
 from bot.blocks.text import escape, plural
-from core.store.datasets import Dataset
-from core.store.jobs import TrainingJob
 
 PROVIDER_TITLES = {"worker": "the worker", "openai": "OpenAI", "azure": "Azure OpenAI"}
 
@@ -61,6 +60,34 @@ class JobChoices:
         )
 
 
+@dataclass(frozen=True)
+class JobCard:
+    """A job as its messages show it (built from the stored job by :mod:`bot.flows.cards`)."""
+
+    short_id: str
+    provider: str
+    status: str
+    base_model: str
+    started_by: str
+    created_at: datetime
+    choices: JobChoices = field(default_factory=JobChoices)
+    provider_job_id: str | None = None
+    estimated_cost_usd: float | None = None
+    fine_tuned_model: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetCard:
+    """A dataset as ``/finetune list`` shows it."""
+
+    short_id: str
+    file_name: str
+    verdict: str
+    examples: int
+    created_at: datetime
+
+
 def choices_line(base_model: str, choices: JobChoices) -> str:
     """``base model `x`, 3 epochs, validation 10%`` as the job's messages show it."""
     epochs = plural(choices.n_epochs, "epoch") if choices.n_epochs else "epochs auto"
@@ -79,18 +106,18 @@ def choices_line(base_model: str, choices: JobChoices) -> str:
     return ", ".join(parts)
 
 
-def _options_line(job: TrainingJob) -> str:
-    return choices_line(job.base_model, JobChoices.from_json(job.options_json))
+def _options_line(job: JobCard) -> str:
+    return choices_line(job.base_model, job.choices)
 
 
-def build_job_started_text(job: TrainingJob) -> str:
+def build_job_started_text(job: JobCard) -> str:
     return (
         f"🚀 Fine-tuning job `{job.short_id}` started on {provider_title(job.provider)} "
         f"(provider id `{job.provider_job_id}`, status {job.status})."
     )
 
 
-def build_job_started_blocks(job: TrainingJob) -> list[dict[str, Any]]:
+def build_job_started_blocks(job: JobCard) -> list[dict[str, Any]]:
     """The "job started" message; the scheduler edits it with progress later."""
     cost = ""
     if job.estimated_cost_usd:
@@ -120,7 +147,7 @@ def build_job_failed_text(*, provider: str, message: str) -> str:
     return f"❌ Could not start the job on {provider_title(provider)}. {message}"
 
 
-def build_job_status_text(job: TrainingJob) -> str:
+def build_job_status_text(job: JobCard) -> str:
     lines = [
         f"*Job `{job.short_id}`* on {provider_title(job.provider)} — *{job.status}*",
         f"Provider id: `{job.provider_job_id or 'not created'}`; {_options_line(job)}",
@@ -128,17 +155,16 @@ def build_job_status_text(job: TrainingJob) -> str:
     ]
     if job.fine_tuned_model:
         lines.append(f"Fine-tuned model: `{job.fine_tuned_model}`")
-    if job.error_json:
-        error = json.loads(job.error_json)
-        lines.append(f"Error: {error.get('message') or error}")
+    if job.error:
+        lines.append(f"Error: {escape(job.error)}")
     return truncate("\n".join(lines), MAX_SECTION_TEXT)
 
 
-def build_list_text(*, datasets: Sequence[Dataset], jobs: Sequence[TrainingJob]) -> str:
+def build_list_text(*, datasets: Sequence[DatasetCard], jobs: Sequence[JobCard]) -> str:
     """``/finetune list``: recent datasets and jobs of a channel."""
     lines = ["*Recent datasets*"]
     lines += [
-        f"• `{d.short_id}` {d.file_name} — {d.verdict}, {d.examples:,} examples "
+        f"• `{d.short_id}` {escape(d.file_name)} — {d.verdict}, {plural(d.examples, 'example')} "
         f"({d.created_at:%Y-%m-%d})"
         for d in datasets
     ] or ["• none yet: drop a dataset file in this channel"]

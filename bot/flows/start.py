@@ -24,6 +24,7 @@ from bot.blocks.jobs import (
 from bot.blocks.start_modal import Spend, build_start_modal
 from bot.blocks.text import INTERNAL_ERROR, error_text
 from bot.context import BotContext
+from bot.flows.cards import job_card
 from bot.slack_ops import post_wip, tell_user, update_wip
 from core.errors import ProviderError, TrainingError, TunebotError
 from core.store.datasets import Dataset, find_dataset, get_dataset
@@ -104,8 +105,8 @@ def _launch(ctx: BotContext, job: TrainingJob) -> TrainingJob | None:
             ctx.client,
             channel=job.channel_id,
             ts=wip,
-            text=build_job_started_text(job),
-            blocks=build_job_started_blocks(job),
+            text=build_job_started_text(job_card(job)),
+            blocks=build_job_started_blocks(job_card(job)),
         )
         return job
     failed = build_job_failed_text(provider=job.provider, message=message)
