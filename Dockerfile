@@ -40,7 +40,9 @@ VOLUME ["/data"]
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:3000/healthz', timeout=3)"]
-CMD ["tunebot", "serve", "--host", "0.0.0.0", "--port", "3000"]
+# HTTP mode serves Slack and the probes on --port; Socket Mode serves the probes
+# on --health-port; the same 3000 either way, so the HEALTHCHECK works in both.
+CMD ["tunebot", "serve", "--host", "0.0.0.0", "--port", "3000", "--health-port", "3000"]
 
 # ---------------------------------------------------------------------------
 # worker: the QLoRA worker on a GPU box. PyPI's Linux torch wheel is the CUDA

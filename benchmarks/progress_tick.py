@@ -44,9 +44,9 @@ from openai import AsyncOpenAI, DefaultAioHttpClient, OpenAI
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.fakeslack.api import FakeSlack  # noqa: E402
 from core.providers import Provider  # noqa: E402
 from tests.core.training.harness import Rig  # noqa: E402
-from tests.fakes.slack_api import FakeSlack  # noqa: E402
 
 # The fake provider's process: prints its URL, then reads "latency SECONDS" lines.
 SERVER = """

@@ -37,15 +37,15 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fakes.openai_api import FakeOpenAI  # noqa: E402
-from tests.fakes.slack_api import FakeSlack  # noqa: E402
-from tests.fakes.slack_events import (  # noqa: E402
+from bot.fakeslack.api import FakeSlack  # noqa: E402
+from bot.fakeslack.events import (  # noqa: E402
     block_actions_payload,
     event_callback,
     message_event,
     sign,
     slash_command_form,
 )
+from tests.fakes.openai_api import FakeOpenAI  # noqa: E402
 
 SECRET = "benchmark-signing-secret-0123456789"
 CHANNEL = "C0TUNEBOT"

@@ -133,7 +133,7 @@ def run_worker(model_dir: Path, data: Path, work: Path, steps: int) -> dict[str,
     worker = WorkerProcess(work / "data", model_dir, work / "worker.log").start()
     try:
         client = worker.client()
-        file_id = client.files.create(file=data.open("rb"), purpose="fine-tune").id
+        file_id = client.files.create(file=data, purpose="fine-tune").id
         hyper = bench_params(steps).to_dict()
         started = time.monotonic()
         job = client.fine_tuning.jobs.create(

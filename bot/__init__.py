@@ -14,6 +14,8 @@ Layout (imports point to ``core``, never back, never to ``worker``)::
                      writer of job progress), edit_budget, evaluations
     blocks/          ``build_*()`` Block Kit builders returning dicts, no I/O; ids.py
     slack_ops.py     WIP messages, reactions, uploads, capped downloads, tell_user
+    fakeslack/       a strict Slack stand-in that ships as a test double (``tunebot demo``
+                     and the tests run the real bot against it); the bot never imports it
 
 Listener rule: ack at once, then hand anything slow to ``ctx.submit`` (or the
 validation pool), so bolt's threads only ever acknowledge.

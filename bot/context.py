@@ -7,6 +7,7 @@ Passing one :class:`BotContext` around (instead of module globals or bolt's
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,6 +18,7 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from bot.auth import Authorizer
+from bot.metrics import BotMetrics
 from bot.model_lists import ModelLists
 from core.config import Settings
 from core.providers import Provider
@@ -41,6 +43,7 @@ class BotContext:
             apart so a big file never delays a modal past Slack's 3-second trigger.
         generation_pool: A/B prompts (two model calls each).
         model_lists: providers' model lists, cached (start modal, commands).
+        metrics: the process's Prometheus metrics (one registry; bot.runtime serves it).
     """
 
     settings: Settings
@@ -62,10 +65,12 @@ class BotContext:
         default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="ab-prompt")
     )
     model_lists: ModelLists = field(default_factory=ModelLists)
+    metrics: BotMetrics = field(default_factory=BotMetrics)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
         """Run ``fn(*args)`` on :attr:`pool`; an exception is logged with its traceback."""
-        future = self.pool.submit(fn, *args)
+        # copy_context: the work's log lines keep the request's event/request ids.
+        future = self.pool.submit(contextvars.copy_context().run, fn, *args)
         future.add_done_callback(log_failure)
         return future
 

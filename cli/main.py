@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup, TyperOption
 
-from cli import db, poll, serve, validate, worker
+from cli import db, demo, doctor, poll, serve, validate, worker
 from core.errors import ConfigError
 
 
@@ -58,7 +58,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _command in (validate, serve, poll, worker, db):
+for _command in (validate, serve, poll, worker, db, demo, doctor):
     _command.register(app)
 
 

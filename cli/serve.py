@@ -6,29 +6,39 @@ Missing settings print one message listing what to set, exit status 2.
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
 
 from cli.env_help import environment_epilog
 from core.config import load_settings
+from core.logs import setup_logging
 
 PortOption = Annotated[int, typer.Option("--port", help="HTTP mode port.", min=1, max=65535)]
-HostOption = Annotated[str, typer.Option("--host", help="HTTP mode bind address.")]
+HostOption = Annotated[str, typer.Option("--host", help="Bind address (HTTP mode, probes).")]
+HealthPortOption = Annotated[
+    int | None,
+    typer.Option(
+        "--health-port",
+        help="Socket Mode: serve /healthz, /readyz and /metrics on this port "
+        "(HTTP mode serves them on --port).",
+        min=1,
+        max=65535,
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
     @app.command("serve", epilog=environment_epilog())
-    def serve(port: PortOption = 3000, host: HostOption = "0.0.0.0") -> None:
+    def serve(
+        port: PortOption = 3000, host: HostOption = "0.0.0.0", health_port: HealthPortOption = None
+    ) -> None:
         """Run the Slack bot: Socket Mode with SLACK_APP_TOKEN, else HTTP on --port."""
         # Imported here so `tunebot validate` does not load Slack, uvicorn and APScheduler.
         from bot.runtime import Runtime, StartupError, missing_settings
 
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
         settings = load_settings()
+        setup_logging(settings)
         if missing := missing_settings(settings):
             lines = "\n".join(f"  - {item}" for item in missing)
             typer.echo(
@@ -49,4 +59,8 @@ def register(app: typer.Typer) -> None:
         except StartupError as exc:
             typer.echo(f"tunebot serve cannot start: {exc}", err=True)
             raise typer.Exit(2) from None
-        runtime.serve(host=host, port=port)
+        try:
+            runtime.serve(host=host, port=port, health_port=health_port)
+        except StartupError as exc:  # Socket Mode: Slack rejected the app-level token
+            typer.echo(f"tunebot serve cannot start: {exc}", err=True)
+            raise typer.Exit(2) from None

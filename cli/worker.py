@@ -1,13 +1,26 @@
-"""``tunebot worker``: serve the QLoRA worker's OpenAI-compatible API.
+"""``tunebot worker``: serve the QLoRA worker's OpenAI-compatible API;
+``tunebot worker export``: write a fine-tuned model out of its data dir.
 
 Example::
 
     python -m worker.tiny_model ./tiny            # an offline smoke-test model
     export TUNEBOT_WORKER_API_KEY=$(openssl rand -hex 24)
     tunebot worker --data-dir ./worker-data --model tiny=./tiny
+    tunebot worker export ft:tiny:qa:abc123 ./qa-merged --merge --data-dir ./worker-data
 
 The ``[train]`` extra (torch, transformers, peft, trl, bitsandbytes) must be
 installed; without it the command says how to install it and exits with 2.
+
+Serving options (flag or environment): ``--serve-backend hf|vllm``
+(``TUNEBOT_WORKER_SERVE_BACKEND``; ``vllm`` needs the ``[vllm]`` extra and a
+CUDA GPU, and the worker refuses to start without them), ``--max-batch-size``
+(``TUNEBOT_WORKER_MAX_BATCH_SIZE``), ``--max-chat-bytes``
+(``TUNEBOT_WORKER_MAX_CHAT_BYTES``) and ``--docs`` (``TUNEBOT_WORKER_DOCS``).
+
+Training options: ``--launcher local|ray`` (``TUNEBOT_WORKER_LAUNCHER``),
+``--ray-address`` (``RAY_ADDRESS``), ``--ray-cpus-per-job``,
+``--max-concurrent-jobs``, ``--storage`` (``TUNEBOT_WORKER_STORAGE``: a shared
+folder or ``s3://`` URI) and ``--max-storage-gb`` (``TUNEBOT_WORKER_MAX_STORAGE_GB``).
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ import typer
 
 from cli.env_help import WORKER_VARIABLES, environment_epilog
 from core.config import load_settings
+from core.logs import setup_logging
 
 TRAIN_MODULES = ("torch", "transformers", "peft", "trl", "datasets", "accelerate")
 TORCH_INSTALL = "pip install torch==2.13.0"
@@ -32,9 +46,13 @@ INSTALL_HINT = (
 )
 
 
+worker_app = typer.Typer(help="Serve the QLoRA worker, or export its fine-tuned models.")
+DEFAULT_DATA_DIR = Path("worker-data")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``worker`` to the ``tunebot`` command."""
-    app.command("worker", epilog=environment_epilog(WORKER_VARIABLES))(worker_command)
+    """Add ``worker`` (and ``worker export``) to the ``tunebot`` command."""
+    app.add_typer(worker_app, name="worker")
 
 
 def upgrade_store(data_dir: Path) -> None:
@@ -64,7 +82,9 @@ def missing_train_modules() -> list[str]:
     return [name for name in TRAIN_MODULES if importlib.util.find_spec(name) is None]
 
 
+@worker_app.callback(invoke_without_command=True, epilog=environment_epilog(WORKER_VARIABLES))
 def worker_command(
+    ctx: typer.Context,
     model: Annotated[
         list[str] | None,
         typer.Option(
@@ -77,12 +97,57 @@ def worker_command(
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
     data_dir: Annotated[
         Path, typer.Option("--data-dir", help="Files, jobs, adapters and the worker's SQLite DB.")
-    ] = Path("worker-data"),
+    ] = DEFAULT_DATA_DIR,
     insecure_no_auth: Annotated[
         bool,
         typer.Option("--insecure-no-auth", help="Accept requests without a key (local use only)."),
     ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    launcher: Annotated[
+        str,
+        typer.Option(
+            "--launcher",
+            envvar="TUNEBOT_WORKER_LAUNCHER",
+            help="How training jobs start: local (a subprocess here) or ray (a Ray cluster).",
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            envvar="RAY_ADDRESS",
+            help="The Ray head's Jobs API, e.g. http://head:8265 (with --launcher ray).",
+        ),
+    ] = None,
+    ray_cpus_per_job: Annotated[
+        float,
+        typer.Option("--ray-cpus-per-job", min=0.0, help="CPUs Ray reserves per training job."),
+    ] = 1.0,
+    max_concurrent_jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--max-concurrent-jobs",
+            min=1,
+            help="Jobs training at once (default: 1 locally, what the Ray cluster can place).",
+        ),
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            envvar="TUNEBOT_WORKER_STORAGE",
+            help="Shared storage for files, checkpoints and adapters: a path or file:// URI "
+            "every training node mounts (default: the data dir).",
+        ),
+    ] = None,
+    max_storage_gb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-storage-gb",
+            envvar="TUNEBOT_WORKER_MAX_STORAGE_GB",
+            help="Quota for uploaded files per API key, in GB (default: none).",
+        ),
+    ] = None,
     upgrade_db: Annotated[
         bool,
         typer.Option(
@@ -90,25 +155,86 @@ def worker_command(
             help="Migrate the store in --data-dir to this version's schema, then exit.",
         ),
     ] = False,
+    serve_backend: Annotated[
+        str,
+        typer.Option(
+            "--serve-backend",
+            envvar="TUNEBOT_WORKER_SERVE_BACKEND",
+            help="Chat engine: hf (transformers, CPU or GPU) or vllm (GPU, multi-LoRA; "
+            "needs the [vllm] extra).",
+        ),
+    ] = "hf",
+    max_batch_size: Annotated[
+        int,
+        typer.Option(
+            "--max-batch-size",
+            envvar="TUNEBOT_WORKER_MAX_BATCH_SIZE",
+            help="Chat requests for one model decoded together (1: one at a time).",
+        ),
+    ] = 8,
+    max_chat_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-chat-bytes",
+            envvar="TUNEBOT_WORKER_MAX_CHAT_BYTES",
+            help="Largest chat request body; bigger ones get 413 before they are read.",
+        ),
+    ] = 8 * 1024 * 1024,
+    docs: Annotated[
+        bool,
+        typer.Option(
+            "--docs",
+            envvar="TUNEBOT_WORKER_DOCS",
+            help="Serve /docs and /openapi.json without the key (they need it by default).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the QLoRA worker: OpenAI-shaped files, fine-tuning jobs, models and chat."""
+    if ctx.invoked_subcommand is not None:
+        return
     if upgrade_db:
         upgrade_store(data_dir)
         return
-    missing = missing_train_modules()
-    if missing:
-        typer.echo(f"Missing: {', '.join(missing)}. {INSTALL_HINT}", err=True)
+    if not model:
+        typer.echo("Error: give at least one --model NAME=PATH_OR_HUB_ID to serve.", err=True)
         raise typer.Exit(2)
+    _require_train_modules()
     from worker.app import serve
-    from worker.settings import build_config, parse_model_specs
+    from worker.settings import build_config, parse_model_specs, with_scaling
 
     # A ConfigError (bad setting, bad --model) reaches cli.main: one message, exit 2.
+    settings = load_settings()
+    setup_logging(settings)
     config = build_config(
-        load_settings(),
+        settings,
         data_dir=data_dir,
         models=parse_model_specs(model or []),
         insecure_no_auth=insecure_no_auth,
+        serve_backend=serve_backend,
+        max_batch_size=max_batch_size,
+        max_chat_bytes=max_chat_bytes,
+        docs=docs,
     )
+    config = with_scaling(
+        config,
+        launcher=launcher,
+        ray_address=ray_address,
+        ray_cpus_per_job=ray_cpus_per_job,
+        max_concurrent_jobs=max_concurrent_jobs,
+        storage=storage,
+        max_storage_gb=max_storage_gb,
+    )
+    if config.launcher == "ray":  # refuse now rather than fail inside the server
+        from worker.launchers.ray import connect
+
+        connect(config.ray_address)
+    if config.serve_backend == "vllm":
+        from worker.inference.vllm_backend import unavailable_reason
+
+        reason = unavailable_reason()
+        if reason:
+            typer.echo(f"Error: {reason}", err=True)
+            raise typer.Exit(2)
     if insecure_no_auth:
         typer.echo("Warning: --insecure-no-auth: anyone reaching the port can use it.", err=True)
     _require_current_store(config.data_dir)
@@ -129,3 +255,45 @@ def _require_current_store(data_dir: Path) -> None:
         raise typer.Exit(2) from exc
     finally:
         engine.dispose()
+
+
+@worker_app.command("export")
+def export_command(
+    model_id: Annotated[
+        str, typer.Argument(help="An ft: model or checkpoint id, as GET /v1/models lists it.")
+    ],
+    out_dir: Annotated[Path, typer.Argument(help="A new or empty folder to write.")],
+    merge: Annotated[
+        bool,
+        typer.Option(
+            "--merge", help="Merge the adapter into its base: a plain transformers/vLLM model."
+        ),
+    ] = False,
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="The data dir the worker runs with.")
+    ] = DEFAULT_DATA_DIR,
+) -> None:
+    """Write a fine-tuned model's PEFT adapter, or with --merge a merged model."""
+    _require_train_modules()
+    from core.errors import TunebotError
+    from worker.export import export_model
+
+    try:
+        done = export_model(data_dir.resolve(), model_id, out_dir, merge=merge)
+    except TunebotError as exc:
+        typer.echo(f"Error: {exc.user_message()}", err=True)
+        raise typer.Exit(2) from exc
+    what = "merged model" if done.merged else "PEFT adapter"
+    typer.echo(f"Wrote the {what} of {model_id} (base {done.base_model}) to {done.out_dir}.")
+    if done.merged and done.trained_in_4bit:
+        typer.echo(
+            "Note: it was trained on a 4-bit base and is merged into full-precision weights; "
+            "answers can differ slightly from the worker's 4-bit serving."
+        )
+
+
+def _require_train_modules() -> None:
+    missing = missing_train_modules()
+    if missing:
+        typer.echo(f"Missing: {', '.join(missing)}. {INSTALL_HINT}", err=True)
+        raise typer.Exit(2)

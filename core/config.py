@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -149,6 +149,21 @@ class Settings(ValidationSettings):
         description="Slack Web API base URL (tests point it at a fake; files are fetched "
         "only from Slack's hosts or this one).",
     )
+    max_request_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        gt=0,
+        alias="TUNEBOT_MAX_REQUEST_BYTES",
+        description="Largest request body POST /slack/events accepts in HTTP mode (larger: "
+        "413, refused before it is read); Slack's own payloads are far smaller.",
+    )
+    inference_prices: PriceTable = Field(
+        default_factory=dict,
+        alias="TUNEBOT_INFERENCE_PRICES",
+        description="USD per 1M tokens (prompt and answer) of the model calls A/B tests make, "
+        'by model id, JSON: {"gpt-4o-mini-2024-07-18": 0.6}; they count toward '
+        "TUNEBOT_MONTHLY_BUDGET_USD. With a budget set, A/B tests on an unpriced OpenAI or "
+        "Azure model are refused (the worker is free).",
+    )
     admins: CommaList = Field(
         default_factory=list,
         alias="TUNEBOT_ADMINS",
@@ -263,6 +278,14 @@ class Settings(ValidationSettings):
         "a restarted replica with the same name resumes its jobs at once.",
     )
 
+    # --- operations -------------------------------------------------------
+    log_format: Literal["json", "text"] | None = Field(
+        default=None,
+        alias="TUNEBOT_LOG_FORMAT",
+        description="Log lines on stderr: json (one object per line, for log shippers) or "
+        "text; unset picks text at a terminal and json otherwise.",
+    )
+
     # --- evaluation -------------------------------------------------------
     judge_model: str | None = Field(
         default=None,
@@ -280,6 +303,14 @@ class Settings(ValidationSettings):
         ge=1,
         alias="TUNEBOT_EVAL_CONCURRENCY",
         description="Model calls a held-out evaluation makes at once.",
+    )
+    dpo_min_pairs: int = Field(
+        default=20,
+        ge=10,
+        alias="TUNEBOT_DPO_MIN_PAIRS",
+        description="Decided A/B prompts a session needs before its results offer "
+        '"Train on these votes" (a DPO job on the session\'s preference pairs); '
+        "at least 10, the smallest training file OpenAI accepts.",
     )
 
     @field_validator(
@@ -310,6 +341,15 @@ class Settings(ValidationSettings):
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    def secret_values(self) -> list[str]:
+        """Every secret setting's value, for the log redactor (core.logs)."""
+        values = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                values.append(value.get_secret_value())
+        return values
 
     @cached_property
     def configured_providers(self) -> list[str]:

@@ -41,6 +41,8 @@ ProviderName = Literal["openai", "azure", "worker"]
 # Hyperparameters OpenAI and Azure accept for supervised fine-tuning; the worker
 # also takes the LoRA/QLoRA ones (core.training.config.TrainingParams).
 OPENAI_HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
+# What OpenAI and Azure accept for preference fine-tuning (``method.dpo.hyperparameters``).
+OPENAI_DPO_HYPERPARAMETERS = (*OPENAI_HYPERPARAMETERS, "beta")
 
 # Models OpenAI documents as fine-tunable, shown first in pickers.
 FINE_TUNABLE_OPENAI_MODELS = (
@@ -62,6 +64,16 @@ FINE_TUNING_UNAVAILABLE_HINT = (
 
 # Keys and bearer tokens that may be echoed in provider error messages.
 _SECRET_PATTERN = re.compile(r"(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+\S+|api[-_ ]?key[=:]\s*\S+)", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """One saved checkpoint of a job: a model id that can be served, and its losses."""
+
+    model: str
+    step: int
+    train_loss: float | None = None
+    valid_loss: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,13 +188,16 @@ class Provider:
         seed: int | None = None,
         hyperparameters: Mapping[str, Any] | None = None,
         metadata: Mapping[str, str] | None = None,
+        method: Literal["supervised", "dpo"] | str = "supervised",
     ) -> FineTuningJob:
-        """Create a supervised fine-tuning job.
+        """Create a fine-tuning job: supervised, or preference (DPO) training.
 
         Parameters:
             hyperparameters: ``n_epochs``/``batch_size``/``learning_rate_multiplier``
-                for every provider; the worker also reads the LoRA options.
-                ``None`` values are left out so the provider picks ("auto").
+                (and ``beta`` for DPO) for every provider; the worker also reads the
+                LoRA options. ``None`` values are left out so the provider picks ("auto").
+            method: OpenAI's ``method.type``; every provider takes the same shape,
+                ``{"type": method, method: {"hyperparameters": ...}}``.
 
         Raises:
             ProviderRejected: ``code="fine_tuning_unavailable"`` when OpenAI denies
@@ -190,7 +205,8 @@ class Provider:
                 models, exhausted quota or bad keys.
             ProviderTimeout: no answer after the SDK's retries.
         """
-        allowed = None if self.name == "worker" else OPENAI_HYPERPARAMETERS
+        openai_keys = OPENAI_DPO_HYPERPARAMETERS if method == "dpo" else OPENAI_HYPERPARAMETERS
+        allowed = None if self.name == "worker" else openai_keys
         hp = {
             key: value
             for key, value in (hyperparameters or {}).items()
@@ -206,12 +222,12 @@ class Provider:
         if metadata:
             extra["metadata"] = dict(metadata)
         # The SDK's TypedDict lists OpenAI's hyperparameters only; the worker reads more.
-        method: Any = {"type": "supervised", "supervised": {"hyperparameters": hp}}
+        shape: Any = {"type": method, method: {"hyperparameters": hp}}
         with self._errors("create the fine-tuning job", creating_job=True):
             return self._client.fine_tuning.jobs.create(
                 model=model,
                 training_file=training_file,
-                method=method,
+                method=shape,
                 **extra,
             )
 
@@ -262,6 +278,33 @@ class Provider:
             name=self.name, client=self._async_client(), events_page_size=self._events_page_size
         )
 
+    def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
+        """The job's checkpoints, oldest step first (OpenAI keeps the last three).
+
+        Raises:
+            ProviderRejected, ProviderTimeout: as for :meth:`retrieve_job`.
+        """
+        found: list[Checkpoint] = []
+        with self._errors("list the job's checkpoints"):
+            for item in self._client.fine_tuning.jobs.checkpoints.list(job_id, limit=100):
+                metrics = item.metrics
+                valid = None
+                if metrics is not None:
+                    valid = (
+                        metrics.full_valid_loss
+                        if metrics.full_valid_loss is not None
+                        else metrics.valid_loss
+                    )
+                found.append(
+                    Checkpoint(
+                        model=item.fine_tuned_model_checkpoint,
+                        step=item.step_number,
+                        train_loss=metrics.train_loss if metrics is not None else None,
+                        valid_loss=valid,
+                    )
+                )
+        return sorted(found, key=lambda c: c.step)
+
     def cancel_job(self, job_id: str) -> FineTuningJob:
         """Ask the provider to cancel. Raises ProviderRejected/ProviderTimeout."""
         with self._errors("cancel the job"):
@@ -290,6 +333,7 @@ class Provider:
         with self._errors("get a chat completion"):
             response = self._client.chat.completions.create(
                 model=model,
+                # Plain dicts in OpenAI's message shape; the SDK types them as a TypedDict union.
                 messages=messages,  # type: ignore[arg-type]
                 max_tokens=max_tokens,
                 temperature=temperature,

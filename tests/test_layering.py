@@ -116,3 +116,27 @@ def test_imports_are_plain() -> None:
             if name in ("import_module", "__import__") or "import_module" in imported:
                 offenders.append(f"{_rel(path)}:{node.lineno}")
     assert offenders == []
+
+
+def test_the_bot_never_imports_the_fake_slack_it_ships() -> None:
+    # bot/fakeslack is a test double shipped for `tunebot demo` and the tests;
+    # the bot itself must only ever talk to Slack through slack_sdk and bolt.
+    def uses_fake(path: Path) -> bool:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(name.startswith("bot.fakeslack") for name in names):
+                return True
+        return False
+
+    offenders = [
+        _rel(p)
+        for p in _modules("bot")
+        if not _rel(p).startswith("bot/fakeslack/") and uses_fake(p)
+    ]
+    assert offenders == []

@@ -52,7 +52,7 @@ def tokenizer_folder(base_model: str) -> Path:
 
 
 def check_training_file(
-    path: Path, *, base_model: str, max_seq_length: int | None = None
+    path: Path, *, base_model: str, max_seq_length: int | None = None, method: str = "supervised"
 ) -> str | None:
     """Validate ``path`` with core; return an error message, or None when trainable.
 
@@ -62,6 +62,7 @@ def check_training_file(
             model's own tokenizer and chat template, as the trainer will.
         max_seq_length: the job's limit per example; a longer example would be
             truncated, so it is refused here instead of being trained in part.
+        method: the job's ``method.type``; "dpo" trains preference files only.
     """
     from core.config import load_validation_settings
     from core.errors import TunebotError
@@ -79,6 +80,8 @@ def check_training_file(
     except TunebotError as exc:
         return exc.user_message()
     if report.verdict != "not_ready":
+        if method == "dpo" or report.format == "preference":
+            return _method_mismatch(report.format, method)
         if report.format not in ("chat", "prompt_completion", "text"):
             return (
                 f"The worker cannot train {report.format!r} files; "
@@ -97,6 +100,21 @@ def check_training_file(
     if any(f.code == "too_many_tokens" for f in report.errors):
         advice += " Or raise the job's max_seq_length."
     return "The training file is not ready: " + "; ".join(lines) + ". " + advice
+
+
+def _method_mismatch(fmt: str, method: str) -> str | None:
+    """Preference files train with DPO and DPO trains nothing else (see worker.preference)."""
+    if fmt == "preference" and method == "dpo":
+        return None
+    if fmt == "preference":
+        return (
+            "This is a preference (DPO) file; start the job with "
+            'method {"type": "dpo"} to train on it.'
+        )
+    return (
+        f"A DPO job needs a preference file (input.messages, preferred_output, "
+        f"non_preferred_output), not {fmt!r} data; use method 'supervised' for this file."
+    )
 
 
 def load_examples(path: Path, *, base_model: str) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from worker.errors import APIError
-from worker.inference import ModelCache
+from worker.inference import ChatBackend
 from worker.runner import JobRunner
 from worker.settings import WorkerConfig
 from worker.store import WorkerStore
@@ -25,11 +25,12 @@ class WorkerState:
     config: WorkerConfig
     store: WorkerStore
     runner: JobRunner
-    models: ModelCache
+    backend: ChatBackend
     device: str
 
 
-def get_state(request: Request) -> WorkerState:
+async def get_state(request: Request) -> WorkerState:
+    # async: resolved on the event loop, so /healthz never waits for a pool thread.
     state: WorkerState = request.app.state.worker
     return state
 

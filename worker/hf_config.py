@@ -8,6 +8,7 @@ down once.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ class HFConfigs:
     sft_kwargs: dict[str, Any]
     """``SFTConfig`` arguments; kept as a dict so they can be checked on any host
     (``SFTConfig(bf16=True)`` refuses to exist on a machine without a GPU)."""
+    dpo_kwargs: dict[str, Any]
+    """``DPOConfig`` arguments: the same schedule and precision, plus DPO's loss."""
     lora: Any  # peft.LoraConfig
     quantization: Any | None  # transformers.BitsAndBytesConfig
     model_kwargs: dict[str, Any]
@@ -32,6 +35,12 @@ class HFConfigs:
         from trl import SFTConfig
 
         return SFTConfig(**self.sft_kwargs)
+
+    def dpo_config(self) -> Any:
+        """The ``trl.DPOConfig`` for this job."""
+        from trl import DPOConfig
+
+        return DPOConfig(**self.dpo_kwargs)
 
 
 def resolve_device(requested: str = "auto") -> str:
@@ -73,10 +82,24 @@ def model_load_kwargs(*, device: str, load_in_4bit: bool) -> dict[str, Any]:
     """``from_pretrained`` kwargs shared by training and serving (same precision)."""
     kwargs: dict[str, Any] = {"dtype": compute_dtype(device)}
     if device == "cuda":
-        kwargs["device_map"] = {"": 0}
+        # Under `accelerate launch` each DDP rank loads (and 4-bit quantises) its
+        # own copy on its own GPU; CUDA_VISIBLE_DEVICES already picked them.
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
     if load_in_4bit:
         kwargs["quantization_config"] = quantization_config(device)
     return kwargs
+
+
+def ddp_kwargs() -> dict[str, Any]:
+    """Trainer settings for a run under ``accelerate launch`` with several processes.
+
+    ``split_batches`` keeps ``batch_size`` the global batch (each rank takes its
+    share), so a job's schedule and loss curve match a single-process run.
+    LoRA leaves most base weights frozen, so DDP must not search for unused ones.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return {}
+    return {"accelerator_config": {"split_batches": True}, "ddp_find_unused_parameters": False}
 
 
 def build_hf_configs(
@@ -86,7 +109,7 @@ def build_hf_configs(
     device: str,
     has_validation: bool = False,
 ) -> HFConfigs:
-    """Map ``params`` to ``SFTConfig``, ``LoraConfig`` and the 4-bit config.
+    """Map ``params`` to ``SFTConfig``/``DPOConfig``, ``LoraConfig`` and the 4-bit config.
 
     Parameters:
         params: validated training parameters.
@@ -133,7 +156,10 @@ def build_hf_configs(
         report_to="none",
         disable_tqdm=True,
         dataloader_num_workers=0,
+        **ddp_kwargs(),
     )
+    dpo = {k: v for k, v in sft.items() if k != "completion_only_loss"}
+    dpo.update(dpo_loss(params))
     lora = LoraConfig(
         r=params.lora_r,
         lora_alpha=params.lora_alpha,
@@ -144,8 +170,21 @@ def build_hf_configs(
     )
     return HFConfigs(
         sft_kwargs=sft,
+        dpo_kwargs=dpo,
         lora=lora,
         quantization=quantization_config(device) if four_bit else None,
         model_kwargs=model_load_kwargs(device=device, load_in_4bit=four_bit),
         load_in_4bit=four_bit,
     )
+
+
+def dpo_loss(params: TrainingParams) -> dict[str, Any]:
+    """DPO's sigmoid loss plus, unless ``sft_weight`` is 0, TRL's supervised term on
+    the preferred answers (RPO): plain DPO can lower both answers' likelihood."""
+    if params.sft_weight == 0:
+        return {"beta": params.beta, "loss_type": ["sigmoid"], "loss_weights": None}
+    return {
+        "beta": params.beta,
+        "loss_type": ["sigmoid", "sft"],
+        "loss_weights": [1.0, params.sft_weight],
+    }

@@ -27,6 +27,8 @@ METRIC_KEYS = (
     "learning_rate",
     "tokens_per_second",
 )
+PREFERENCE_KEYS = ("train_reward_margin", "train_reward_accuracy")
+"""DPO jobs only; absent from supervised jobs' events rather than null."""
 
 
 def ingest_progress(store: WorkerStore, job_id: str, path: Path) -> int:
@@ -84,7 +86,13 @@ def _event(
 
 def _metrics_event(job_id: str, record: dict[str, Any], created: int) -> EventRecord:
     data = {key: record.get(key) for key in METRIC_KEYS}
+    data.update({key: record[key] for key in PREFERENCE_KEYS if key in record})
     message = f"Step {data['step']}/{data['total_steps']}: training loss={data['train_loss']:.2f}"
+    if "train_reward_margin" in data:
+        message += (
+            f", reward margin={data['train_reward_margin']:.2f}, "
+            f"reward accuracy={data.get('train_reward_accuracy', 0):.2f}"
+        )
     return _event(job_id, message, created, type_="metrics", data=data)
 
 
@@ -94,6 +102,9 @@ def _eval_event(job_id: str, record: dict[str, Any], created: int) -> EventRecor
         "valid_loss": record.get("valid_loss"),
         "valid_mean_token_accuracy": record.get("valid_mean_token_accuracy"),
     }
+    for key in ("valid_reward_margin", "valid_reward_accuracy"):
+        if key in record:
+            data[key] = record[key]
     loss = data["valid_loss"]
     shown = f"{loss:.2f}" if isinstance(loss, int | float) else "n/a"
     message = f"Step {data['step']}: validation loss={shown}"

@@ -33,6 +33,10 @@ class JobSpec:
     """A checkpoint folder to continue from (worker restart recovery)."""
     device: str = "auto"
     """"auto", "cuda" or "cpu"."""
+    method: str = "supervised"
+    """OpenAI's ``method.type``: "supervised" (SFT) or "dpo" (preference pairs)."""
+    init_adapter: Path | None = None
+    """The adapter of the ``ft:`` model this job continues; None trains a new one on the base."""
 
     @property
     def progress_path(self) -> Path:
@@ -69,7 +73,7 @@ class JobSpec:
         """
         data = json.loads(path.read_text(encoding="utf-8"))
         params = TrainingParams(**data.pop("params"))
-        optional = {"validation_file", "resume_from"}
+        optional = {"validation_file", "resume_from", "init_adapter"}
         paths = {"training_file", "output_dir", *optional}
         for key in paths:
             if data.get(key) is not None:

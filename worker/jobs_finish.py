@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 
 from worker.records import FileRecord, JobRecord
-from worker.results import fine_tuned_model_name, metrics_csv
+from worker.results import base_model_name, fine_tuned_model_name, metrics_csv
 from worker.settings import WorkerConfig
 from worker.store import WorkerStore, new_id, now
 
@@ -49,7 +49,7 @@ def finish_job(
         values["trained_tokens"] = tokens
     if status == "succeeded":
         values["fine_tuned_model"] = fine_tuned_model_name(
-            model=job.model, suffix=job.suffix, job_id=job.id
+            model=base_model_name(job.model), suffix=job.suffix, job_id=job.id
         )
         values["result_file"] = _write_metrics_file(store, config, job_id)
         store.update_job(job_id, **values)
@@ -66,6 +66,10 @@ def finish_job(
         store.add_event(job_id, f"Fine-tuning job failed: {message}", level="error")
     finished = store.get(JobRecord, job_id)
     assert finished is not None
+    logger.info(
+        "job %s (model %s): %s%s",
+        job_id, job.model, status, f" ({values['error_code']})" if status == "failed" else "",
+    )  # fmt: skip
     return finished
 
 
@@ -74,6 +78,10 @@ def _write_metrics_file(store: WorkerStore, config: WorkerConfig, job_id: str) -
     file_id = new_id("file")
     config.files_dir.mkdir(parents=True, exist_ok=True)
     (config.files_dir / file_id).write_bytes(content)
+    if config.remote_storage:
+        from worker.storage import Storage
+
+        Storage(config.storage_uri).put_file(config.files_dir / file_id, f"files/{file_id}")
     store.add(
         FileRecord(
             id=file_id,

@@ -7,7 +7,8 @@ file (:func:`worker.job_spec.read_new_lines`) and turns each line into a
 
 Line kinds (``"kind"`` key): ``metrics`` (every logged step), ``eval`` (when a
 validation file exists), ``checkpoint`` (after a checkpoint is complete) and
-``message`` (human-readable milestones).
+``message`` (human-readable milestones). DPO jobs add ``*_reward_margin`` and
+``*_reward_accuracy`` to ``metrics`` and ``eval`` lines.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 
+# TrainerCallback is Any to mypy (transformers is read untyped; see pyproject).
 class ProgressCallback(TrainerCallback):  # type: ignore[misc]
     """Writes metrics per logged step and stops (with a checkpoint) on request.
 
@@ -57,7 +59,7 @@ class ProgressCallback(TrainerCallback):  # type: ignore[misc]
     def on_step_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **_: Any
     ) -> None:
-        if self.stop.is_set():
+        if _any_rank(self.stop.is_set()):
             control.should_save = True
             control.should_training_stop = True
 
@@ -77,6 +79,7 @@ class ProgressCallback(TrainerCallback):  # type: ignore[misc]
                 step=state.global_step,
                 valid_loss=logs["eval_loss"],
                 valid_mean_token_accuracy=logs.get("eval_mean_token_accuracy"),
+                **_preference(logs, source="eval_", target="valid_"),
             )
         if "loss" in logs:
             self.write("metrics", **self._metrics(state, logs))
@@ -98,6 +101,7 @@ class ProgressCallback(TrainerCallback):  # type: ignore[misc]
             "eta_seconds": per_step * (state.max_steps - state.global_step) if per_step else None,
             "run_tokens": tokens,
             "run_cpu_seconds": time.process_time() - self._cpu_started,
+            **_preference(logs, source="", target="train_"),
         }
 
     def on_save(
@@ -105,6 +109,8 @@ class ProgressCallback(TrainerCallback):  # type: ignore[misc]
     ) -> None:
         if not state.is_world_process_zero:
             return
+        if args.output_dir is None:  # hf_config always sets it; without it nothing was saved
+            raise RuntimeError("the trainer saved a checkpoint without an output_dir")
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         last = state.log_history[-1] if state.log_history else {}
         self.write(
@@ -114,3 +120,27 @@ class ProgressCallback(TrainerCallback):  # type: ignore[misc]
             train_loss=last.get("loss"),
             train_mean_token_accuracy=last.get("mean_token_accuracy"),
         )
+
+
+def _any_rank(flag: bool) -> bool:
+    """``flag`` OR-ed over DDP ranks, so all stop at the same step.
+
+    Why: SIGTERM reaches the ranks at slightly different steps; a rank that
+    stopped alone would leave the others blocked in their next all-reduce.
+    """
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flag
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    value = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item() > 0)
+
+
+def _preference(logs: dict[str, float], *, source: str, target: str) -> dict[str, float]:
+    """DPO's reward margin (chosen minus rejected implicit reward) and accuracy (share
+    of pairs whose chosen answer has the higher reward), when the trainer logged them."""
+    names = {"rewards/margins": "reward_margin", "rewards/accuracies": "reward_accuracy"}
+    return {target + name: logs[source + k] for k, name in names.items() if source + k in logs}

@@ -9,6 +9,8 @@ order (queue order, newest-first pages) independent of clock resolution.
 
 from __future__ import annotations
 
+import json
+
 from sqlmodel import Field, SQLModel
 
 
@@ -52,6 +54,8 @@ class JobRecord(SQLModel, table=True):
     error_param: str | None = None
     result_file: str | None = None
     pid: int | None = None
+    launch_id: str | None = None
+    """The launcher's handle of the current attempt (a pid, a Ray submission id)."""
     progress_offset: int = 0
     cancel_requested: bool = False
     attempts: int = 0
@@ -81,3 +85,8 @@ class CheckpointRecord(SQLModel, table=True):
     step: int
     path: str
     metrics_json: str
+
+
+def job_method(job: JobRecord) -> str:
+    """The job's ``method.type``; jobs stored before DPO existed are supervised."""
+    return str(json.loads(job.method_json)["type"]) if job.method_json else "supervised"

@@ -28,6 +28,17 @@ def fine_tuned_model_name(*, model: str, suffix: str | None, job_id: str) -> str
     return f"ft:{model}:{suffix or ''}:{job_id.removeprefix('ftjob-')}"
 
 
+def base_model_name(model: str) -> str:
+    """The served base name behind ``model``: itself, or the ``<base>`` of an ``ft:`` name.
+
+    A job that continues an ``ft:`` model is named after the same base, as OpenAI
+    names it, so names never nest (suffixes and job ids hold no colons).
+    """
+    if job_id_from_model(model) is None:
+        return model
+    return ":".join(model.split(":")[1:-2])
+
+
 def job_id_from_model(name: str) -> str | None:
     """The job id inside an ``ft:`` name, or None when ``name`` is not one."""
     parts = name.split(":")

@@ -65,12 +65,25 @@ class Hyperparameters(BaseModel):
 
 
 class SupervisedMethod(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hyperparameters: dict[str, Any] | None = None
+
+
+class DpoMethod(BaseModel):
+    """``method.dpo``: OpenAI's ``beta`` and schedule, plus the worker's extensions."""
+
+    model_config = ConfigDict(extra="forbid")
+
     hyperparameters: dict[str, Any] | None = None
 
 
 class Method(BaseModel):
-    type: Literal["supervised"] = "supervised"
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["supervised", "dpo"] = "supervised"
     supervised: SupervisedMethod | None = None
+    dpo: DpoMethod | None = None
 
 
 class JobCreate(BaseModel):
@@ -159,14 +172,26 @@ class ModelObject(BaseModel):
 
 
 class ChatMessage(BaseModel):
+    """Extra keys (``name``, ``tool_calls``...) are kept so the route can refuse them by name."""
+
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "developer", "user", "assistant"]
     content: str | list[dict[str, Any]] | None = None
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    include_usage: bool = True
+
+
 class ChatRequest(BaseModel):
-    """The subset of ``POST /v1/chat/completions`` the worker honours."""
+    """``POST /v1/chat/completions``: the parameters the worker honours.
+
+    Extra keys are kept (not refused by pydantic) so the route can name each
+    unsupported parameter in a 400 (``tools``, ``response_format``...).
+    """
 
     model_config = ConfigDict(extra="allow")
 
@@ -175,9 +200,14 @@ class ChatRequest(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1, le=32768)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=32768)
     temperature: float = Field(default=1.0, ge=0, le=2)
-    seed: int | None = None
-    n: int = Field(default=1, ge=1, le=1)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
+    stop: str | list[str] | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    n: int = Field(default=1, ge=1)
     stream: bool = False
+    stream_options: StreamOptions | None = None
 
 
 class ResponseMessage(BaseModel):
@@ -186,11 +216,31 @@ class ResponseMessage(BaseModel):
     refusal: str | None = None
 
 
+class TopLogprobItem(BaseModel):
+    token: str
+    logprob: float
+    bytes: list[int] | None = None
+
+
+class TokenLogprobItem(BaseModel):
+    token: str
+    logprob: float
+    bytes: list[int] | None = None
+    top_logprobs: list[TopLogprobItem]
+
+
+class ChoiceLogprobs(BaseModel):
+    """OpenAI's ``choices[].logprobs``: one entry per generated token."""
+
+    content: list[TokenLogprobItem] | None = None
+    refusal: list[TokenLogprobItem] | None = None
+
+
 class Choice(BaseModel):
     index: int = 0
     message: ResponseMessage
     finish_reason: Literal["stop", "length"]
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class Usage(BaseModel):
@@ -209,10 +259,25 @@ class ChatCompletion(BaseModel):
     system_fingerprint: str | None = None
 
 
+class Serving(BaseModel):
+    """Chat load and totals since start; counts only, nothing that names a job or user."""
+
+    backend: str
+    max_batch_size: int
+    active_requests: int
+    queued_requests: int
+    generated_tokens: int
+    cancelled_requests: int
+    batches: int
+    largest_batch: int
+
+
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
     version: str
     device: str
     queue_length: int
-    running_job: str | None = None
+    training: bool
+    """Whether a training job is running (its id is not shown: this route needs no key)."""
     models: list[str]
+    serving: Serving

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from core.store.schema import Schema, tables_of
 from core.store.sqlite import sqlite_engine
@@ -97,7 +97,11 @@ class WorkerStore:
         with self.session() as s:
             query = select(model)
             if job_id is not None:
-                query = query.where(model.job_id == job_id)  # type: ignore[union-attr]
+                # Files have no job; only event and checkpoint pages are asked with one.
+                job_column = getattr(model, "job_id", None)
+                if job_column is None:
+                    raise ValueError(f"{model.__name__} rows do not belong to a job")
+                query = query.where(job_column == job_id)
             if after:
                 anchor = s.exec(select(model.seq).where(model.id == after)).first()
                 if anchor is None:
@@ -112,6 +116,12 @@ class WorkerStore:
         with self.session() as s:
             query = select(JobRecord).where(col(JobRecord.status).in_(statuses))
             return list(s.exec(query.order_by(col(JobRecord.seq))).all())
+
+    def job_counts(self) -> dict[str, int]:
+        """Jobs per status (for ``/metrics``): one grouped query, no ids."""
+        with self.session() as s:
+            query = select(JobRecord.status, func.count()).group_by(JobRecord.status)
+            return {status: count for status, count in s.exec(query).all()}
 
     def job_by_model(self, fine_tuned_model: str) -> JobRecord | None:
         with self.session() as s:
@@ -146,6 +156,20 @@ class WorkerStore:
             query = select(EventRecord).where(EventRecord.job_id == job_id)
             if type_:
                 query = query.where(EventRecord.type == type_)
+            return list(s.exec(query.order_by(col(EventRecord.seq))).all())
+
+    def stored_file_bytes(self) -> int:
+        """Bytes of every stored file (uploads and result files)."""
+        with self.session() as s:
+            total = s.exec(select(func.coalesce(func.sum(FileRecord.bytes), 0))).one()
+        return int(total)
+
+    def events_since(self, job_id: str, seq: int, *, type_: str) -> list[EventRecord]:
+        """Events of ``type_`` stored after ``seq``, oldest first."""
+        with self.session() as s:
+            query = select(EventRecord).where(
+                EventRecord.job_id == job_id, EventRecord.type == type_, col(EventRecord.seq) > seq
+            )
             return list(s.exec(query.order_by(col(EventRecord.seq))).all())
 
     def checkpoints(self, job_id: str) -> list[CheckpointRecord]:

@@ -12,7 +12,7 @@ examples (DESIGN.md, known traps).
 
 Usage::
 
-    python -m worker.tiny_model OUT_DIR [--size tiny|small] [--seed 0]
+    python -m worker.tiny_model OUT_DIR [--size tiny|small] [--seed 0] [--tools]
 """
 
 from __future__ import annotations
@@ -33,6 +33,26 @@ CHAT_TEMPLATE = (
     "{{ bos_token }}"
     "{% for message in messages %}"
     "{{ '<|' + message['role'] + '|>\n' + message['content'] + '<|end|>\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
+)
+# The same turns, plus tools: definitions as JSON in a first system turn, each
+# call as JSON after the assistant's text, tool results as "tool" turns. With
+# ``--tools`` the tiny model can train files with tool use (examples/
+# support_chat.jsonl has some, and `tunebot demo` trains on it); the default
+# template stays without tools so the worker's refusal of such files is testable.
+TOOLS_CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% if tools %}{{ '<|system|>\nTools:\n' }}"
+    "{% for tool in tools %}{{ tool | tojson }}{{ '\n' }}{% endfor %}"
+    "{{ '<|end|>\n' }}{% endif %}"
+    "{% for message in messages %}"
+    "{{ '<|' + message['role'] + '|>\n' }}"
+    "{% if message['content'] %}{{ message['content'] }}{% endif %}"
+    "{% if message['tool_calls'] %}{% for call in message['tool_calls'] %}"
+    "{{ '<call>' }}{{ call['function'] | tojson }}{{ '</call>' }}"
+    "{% endfor %}{% endif %}"
+    "{{ '<|end|>\n' }}"
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
 )
@@ -67,7 +87,7 @@ SIZES = {
 }
 
 
-def _train_tokenizer(vocab_size: int) -> object:
+def _train_tokenizer(vocab_size: int, *, tools: bool = False) -> object:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -89,12 +109,16 @@ def _train_tokenizer(vocab_size: int) -> object:
         pad_token=PAD_TOKEN,
         additional_special_tokens=list(ROLE_TOKENS),
     )
-    fast.chat_template = CHAT_TEMPLATE
+    fast.chat_template = TOOLS_CHAT_TEMPLATE if tools else CHAT_TEMPLATE
     return fast
 
 
-def write_tiny_model(out_dir: Path, *, size: str = "tiny", seed: int = 0) -> Path:
+def write_tiny_model(
+    out_dir: Path, *, size: str = "tiny", seed: int = 0, tools: bool = False
+) -> Path:
     """Write a random Llama and its tokenizer to ``out_dir``; return the folder.
+
+    ``tools``: give it :data:`TOOLS_CHAT_TEMPLATE`, which renders tool use.
 
     Raises:
         ValueError: ``size`` is not one of :data:`SIZES`.
@@ -105,17 +129,21 @@ def write_tiny_model(out_dir: Path, *, size: str = "tiny", seed: int = 0) -> Pat
     if size not in SIZES:
         raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
     shape = SIZES[size]
-    tokenizer = _train_tokenizer(shape.vocab_size)
+    tokenizer = _train_tokenizer(shape.vocab_size, tools=tools)
     config = LlamaConfig(
+        # The tokenizer (transformers, untyped here) has __len__ at run time; its type is Any-like.
         vocab_size=len(tokenizer),  # type: ignore[arg-type]
         hidden_size=shape.hidden_size,
         intermediate_size=shape.intermediate_size,
         num_hidden_layers=shape.num_hidden_layers,
         num_attention_heads=shape.num_attention_heads,
         num_key_value_heads=shape.num_key_value_heads,
-        max_position_embeddings=1024,
+        # Rotary positions cost no weights: 4096 leaves room for a prompt plus
+        # the 1,024 answer tokens an A/B session asks for (1024 refused them all).
+        max_position_embeddings=4096,
         initializer_range=0.2,
         tie_word_embeddings=False,
+        # Token ids exist on the trained fast tokenizer at run time; its stub lacks them.
         bos_token_id=tokenizer.bos_token_id,  # type: ignore[attr-defined]
         eos_token_id=tokenizer.eos_token_id,  # type: ignore[attr-defined]
         pad_token_id=tokenizer.pad_token_id,  # type: ignore[attr-defined]
@@ -129,6 +157,7 @@ def write_tiny_model(out_dir: Path, *, size: str = "tiny", seed: int = 0) -> Pat
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
+    # save_pretrained exists on the fast tokenizer at run time; its stub lacks it.
     tokenizer.save_pretrained(out_dir)  # type: ignore[attr-defined]
     return out_dir
 
@@ -138,8 +167,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--tools", action="store_true", help="a chat template that renders tool use"
+    )
     args = parser.parse_args(argv)
-    path = write_tiny_model(args.out_dir, size=args.size, seed=args.seed)
+    path = write_tiny_model(args.out_dir, size=args.size, seed=args.seed, tools=args.tools)
     print(f"wrote a {args.size} random Llama to {path}")
 
 

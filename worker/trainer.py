@@ -10,11 +10,14 @@ Exit codes: 0 succeeded or cancelled cleanly, 1 failed (reason in the result).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -25,13 +28,23 @@ from worker.job_spec import JobSpec
 ADAPTER_META = "tunebot_adapter.json"
 """Written next to the adapter: which base it needs and at what precision."""
 
+REF_ADAPTER = "ref"
+"""The name TRL's DPOTrainer gives its frozen copy of an adapter being continued."""
+
 
 def parse_job(path: Path) -> JobSpec:
     """Read the spec the runner wrote for this job."""
     return JobSpec.read(path)
 
 
+def is_main_process() -> bool:
+    """Rank 0 of a DDP run (or the only process): the one that writes files."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def write_result(job: JobSpec, status: str, **fields: Any) -> None:
+    if not is_main_process():
+        return
     tmp = job.result_path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"status": status, **fields}), encoding="utf-8")
     os.replace(tmp, job.result_path)
@@ -59,11 +72,16 @@ def load_model_and_tokenizer(
 
 
 def build_trainer(job: JobSpec, callback: Any) -> tuple[Any, Any]:
-    """The SFTTrainer for ``job`` and the configs it was built from."""
-    from datasets import Dataset
-    from trl import SFTTrainer
+    """The TRL trainer for ``job`` (``SFTTrainer``, or ``DPOTrainer`` for method "dpo")
+    and the configs it was built from.
 
-    from worker.dataset import load_examples
+    A job that continues an ``ft:`` model loads that adapter and keeps training it;
+    for DPO, TRL then copies it into a frozen "ref" adapter, so the reference is
+    the model the job started from. A new adapter's DPO reference is the base
+    (adapters disabled).
+    """
+    from datasets import Dataset
+
     from worker.hf_config import build_hf_configs, resolve_device
 
     device = resolve_device(job.device)
@@ -79,21 +97,40 @@ def build_trainer(job: JobSpec, callback: Any) -> tuple[Any, Any]:
         four_bit=configs.load_in_4bit,
         gradient_checkpointing=configs.sft_kwargs["gradient_checkpointing"],
     )
+    if job.init_adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(job.init_adapter), is_trainable=True)
+    load = _loader(job)
+    train = Dataset.from_list(load(job.training_file))
+    valid = Dataset.from_list(load(job.validation_file)) if job.validation_file else None
+    common: dict[str, Any] = {
+        "model": model,
+        "train_dataset": train,
+        "eval_dataset": valid,
+        "processing_class": tokenizer,
+        # An adapter being continued is already on the model; TRL refuses a second config.
+        "peft_config": None if job.init_adapter else configs.lora,
+        "callbacks": [callback],
+    }
+    if job.method == "dpo":
+        from trl import DPOTrainer
+
+        return DPOTrainer(args=configs.dpo_config(), **common), configs
+    from trl import SFTTrainer
+
+    return SFTTrainer(args=configs.sft_config(), **common), configs
+
+
+def _loader(job: JobSpec) -> Callable[[Path], list[dict[str, Any]]]:
+    if job.method == "dpo":
+        from worker.preference import load_preference_examples
+
+        return load_preference_examples
+    from worker.dataset import load_examples
+
     # Pre-tokenized by core, exactly as the validator counted them (worker/dataset.py).
-    train = Dataset.from_list(load_examples(job.training_file, base_model=job.base_model))
-    valid = None
-    if job.validation_file:
-        valid = Dataset.from_list(load_examples(job.validation_file, base_model=job.base_model))
-    trainer = SFTTrainer(
-        model=model,
-        args=configs.sft_config(),
-        train_dataset=train,
-        eval_dataset=valid,
-        processing_class=tokenizer,
-        peft_config=configs.lora,
-        callbacks=[callback],
-    )
-    return trainer, configs
+    return functools.partial(load_examples, base_model=job.base_model)
 
 
 def main(job: JobSpec) -> int:
@@ -120,7 +157,7 @@ def main(job: JobSpec) -> int:
         if stop.is_set():
             write_result(job, "cancelled", trained_tokens=tokens, step=trainer.state.global_step)
             return 0
-        _save_adapter(job, trainer, load_in_4bit=configs.load_in_4bit)
+        save_adapter(job, trainer, load_in_4bit=configs.load_in_4bit)
     except Exception as exc:  # process boundary: record why, keep the traceback
         message = (
             exc.user_message() if isinstance(exc, TunebotError) else f"{type(exc).__name__}: {exc}"
@@ -133,9 +170,14 @@ def main(job: JobSpec) -> int:
     return 0
 
 
-def _save_adapter(job: JobSpec, trainer: Any, *, load_in_4bit: bool) -> None:
-    trainer.save_model(str(job.adapter_dir))
+def save_adapter(job: JobSpec, trainer: Any, *, load_in_4bit: bool) -> None:
+    """Write the trained adapter, its tokenizer and :data:`ADAPTER_META` to ``job.adapter_dir``."""
+    trainer.save_model(str(job.adapter_dir))  # rank 0 only, inside the Trainer
+    if not is_main_process():
+        return
     trainer.processing_class.save_pretrained(str(job.adapter_dir))
+    # A continued DPO job also holds TRL's frozen "ref" copy; the model is "default" only.
+    shutil.rmtree(job.adapter_dir / REF_ADAPTER, ignore_errors=True)
     meta = {"base_model": job.base_model, "load_in_4bit": load_in_4bit}
     (job.adapter_dir / ADAPTER_META).write_text(json.dumps(meta), encoding="utf-8")
 

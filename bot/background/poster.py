@@ -28,6 +28,7 @@ from bot.blocks.job_thread import (
 )
 from bot.blocks.jobs import JobChoices
 from core.errors import TunebotError
+from core.providers import Checkpoint
 from core.store.engine import session_scope
 from core.store.jobs import update_job
 from core.store.progress import POSTED, JobMessage, record_intent, record_posted
@@ -69,10 +70,19 @@ class ThreadPoster:
     (:mod:`bot.flows.heldout`) goes through the same two phases.
     """
 
-    def __init__(self, *, engine: Engine, client: WebClient, providers: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        client: WebClient,
+        providers: Sequence[str] = (),
+        checkpoints: Callable[[JobView], Sequence[Checkpoint]] | None = None,
+    ) -> None:
         self.engine = engine
         self.client = client
         self.providers = list(providers)
+        # Lists a succeeded job's checkpoints for its result message; None: not shown.
+        self.checkpoints = checkpoints
 
     def post_due(self, view: JobView, label: JobLabel, *, limit: int) -> int:
         """Post up to ``limit`` of the view's unposted replies in order; stop at a failure."""
@@ -179,7 +189,11 @@ class ThreadPoster:
             )
             return str(response["files"][0]["id"]) if response.get("files") else None
         if milestone.kind == "succeeded":
-            message = build_result_message(label, result_facts(view))
+            message = build_result_message(
+                label,
+                result_facts(view),
+                checkpoints=self.checkpoints(view) if self.checkpoints else (),
+            )
         elif milestone.kind == "failed":
             message = build_failure_message(
                 milestone, replace(label, offer_retry_on=self._retry_on(label))

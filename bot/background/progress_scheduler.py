@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -41,6 +42,8 @@ from bot.blocks.job_thread import build_progress_message
 from bot.context import BotContext
 from bot.flows.home import home_publisher
 from core.config import Settings
+from core.errors import ProviderError
+from core.providers import Checkpoint, Provider
 from core.store.datasets import utcnow
 from core.store.engine import session_scope
 from core.store.progress import (
@@ -87,6 +90,19 @@ class TickSummary:
     seconds: float = 0.0
     poll_seconds: float = 0.0
     status_changed: list[int] = field(default_factory=list)
+
+
+def _checkpoints(providers: Mapping[str, JobSource], view: JobView) -> list[Checkpoint]:
+    """A succeeded job's checkpoints for its result message; none when they cannot be read
+    (the result must not wait on them: the model id is what people need)."""
+    provider = providers.get(view.job.provider)
+    if not isinstance(provider, Provider) or not view.job.provider_job_id:
+        return []
+    try:
+        return provider.list_checkpoints(view.job.provider_job_id)
+    except ProviderError as error:
+        logger.warning("checkpoints of job %s not listed: %s", view.job.short_id, error.message)
+        return []
 
 
 def _isolated(view: JobView, step: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
@@ -146,9 +162,16 @@ class ProgressScheduler:
         # A few edits in flight at once: against real Slack (100-300 ms a call) a
         # budget's worth of edits would otherwise take seconds of every tick.
         self._senders = ThreadPoolExecutor(EDIT_SENDERS, thread_name_prefix="tunebot-edit")
-        self.poster = ThreadPoster(engine=engine, client=client, providers=list(providers))
+        self.poster = ThreadPoster(
+            engine=engine,
+            client=client,
+            providers=list(providers),
+            checkpoints=partial(_checkpoints, providers),
+        )
         self.home_publisher = home_publisher
         self._tick_lock = threading.Lock()
+        self.tick_observers: list[Callable[[TickSummary], None]] = []
+        """Called with each finished tick's summary (bot.runtime: the tick-seconds metric)."""
         self._scheduler: BackgroundScheduler | None = None
 
     # --- one tick ---------------------------------------------------------------
@@ -178,6 +201,8 @@ class ProgressScheduler:
             self._finalize(views, summary)
             summary.seconds = time.monotonic() - started
             logger.info("progress tick: %s", summary)
+            for observe in self.tick_observers:
+                observe(summary)
             return summary
 
     def _post_replies(self, views: list[JobView], summary: TickSummary) -> None:

@@ -22,13 +22,14 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.blocks.ids import AB_RESULTS_ACTION_ID, VOTE_ACTION_PREFIX
+from bot.blocks.ids import AB_RESULTS_ACTION_ID, TRAIN_ON_VOTES_ACTION_ID, VOTE_ACTION_PREFIX
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, truncate
-from bot.blocks.text import OUTCOME_WORDS, escape, p_value_text, plural
+from bot.blocks.mrkdwn import escape
+from bot.blocks.text import OUTCOME_WORDS, p_value_text, plural
 from core.evaluation.export import PromptRow
 from core.evaluation.stats import Summary, Tally, Verdict, rule_text
 from core.evaluation.votes import Scoreboard
-from core.store.evaluation import BASELINE, FEW_SHOT, AbResponse, AbSession
+from core.store.evaluation import BASELINE, CANDIDATE, FEW_SHOT, AbResponse, AbSession
 
 # Button order is part of the spec: A, B, Tie, Both bad.
 VOTE_BUTTONS = (
@@ -61,7 +62,12 @@ class ShownResponse:
 
 
 def arm_label(session: AbSession, arm: str) -> str:
-    """What people call an arm: "fine-tuned", "base", "base + few-shot prompt"."""
+    """What people call an arm: "fine-tuned", "base", "base + few-shot prompt" (escaped:
+    labels are chosen by people)."""
+    return escape(_arm_name(session, arm))
+
+
+def _arm_name(session: AbSession, arm: str) -> str:
     if arm == FEW_SHOT:
         return f"{session.baseline_label} + few-shot prompt"
     return session.baseline_label if arm == BASELINE else session.candidate_label
@@ -123,7 +129,7 @@ def _opponent_sections(session: AbSession, board: Scoreboard) -> list[Block]:
         label = arm_label(session, opponent)
         lines = summary_lines(
             summary,
-            candidate=session.candidate_label,
+            candidate=escape(session.candidate_label),
             opponent=label,
             votes=board.vote_tallies.get(opponent, Tally()),
         )
@@ -133,8 +139,10 @@ def _opponent_sections(session: AbSession, board: Scoreboard) -> list[Block]:
 
 def build_scoreboard(session: AbSession, board: Scoreboard) -> dict[str, Any]:
     """The session's root message: what is compared, how to vote, the score so far."""
-    arms = f"*{session.candidate_label}* `{session.candidate_model}` vs *{session.baseline_label}* "
-    arms += f"`{session.baseline_model}`"
+    arms = (
+        f"*{arm_label(session, CANDIDATE)}* `{escape(session.candidate_model)}` vs "
+        f"*{arm_label(session, BASELINE)}* `{escape(session.baseline_model)}`"
+    )
     if session.few_shot_prompt:
         few_shot = arm_label(session, FEW_SHOT)
         arms += f" and *{few_shot}* (up to 5 training examples in the system prompt)"
@@ -144,7 +152,7 @@ def build_scoreboard(session: AbSession, board: Scoreboard) -> dict[str, Any]:
         + f") · votes: *{board.votes}* from {plural(board.voters, 'person', 'people')}"
     )
     verdicts = [
-        s.verdict.text(candidate=session.candidate_label, baseline=arm_label(session, o))
+        s.verdict.text(candidate=escape(session.candidate_label), baseline=arm_label(session, o))
         + (f" (vs {arm_label(session, o)})" if len(board.summaries) > 1 else "")
         for o, s in board.summaries.items()
     ]
@@ -157,7 +165,9 @@ def build_scoreboard(session: AbSession, board: Scoreboard) -> dict[str, Any]:
     blocks += [DividerBlock(), SectionBlock(text=_md(HOW_TO))]
     blocks.append(
         ContextBlock(
-            elements=[_md(rule_text(min_decisive=session.min_decisive, alpha=session.alpha))]
+            elements=[
+                _md(escape(rule_text(min_decisive=session.min_decisive, alpha=session.alpha)))
+            ]
         )
     )
     text = f"A/B test {session.short_id}: {headline} ({plural(board.votes, 'vote')})"
@@ -174,11 +184,14 @@ def scrub(text: str, names: Iterable[str]) -> str:
 def shown(response: AbResponse, *, hidden_names: Sequence[str]) -> ShownResponse:
     """The public form of a response: truncated, or a scrubbed failure note."""
     if response.error is not None or response.text is None:
-        reason = scrub(response.error or "no answer", hidden_names)
+        reason = escape(scrub(response.error or "no answer", hidden_names))
         return ShownResponse(response.position, f"_No answer: {reason}_", False, True)
-    text = response.text.strip() or "_(empty answer)_"
+    text = response.text.strip()
+    if not text:
+        return ShownResponse(response.position, "_(empty answer)_", False, False)
+    # Cut, then escape: a model's answer may hold <!channel> or a disguised link.
     cut = truncate(text, RESPONSE_CHARS)
-    return ShownResponse(response.position, cut, cut != text, False)
+    return ShownResponse(response.position, escape(cut), cut != text, False)
 
 
 def quote(text: str, limit: int = PROMPT_QUOTE_CHARS) -> str:
@@ -256,28 +269,46 @@ def build_reveal(
             f"to *{VOTE_LABELS[choice]}*."
         )
     slots = [
-        f"{pos} was *{arm_label(session, r.arm)}* (`{r.model}`)"
+        f"{pos} was *{arm_label(session, r.arm)}* (`{escape(r.model)}`)"
         for pos, r in sorted(revealed.items())
     ]
     return head + " " + ", ".join(slots) + ". (Only you can see this.)"
 
 
+def _cell(text: str, width: int) -> str:
+    """Cut to ``width`` then escaped (never cut inside an entity), padded as written."""
+    cut = text[:width]
+    return escape(cut) + " " * (width - len(cut))
+
+
 def _table_line(row: PromptRow, session: AbSession) -> str:
     winner = {
         "candidate": session.candidate_label,
-        "opponent": arm_label(session, row.opponent),
+        "opponent": _arm_name(session, row.opponent),
     }.get(row.outcome) or OUTCOME_WORDS.get(row.outcome, row.outcome.replace("_", " "))
     votes = f"{row.votes_a}/{row.votes_b}/{row.ties}/{row.both_bad}"
-    prompt = truncate(" ".join(row.prompt.split()), TABLE_PROMPT_CHARS)
-    opponent = arm_label(session, row.opponent)[:8]
-    return f"{row.number:>3} {winner[:14]:<14} {votes:<11} {opponent:<8} {prompt}"
+    prompt = escape(truncate(" ".join(row.prompt.split()), TABLE_PROMPT_CHARS))
+    opponent = _cell(_arm_name(session, row.opponent), 8)
+    return f"{row.number:>3} {_cell(winner, 14)} {votes:<11} {opponent} {prompt}"
 
 
 def build_results(
-    session: AbSession, rows: Sequence[PromptRow], board: Scoreboard
+    session: AbSession,
+    rows: Sequence[PromptRow],
+    board: Scoreboard,
+    *,
+    train_pairs: int | None = None,
 ) -> dict[str, Any]:
-    """The per-prompt table (code blocks within Slack's limits) and the summary."""
-    head = f"*Results of A/B test `{session.short_id}`*: {len(rows)} prompts, {board.votes} votes"
+    """The per-prompt table (code blocks within Slack's limits) and the summary.
+
+    Parameters:
+        train_pairs: the decided prompts a DPO job would train on, when the session
+            has enough of them; adds the "Train on these votes" button.
+    """
+    head = (
+        f"*Results of A/B test `{session.short_id}`*: {plural(len(rows), 'prompt')}, "
+        f"{plural(board.votes, 'vote')}"
+    )
     blocks: list[Block] = [SectionBlock(text=_md(head)), *_opponent_sections(session, board)]
     header = f"{'#':>3} {'preferred':<14} {'A/B/tie/bad':<11} {'opponent':<8} prompt"
     chunk: list[str] = [header]
@@ -289,11 +320,13 @@ def build_results(
             chunk = [header]
         chunk.append(line)
     table_blocks.append(SectionBlock(text=_md("```" + "\n".join(chunk) + "```")))
-    room = MAX_MESSAGE_BLOCKS - len(blocks) - 1
+    room = MAX_MESSAGE_BLOCKS - len(blocks) - 1 - (train_pairs is not None)
     blocks.extend(table_blocks[:room])
     note = "The CSV has every prompt and answer; the JSONL holds the decided pairs as DPO data."
     if len(table_blocks) > room:
         note = "The table is cut here. " + note
+    if train_pairs is not None:
+        blocks.append(_train_button(session, train_pairs))
     blocks.append(ContextBlock(elements=[_md(note)]))
     return {"text": head.replace("*", ""), "blocks": [b.to_dict() for b in blocks]}
 
@@ -301,7 +334,8 @@ def build_results(
 def unblind_warning(session_short_id: str, prompts: int) -> str:
     return (
         f"Posting the results of `{session_short_id}` shows everyone which model answered each "
-        f"of its {plural(prompts, 'prompt')}: votes after that are no longer blind."
+        f"of its {plural(prompts, 'prompt')}: votes after that are no longer blind. "
+        "This cannot be undone."
     )
 
 
@@ -315,10 +349,35 @@ def build_unblind_confirm(session_short_id: str, prompts: int) -> dict[str, Any]
         style="danger",
         confirm=ConfirmObject(
             title="Unblind this A/B test?",
-            text="Everyone in the thread will see which model gave each answer.",
+            text=f"Model names of A/B test {session_short_id} become visible to everyone "
+            "in its thread.",
             confirm="Post results",
             deny="Keep it blind",
         ),
     )
     blocks: list[Block] = [SectionBlock(text=_md(text)), ActionsBlock(elements=[button])]
     return {"text": text, "blocks": [b.to_dict() for b in blocks]}
+
+
+def _train_button(session: AbSession, pairs: int) -> ActionsBlock:
+    """Start a DPO job on the decided pairs, continuing the session's fine-tuned model."""
+    return ActionsBlock(
+        elements=[
+            ButtonElement(
+                text="Train on these votes",
+                action_id=TRAIN_ON_VOTES_ACTION_ID,
+                value=session.short_id,
+                style="primary",
+                confirm=ConfirmObject(
+                    title="Train on these votes?",
+                    text=truncate(
+                        f"A preference (DPO) job continues `{escape(session.candidate_model)}` on "
+                        f"the {plural(pairs, 'decided prompt')} of this test.",
+                        300,
+                    ),
+                    confirm="Start training",
+                    deny="Not now",
+                ),
+            )
+        ]
+    )

@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
 
 from bot.blocks.ab import summary_lines
 from bot.blocks.limits import MAX_FIELD_TEXT, MAX_SECTION_TEXT, truncate
+from bot.blocks.mrkdwn import escape
 from core.evaluation.heldout import HeldoutResult, ItemResult, ModelStats
 from core.evaluation.judge import CHOICE_INVALID
 from core.evaluation.stats import MIN_DECISIVE
@@ -33,7 +34,7 @@ def _seconds(value: float | None) -> str:
 
 def _model_field(label: str, stats: ModelStats, *, classification: bool) -> MarkdownTextObject:
     score = "–" if stats.exact_match is None else f"{stats.exact_match:.1%}"
-    lines = [f"*{label}* `{stats.model}`"]
+    lines = [f"*{label}* `{escape(stats.model)}`"]
     if classification:
         lines.append(f"Accuracy: *{score}*")
     else:
@@ -49,11 +50,12 @@ def _model_field(label: str, stats: ModelStats, *, classification: bool) -> Mark
 
 
 def _one_line(text: str | None, limit: int) -> str:
-    return truncate(" ".join((text or "").split()), limit) or "–"
+    """Dataset prompts and model answers, on one line and inert."""
+    return escape(truncate(" ".join((text or "").split()), limit)) or "–"
 
 
 def _worst_line(rank: int, item: ItemResult) -> str:
-    judge = f" · judge: {item.judge.outcome}" if item.judge is not None else ""
+    judge = f" · judge: {escape(item.judge.outcome)}" if item.judge is not None else ""
     return (
         f"{rank}. _{_one_line(item.example.last_user_text, PROMPT_CHARS)}_\n"
         f"   fine-tuned: {_one_line(item.candidate.text, ANSWER_CHARS)}\n"
@@ -134,8 +136,8 @@ def build_heldout_report(
         blocks.append(
             SectionBlock(
                 text=_md(
-                    f"*LLM judge `{judge_model}`*, asked in both orders (disagreement = tie)\n"
-                    + "\n".join(lines)
+                    f"*LLM judge `{escape(judge_model or '')}`*, "
+                    "asked in both orders (disagreement = tie)\n" + "\n".join(lines)
                 )
             )
         )
@@ -158,4 +160,7 @@ def build_heldout_report(
 
 
 def build_heldout_failure(job_short_id: str, message: str) -> str:
-    return f":warning: The held-out evaluation of job `{job_short_id}` could not run: {message}"
+    return (
+        f":warning: The held-out evaluation of job `{job_short_id}` could not run: "
+        f"{escape(message)}"
+    )

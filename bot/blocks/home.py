@@ -26,7 +26,8 @@ from slack_sdk.models.views import View
 from bot.blocks.ids import AB_START_ACTION_ID, CANCEL_ACTION_ID, HOME_REFRESH_ACTION_ID
 from bot.blocks.jobs import provider_title
 from bot.blocks.limits import MAX_SECTION_TEXT, truncate
-from bot.blocks.text import escape, plural
+from bot.blocks.mrkdwn import escape
+from bot.blocks.text import plural
 
 _VERDICT = {"ready": ":white_check_mark:", "warnings": ":warning:", "not_ready": ":x:"}
 _JOB = {
@@ -93,14 +94,15 @@ def when(moment: datetime) -> str:
 
 
 def _thread(link: str | None, channel_id: str) -> str:
-    return f"<{link}|open thread>" if link else f"in <#{channel_id}>"
+    # A permalink from chat.getPermalink; its query's "&" is written as Slack's entity.
+    return f"<{escape(link)}|open thread>" if link else f"in <#{channel_id}>"
 
 
 def _job_section(job: HomeJob) -> Block:
     icon = _JOB.get(job.status, ":grey_question:")
     model = f" → `{escape(job.fine_tuned_model)}`" if job.fine_tuned_model else ""
     text = (
-        f"{icon} `{job.short_id}` *{job.status}* on {provider_title(job.provider)} · base "
+        f"{icon} `{job.short_id}` *{escape(job.status)}* on {provider_title(job.provider)} · base "
         f"`{escape(job.base_model)}`{model}\n{when(job.created_at)} · "
         f"{_thread(job.link, job.channel_id)}"
     )
@@ -137,7 +139,7 @@ def _session_line(session: HomeSession) -> str:
 
 def _dataset_line(dataset: HomeDataset) -> str:
     icon = _VERDICT.get(dataset.verdict, ":page_facing_up:")
-    verdict = _VERDICT_WORDS.get(dataset.verdict, dataset.verdict)
+    verdict = _VERDICT_WORDS.get(dataset.verdict) or escape(dataset.verdict)
     return (
         f"{icon} `{dataset.short_id}` *{escape(dataset.file_name[:80])}* · "
         f"{plural(dataset.examples, 'example')} · {verdict} · {when(dataset.created_at)} · "

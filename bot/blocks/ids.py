@@ -21,7 +21,10 @@ VOTE_ACTION_PREFIX = "ab_vote_"
 VALIDATE_FIXED_ACTION_ID = "validate_fixed"
 # "Retry" / "Retry on worker" under a failure post: START_ACTION_PREFIX + provider, so they
 # open the same start modal as the report's buttons; value is the dataset's short id.
-# "Post results and unblind" under `/finetune ab results`; value is the session's short id.
-AB_RESULTS_ACTION_ID = "ab_results"
 # "Refresh" on App Home: republish the viewer's home.
 HOME_REFRESH_ACTION_ID = "home_refresh"
+# "Train on these votes" on an A/B session's results; value is the session's short id.
+TRAIN_ON_VOTES_ACTION_ID = "ab_train_on_votes"
+# "Post the results" under `/finetune ab results`, behind a confirm dialog; value is the
+# session's short id.
+AB_RESULTS_ACTION_ID = "ab_results"

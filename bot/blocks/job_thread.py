@@ -22,12 +22,15 @@ from slack_sdk.models.blocks import (
 
 from bot.blocks.ids import AB_START_ACTION_ID, CANCEL_ACTION_ID, START_ACTION_PREFIX
 from bot.blocks.jobs import JobChoices, choices_line, provider_title
-from bot.blocks.limits import truncate
-from bot.blocks.text import escape, hint_text
+from bot.blocks.limits import MAX_SECTION_TEXT, truncate
+from bot.blocks.mrkdwn import escape
+from bot.blocks.text import hint_text
+from core.providers import Checkpoint
 from core.training.milestones import Milestone
 from core.training.progress import ProgressState
 
 BAR_WIDTH = 20
+CHECKPOINTS_SHOWN = 10
 
 _STATUS = {
     "pending": (":hourglass_flowing_sand:", "Starting"),
@@ -231,8 +234,8 @@ def milestone_text(
     if milestone.kind == "failed":
         # Provider errors can be long (stack traces from a worker): keep the reply readable.
         reason = escape(truncate(milestone.error_message or "the provider gave no reason", 1500))
-        code = f" (`{milestone.error_code}`)" if milestone.error_code else ""
-        advice = (
+        code = f" (`{escape(milestone.error_code)}`)" if milestone.error_code else ""
+        advice = escape(
             hint_text(milestone.hint)
             if with_step
             else (milestone.hint.text if milestone.hint else "")
@@ -283,15 +286,34 @@ def _cost(label: JobLabel, reported: float | None) -> str:
     return "not reported by the provider"
 
 
+def checkpoints_text(checkpoints: Sequence[Checkpoint]) -> str:
+    """One line per checkpoint: its model id (servable like the final model), step, losses.
+
+    The latest :data:`CHECKPOINTS_SHOWN` only: a worker job keeps one per epoch.
+    """
+    lines = ["*Checkpoints*"]
+    earlier = len(checkpoints) - CHECKPOINTS_SHOWN
+    if earlier > 0:
+        lines.append(f"_{earlier} earlier checkpoints are not shown._")
+    for point in checkpoints[-CHECKPOINTS_SHOWN:]:
+        losses = f"train loss {_loss(point.train_loss)}"
+        if point.valid_loss is not None:
+            losses = f"valid loss {_loss(point.valid_loss)} · " + losses
+        lines.append(f"• step {point.step}: `{escape(point.model)}` ({losses})")
+    return truncate("\n".join(lines), MAX_SECTION_TEXT)
+
+
 def _hyperparameters(label: JobLabel, facts: ResultFacts) -> str:
     if facts.hyperparameters:
         return ", ".join(f"{escape(k)} {escape(v)}" for k, v in facts.hyperparameters)
     return choices_line(label.base_model, label.choices)
 
 
-def build_result_message(label: JobLabel, facts: ResultFacts) -> dict[str, Any]:
+def build_result_message(
+    label: JobLabel, facts: ResultFacts, *, checkpoints: Sequence[Checkpoint] = ()
+) -> dict[str, Any]:
     """The success reply: model id, final losses, duration, hyperparameters, cost,
-    the A/B button and the one mention."""
+    checkpoints, the A/B button and the one mention."""
     model = escape(label.fine_tuned_model or "(the provider did not name it)")
     tokens = f"{label.trained_tokens:,}" if label.trained_tokens is not None else "not reported"
     blocks: list[Any] = [
@@ -319,6 +341,8 @@ def build_result_message(label: JobLabel, facts: ResultFacts) -> dict[str, Any]:
             ]
         ),
     ]
+    if checkpoints:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=checkpoints_text(checkpoints))))
     blocks.append(
         ActionsBlock(
             elements=[

@@ -11,13 +11,14 @@ from typing import Any
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
 
 from bot.blocks.limits import MAX_SECTION_TEXT, truncate
-from bot.blocks.text import escape, plural
+from bot.blocks.mrkdwn import escape
+from bot.blocks.text import plural
 
 PROVIDER_TITLES = {"worker": "the worker", "openai": "OpenAI", "azure": "Azure OpenAI"}
 
 
 def provider_title(name: str) -> str:
-    return PROVIDER_TITLES.get(name, name)
+    return PROVIDER_TITLES.get(name) or escape(name)
 
 
 def build_job_starting_text(*, provider: str, dataset_short_id: str, user_id: str) -> str:
@@ -36,6 +37,8 @@ class JobChoices:
     validation_split: float | None = None
     lora_r: int | None = None
     load_in_4bit: bool | None = None
+    method: str | None = None  # "dpo" for preference training; None: supervised
+    beta: float | None = None  # DPO's beta; None: the trainer's default
 
     @classmethod
     def from_json(cls, text: str | None) -> JobChoices:
@@ -57,6 +60,8 @@ class JobChoices:
             validation_split=typed("validation_split", (int, float)),
             lora_r=typed("lora_r", int),
             load_in_4bit=bit if isinstance(bit, bool) else None,
+            method=typed("method", str),
+            beta=typed("beta", (int, float)),
         )
 
 
@@ -92,6 +97,9 @@ def choices_line(base_model: str, choices: JobChoices) -> str:
     """``base model `x`, 3 epochs, validation 10%`` as the job's messages show it."""
     epochs = plural(choices.n_epochs, "epoch") if choices.n_epochs else "epochs auto"
     parts = [f"base model `{escape(base_model)}`", epochs]
+    if choices.method == "dpo":
+        beta = f"{choices.beta:g}" if choices.beta else "auto"
+        parts.insert(0, f"preference training (DPO, beta {beta})")
     if choices.suffix:
         parts.append(f"suffix `{escape(choices.suffix)}`")
     parts.append(
@@ -113,7 +121,7 @@ def _options_line(job: JobCard) -> str:
 def build_job_started_text(job: JobCard) -> str:
     return (
         f"🚀 Fine-tuning job `{job.short_id}` started on {provider_title(job.provider)} "
-        f"(provider id `{job.provider_job_id}`, status {job.status})."
+        f"(provider id `{escape(job.provider_job_id or '')}`, status {escape(job.status)})."
     )
 
 
@@ -143,18 +151,19 @@ def build_job_started_blocks(job: JobCard) -> list[dict[str, Any]]:
 
 
 def build_job_failed_text(*, provider: str, message: str) -> str:
-    """A start failure, with what to do (the message comes from core.errors)."""
+    """A start failure, with what to do; ``message`` is :func:`bot.blocks.text.error_text`'s
+    (already escaped)."""
     return f"❌ Could not start the job on {provider_title(provider)}. {message}"
 
 
 def build_job_status_text(job: JobCard) -> str:
     lines = [
-        f"*Job `{job.short_id}`* on {provider_title(job.provider)} — *{job.status}*",
-        f"Provider id: `{job.provider_job_id or 'not created'}`; {_options_line(job)}",
+        f"*Job `{job.short_id}`* on {provider_title(job.provider)} — *{escape(job.status)}*",
+        f"Provider id: `{escape(job.provider_job_id or 'not created')}`; {_options_line(job)}",
         f"Started by <@{job.started_by}> at {job.created_at:%Y-%m-%d %H:%M} UTC",
     ]
     if job.fine_tuned_model:
-        lines.append(f"Fine-tuned model: `{job.fine_tuned_model}`")
+        lines.append(f"Fine-tuned model: `{escape(job.fine_tuned_model)}`")
     if job.error:
         lines.append(f"Error: {escape(job.error)}")
     return truncate("\n".join(lines), MAX_SECTION_TEXT)
@@ -164,14 +173,15 @@ def build_list_text(*, datasets: Sequence[DatasetCard], jobs: Sequence[JobCard])
     """``/finetune list``: recent datasets and jobs of a channel."""
     lines = ["*Recent datasets*"]
     lines += [
-        f"• `{d.short_id}` {escape(d.file_name)} — {d.verdict}, {plural(d.examples, 'example')} "
+        f"• `{d.short_id}` {escape(d.file_name)} — {escape(d.verdict)}, "
+        f"{plural(d.examples, 'example')} "
         f"({d.created_at:%Y-%m-%d})"
         for d in datasets
     ] or ["• none yet: drop a dataset file in this channel"]
     lines.append("*Recent jobs*")
     lines += [
-        f"• `{j.short_id}` {provider_title(j.provider)} {j.base_model} — {j.status}"
-        + (f" → `{j.fine_tuned_model}`" if j.fine_tuned_model else "")
+        f"• `{j.short_id}` {provider_title(j.provider)} {escape(j.base_model)} — {escape(j.status)}"
+        + (f" → `{escape(j.fine_tuned_model)}`" if j.fine_tuned_model else "")
         for j in jobs
     ] or ["• none yet"]
     return truncate("\n".join(lines), MAX_SECTION_TEXT)

@@ -28,6 +28,7 @@ from bot.blocks.limits import (
     MAX_SECTION_TEXT,
     truncate,
 )
+from bot.blocks.mrkdwn import escape
 from bot.blocks.text import plural
 from core.validation.report import Finding, Report
 
@@ -35,6 +36,12 @@ PROVIDER_LABELS = {
     "worker": "Fine-tune on worker",
     "openai": "Fine-tune on OpenAI",
     "azure": "Fine-tune on Azure OpenAI",
+}
+# A preference (DPO) file's buttons say how it trains.
+DPO_LABELS = {
+    "worker": "Train with DPO on worker",
+    "openai": "Train with DPO on OpenAI",
+    "azure": "Train with DPO on Azure OpenAI",
 }
 VERDICT_TITLES = {
     "ready": "✅ Ready to fine-tune",
@@ -51,7 +58,7 @@ def build_report_text(report: Report, *, dataset_short_id: str) -> str:
     title = VERDICT_TITLES[report.verdict]
     errors = f"{plural(len(report.errors), 'error')}, " if report.errors else ""
     return (
-        f"{title} — {report.file_name} (dataset {dataset_short_id}): "
+        f"{title} — {escape(report.file_name)} (dataset {dataset_short_id}): "
         f"{plural(report.examples, 'example')}, {errors}{plural(len(report.warnings), 'warning')}."
     )
 
@@ -89,16 +96,17 @@ def build_report_blocks(
     else:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=_cost_line(report))))
         if costs and report.examples:
-            line = " · ".join(f"{model} ${usd:,.2f}" for model, usd in costs)
+            line = " · ".join(f"{escape(model)} ${usd:,.2f}" for model, usd in costs)
             text = f"At {report.epochs} epochs on OpenAI: {line}. The worker has no API cost."
             blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(text, 2000))]))
         if providers:
-            blocks.append(_start_buttons(dataset_short_id, providers))
+            labels = DPO_LABELS if report.format == "preference" else PROVIDER_LABELS
+            blocks.append(_start_buttons(dataset_short_id, providers, labels=labels))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_facts(report))]))
     if report.warnings:
         blocks += _finding_sections("Warnings", report.warnings)[: max(budget, 1)]
     if report.notes:
-        notes = "\n".join(f"• {note}" for note in report.notes)
+        notes = "\n".join(f"• {escape(note)}" for note in report.notes)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(notes, MAX_SECTION_TEXT))))
     blocks.append(DividerBlock())
     footer = _footer(report, fixed_file, dataset_short_id)
@@ -114,7 +122,7 @@ def _cost_line(report: Report) -> str:
         cost = f"*Estimated cost: ${report.estimated_cost_usd:,.2f}*"
     return truncate(
         f"{cost} for {report.trained_tokens:,} trained tokens "
-        f"({epochs} on `{report.model}`). Pick where to train:",
+        f"({epochs} on `{escape(report.model)}`). Pick where to train:",
         MAX_SECTION_TEXT,
     )
 
@@ -124,7 +132,8 @@ def _facts(report: Report) -> str:
     tokens = report.tokens
     estimated = " (estimated)" if tokens.estimated else ""
     text = (
-        f"{plural(report.examples, 'example')} · {report.format} ({report.file_type}) · "
+        f"{plural(report.examples, 'example')} · "
+        f"{escape(report.format)} ({escape(report.file_type)}) · "
         f"tokens per example{estimated}: mean {tokens.mean:,.0f}, p95 {tokens.p95:,}, "
         f"max {tokens.max:,} · {tokens.total:,} tokens in the file, "
         f"{tokens.assistant_total:,} trained · {report.billed_tokens_per_epoch:,} billed per epoch"
@@ -163,9 +172,10 @@ def summarise_findings(findings: Iterable[Finding]) -> list[str]:
             shown = ", ".join(str(n) for n in numbers[:LINES_SHOWN])
             more = f" and {len(numbers) - LINES_SHOWN:,} more" if len(numbers) > LINES_SHOWN else ""
             where = f" — line{'s' if len(numbers) > 1 else ''} {shown}{more}"
-        fix = f" _Fix: {group[0].fix}_" if group[0].fix else ""
-        message = truncate(group[0].message, 300)
-        lines.append(f"• `{code}` ×{len(group):,}: {message}{where}{fix}")
+        # Findings quote the dataset (a cell, a key, a model's text): never live.
+        fix = f" _Fix: {escape(group[0].fix)}_" if group[0].fix else ""
+        message = escape(truncate(group[0].message, 300))
+        lines.append(f"• `{escape(code)}` ×{len(group):,}: {message}{where}{fix}")
     return lines
 
 
@@ -186,10 +196,12 @@ def _finding_sections(title: str, findings: Sequence[Finding]) -> list[Block]:
     return sections
 
 
-def _start_buttons(dataset_short_id: str, providers: Sequence[str]) -> ActionsBlock:
+def _start_buttons(
+    dataset_short_id: str, providers: Sequence[str], *, labels: dict[str, str]
+) -> ActionsBlock:
     buttons = [
         ButtonElement(
-            text=PROVIDER_LABELS.get(name, f"Fine-tune on {name}"),
+            text=labels.get(name, f"Fine-tune on {name}"),
             action_id=f"{START_ACTION_PREFIX}{name}",
             value=dataset_short_id,
             style="primary" if index == 0 else None,
@@ -205,5 +217,5 @@ def _footer(report: Report, fixed_file: bool, dataset_short_id: str) -> str:
         parts.append(
             f"Fixed file attached ({plural(len(report.changes), 'change')}); jobs train on it."
         )
-    parts.append(f"Counted with {report.encoding} for `{report.model}`.")
+    parts.append(f"Counted with {escape(report.encoding)} for `{escape(report.model)}`.")
     return " ".join(parts)

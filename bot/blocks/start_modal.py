@@ -24,6 +24,7 @@ from bot.blocks.limits import (
     MAX_PRIVATE_METADATA,
     truncate,
 )
+from bot.blocks.mrkdwn import escape
 
 AUTO = "auto"
 EPOCH_CHOICES = (AUTO, *[str(n) for n in range(1, 26)])
@@ -31,6 +32,8 @@ SPLIT_CHOICES = {"none": "No validation split", "0.05": "5%", "0.1": "10%", "0.2
 LORA_RANKS = ("8", "16", "32", "64")
 FOUR_BIT_CHOICES = {AUTO: "Auto (4-bit on GPU)", "on": "On (QLoRA)", "off": "Off"}
 PROVIDER_NAMES = {"worker": "the team's worker", "openai": "OpenAI", "azure": "Azure OpenAI"}
+# DPO's beta: how closely the model stays to where it started (OpenAI's "auto" is 0.1).
+BETA_CHOICES = {AUTO: "Auto (0.1)", "0.05": "0.05", "0.1": "0.1", "0.2": "0.2", "0.5": "0.5"}
 
 
 def _options(choices: dict[str, str] | Sequence[str]) -> list[Option]:
@@ -89,7 +92,7 @@ def spend_text(spend: Spend, *, provider: str) -> str:
     elif spend.estimated_cost_usd is None:
         parts = ["Estimated cost: unknown for this model"]
     else:
-        on = f" on `{spend.model}`" if spend.model else ""
+        on = f" on `{escape(spend.model)}`" if spend.model else ""
         parts = [f"Estimated cost: *${spend.estimated_cost_usd:,.2f}*{on} (before epoch changes)"]
     left = spend.left_usd
     if left is not None and spend.budget_usd is not None:
@@ -106,6 +109,7 @@ def build_start_modal(
     default_model: str | None,
     private_metadata: str,
     spend: Spend | None = None,
+    method: str = "supervised",
 ) -> dict[str, Any]:
     """The modal for one provider and dataset.
 
@@ -114,12 +118,14 @@ def build_start_modal(
             over Slack's option value limit are left out).
         private_metadata: opaque state returned with the submission (dataset, channel).
         spend: the estimated cost and the monthly budget, shown under the intro.
+        method: ``"dpo"`` for a preference file: says so and asks for beta.
     """
     if len(private_metadata) > MAX_PRIVATE_METADATA:
         raise ValueError("private_metadata is over Slack's 3,000 characters")
     where = PROVIDER_NAMES.get(provider, provider)
-    intro = truncate(f"Dataset `{dataset_short_id}` ({file_name}) on {where}.", 2000)
-    blocks: list[Any] = [ContextBlock(elements=[MarkdownTextObject(text=intro)])]
+    how = " with preference training (DPO)" if method == "dpo" else ""
+    intro = f"Dataset `{dataset_short_id}` ({escape(file_name)}) on {escape(where)}{how}."
+    blocks: list[Any] = [ContextBlock(elements=[MarkdownTextObject(text=truncate(intro, 2000))])]
     if spend is not None:
         text = truncate(spend_text(spend, provider=provider), 2000)
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=text)]))
@@ -135,13 +141,15 @@ def build_start_modal(
         ),
         _select("validation_split", "Hold out for validation", SPLIT_CHOICES, "none"),
     ]
+    if method == "dpo":
+        blocks.append(_select("beta", "DPO beta", BETA_CHOICES, AUTO))
     if provider == "worker":
         blocks.append(_select("lora_r", "LoRA rank", LORA_RANKS, "16"))
         blocks.append(_select("load_in_4bit", "4-bit quantisation", FOUR_BIT_CHOICES, AUTO))
     view = View(
         type="modal",
         callback_id=START_MODAL_CALLBACK_ID,
-        title="Start fine-tuning",
+        title="Start DPO training" if method == "dpo" else "Start fine-tuning",
         submit="Start",
         close="Cancel",
         private_metadata=private_metadata,

@@ -7,6 +7,7 @@ so Slack wording lives in the bot only.
 
 from __future__ import annotations
 
+from bot.blocks.mrkdwn import escape
 from core.errors import NextStep, TunebotError
 from core.training.milestones import FailureHint
 
@@ -27,9 +28,10 @@ def next_step_text(step: NextStep | None, *, subject: str | None = None) -> str:
 
 
 def error_text(error: TunebotError) -> str:
-    """An error's message, its hint and the Slack way to act on it."""
+    """An error's message, its hint and the Slack way to act on it, escaped for mrkdwn
+    (core's messages quote file names, model ids and what people typed)."""
     step = next_step_text(error.next_step, subject=error.subject)
-    return f"{error.user_message()} {step}" if step else error.user_message()
+    return escape(f"{error.user_message()} {step}" if step else error.user_message())
 
 
 def hint_text(hint: FailureHint | None) -> str:
@@ -44,11 +46,6 @@ def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
     """``1 change`` / ``3 changes`` / ``1,200 examples``."""
     word = noun if count == 1 else (plural_noun or noun + "s")
     return f"{count:,} {word}"
-
-
-def escape(text: str) -> str:
-    """Text from users or providers, safe in mrkdwn (Slack's three control characters)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def p_value_text(p: float | None) -> str:

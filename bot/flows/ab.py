@@ -32,10 +32,10 @@ from bot.blocks.text import error_text
 from bot.context import BotContext, log_failure
 from bot.slack_ops import post_in_thread, post_wip, tell_user, update_wip, upload_to_thread
 from core.errors import EvaluationError, TunebotError
-from core.evaluation import export, sessions, votes
+from core.evaluation import export, sessions, vote_training, votes
 from core.evaluation.arms import Arm, Generation
 from core.evaluation.examples import MAX_FEW_SHOT, few_shot_prompt, read_examples
-from core.evaluation.sessions import find_session
+from core.evaluation.spend import check_model_call_budget
 from core.store.datasets import get_dataset
 from core.store.evaluation import AbPrompt, AbSession, get_session, prompt_position
 from core.store.jobs import TrainingJob, find_job
@@ -219,6 +219,12 @@ def prompt_number(ctx: BotContext, prompt: AbPrompt) -> int:
 def answer_prompt(ctx: BotContext, session: AbSession, event: dict[str, Any]) -> None:
     """Record a thread reply as a prompt, get both answers at once, post them blind."""
     try:
+        # Answers cost money on OpenAI/Azure: refused, not recorded, once the budget is spent.
+        check_model_call_budget(
+            ctx.engine,
+            settings=ctx.settings,
+            calls=[(arm.provider, arm.model) for arm in sessions.arms_of(session).values()],
+        )
         prompt = sessions.record_prompt(
             ctx.engine,
             session,
@@ -352,27 +358,21 @@ def count_prompts(engine: Engine, session: AbSession) -> int:
     return len(export.prompt_rows(engine, session))
 
 
-def results_confirmed(
-    ctx: BotContext, *, short_id: str, user: str, channel: str, thread_ts: str | None
-) -> None:
-    """**Post results and unblind** was pressed (after Slack's confirm dialog)."""
-    session = find_session(ctx.engine, short_id.lower()) if short_id else None
-    if session is None:
-        text = f":warning: There is no A/B session `{short_id[:40]}`."
-    else:
-        count = post_results(ctx, session)
-        text = (
-            f"Posted the results of `{session.short_id}` ({count} prompts) in its thread. "
-            "They show which model answered each prompt, so votes on those prompts are no "
-            "longer blind."
-        )
-    tell_user(ctx.client, channel=channel, user=user, text=text, thread_ts=thread_ts)
-
-
 def post_results(ctx: BotContext, session: AbSession) -> int:
     """Post the per-prompt table in the session's thread with CSV and DPO JSONL; returns rows."""
     rows = export.prompt_rows(ctx.engine, session)
-    message = build_results(session, rows, votes.scoreboard(ctx.engine, session))
+    preferences = export.to_preference_jsonl(rows)
+    pairs = preferences.count("\n")
+    trainable = (
+        pairs >= ctx.settings.dpo_min_pairs
+        and vote_training.source_model(ctx.engine, session) is not None
+    )
+    message = build_results(
+        session,
+        rows,
+        votes.scoreboard(ctx.engine, session),
+        train_pairs=pairs if trainable else None,
+    )
     thread = session.thread_ts
     post_in_thread(ctx.client, channel=session.channel_id, thread_ts=thread, **message)
     if thread is None:
@@ -385,7 +385,6 @@ def post_results(ctx: BotContext, session: AbSession) -> int:
         title=f"A/B test {session.short_id}: every prompt, answer and vote",
         content=export.to_csv(rows).encode("utf-8"),
     )
-    preferences = export.to_preference_jsonl(rows)
     if preferences:
         upload_to_thread(
             ctx.client,
@@ -396,6 +395,40 @@ def post_results(ctx: BotContext, session: AbSession) -> int:
             content=preferences.encode("utf-8"),
         )
     return len(rows)
+
+
+def may_unblind(ctx: BotContext, session: AbSession, user: str) -> bool:
+    """Only the session's creator and admins may post its (unblinding) results."""
+    return user == session.created_by or user in ctx.authorizer.admins
+
+
+def unblind_refusal(session: AbSession) -> str:
+    return (
+        f"Only <@{session.created_by}>, who started `{session.short_id}`, or a tunebot admin "
+        "can post its results: they reveal which model gave each answer."
+    )
+
+
+def results_from_button(
+    ctx: BotContext, *, short_id: str, user: str, channel: str, thread_ts: str | None
+) -> None:
+    """The confirmed "Post the results" click: checked again, then the results are posted."""
+
+    def tell(text: str) -> None:
+        tell_user(ctx.client, channel=channel, user=user, text=text, thread_ts=thread_ts)
+
+    session = sessions.find_session(ctx.engine, short_id.lower())
+    if session is None or session.channel_id != channel:
+        tell(f"A/B test `{short_id}` is not in this channel.")
+        return
+    if not may_unblind(ctx, session, user):
+        tell(unblind_refusal(session))
+        return
+    count = post_results(ctx, session)
+    tell(
+        f"Posted the results of `{session.short_id}` ({count} prompts) in its thread. "
+        "They show which model answered each prompt, so votes on those prompts are no longer blind."
+    )
 
 
 def start_from_button(

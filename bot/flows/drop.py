@@ -131,12 +131,18 @@ def _process_file(ctx: BotContext, drop: FileDrop, shared: SharedFile) -> bool:
         thread_ts=drop.thread_ts,
         text=f"⏳ Validating `{shared.name}`…",
     )
+    started = time.perf_counter()
     try:
         intake = _validate(ctx, drop, shared, wip_ts=wip)
     except TunebotError as exc:
+        ctx.metrics.validated(
+            verdict="refused", seconds=time.perf_counter() - started, size_bytes=0
+        )
         update_wip(ctx.client, channel=drop.channel, ts=wip, text=f"❌ {error_text(exc)}")
         return False
     except Exception:
+        seconds = time.perf_counter() - started
+        ctx.metrics.validated(verdict="error", seconds=seconds, size_bytes=0)
         logger.exception("validating %s failed", shared.id)
         update_wip(
             ctx.client,
@@ -146,6 +152,11 @@ def _process_file(ctx: BotContext, drop: FileDrop, shared: SharedFile) -> bool:
             "The error is logged for the admins; try dropping the file again.",
         )
         return False
+    ctx.metrics.validated(
+        verdict=intake.dataset.verdict,
+        seconds=time.perf_counter() - started,
+        size_bytes=intake.dataset.size_bytes,
+    )
     _report(ctx, drop.channel, drop.thread_ts, intake, wip_ts=wip)
     return intake.report.verdict != "not_ready"
 

@@ -39,6 +39,7 @@ from core.training.start import (
     claim_job,
     estimate_job_cost,
     launch_job,
+    method_for_format,
 )
 from core.validation.report import Report
 
@@ -62,6 +63,13 @@ def start_in_thread(
     except TunebotError as exc:
         notify(f"Not started: {error_text(exc)}")
         return None
+    return start_claimed(ctx, job, request, notify=notify)
+
+
+def start_claimed(
+    ctx: BotContext, job: TrainingJob, request: StartRequest, *, notify: Notify
+) -> TrainingJob | None:
+    """Post "starting…" in the thread, then launch a job :func:`claim_job` recorded."""
     job_with_message = _post_starting(ctx, job, request, notify=notify)
     if job_with_message is None:
         return None
@@ -165,7 +173,8 @@ def open_start_modal(
     except ProviderError as exc:
         logger.warning("listing %s models failed: %s", provider, exc.message)
         models = []
-    metadata = json.dumps({"dataset": dataset.short_id, "provider": provider})
+    method = method_for_format(dataset.format)
+    metadata = json.dumps({"dataset": dataset.short_id, "provider": provider, "method": method})
     model = default_model(ctx, provider, dataset, models)
     view = build_start_modal(
         provider=provider,
@@ -174,7 +183,10 @@ def open_start_modal(
         models=models,
         default_model=model,
         private_metadata=metadata,
-        spend=spend_for(ctx, dataset, JobOptions(provider=provider, base_model=model or "")),
+        spend=spend_for(
+            ctx, dataset, JobOptions(provider=provider, base_model=model or "", method=method)
+        ),
+        method=method,
     )
     try:
         ctx.client.views_open(trigger_id=trigger_id, view=view)

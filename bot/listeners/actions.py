@@ -1,4 +1,5 @@
-"""Button clicks: start a job (opens the modal), cancel a job, start an A/B test, vote.
+"""Button clicks: start a job (opens the modal), cancel a job, start an A/B test, vote,
+train on an A/B test's votes.
 
 Each callback acks at once and hands the flow to the bot's background pool,
 so bolt's threads only acknowledge.
@@ -18,11 +19,12 @@ from bot.blocks.ids import (
     CANCEL_ACTION_ID,
     HOME_REFRESH_ACTION_ID,
     START_ACTION_PREFIX,
+    TRAIN_ON_VOTES_ACTION_ID,
     VALIDATE_FIXED_ACTION_ID,
     VOTE_ACTION_PREFIX,
 )
 from bot.context import BotContext, log_failure
-from bot.flows import ab, drop, start
+from bot.flows import ab, drop, start, votes
 from bot.flows.home import publish_home
 
 logger = logging.getLogger(__name__)
@@ -77,8 +79,17 @@ def ab_start_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
     ab.start_from_button(ctx, short_id=str(body["actions"][0].get("value") or ""), **_where(body))
 
 
+def train_on_votes_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
+    votes.train_on_votes(
+        ctx,
+        session_ref=str(body["actions"][0].get("value") or ""),
+        team_id=(body.get("team") or {}).get("id"),
+        **_where(body),
+    )
+
+
 def ab_results_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
-    ab.results_confirmed(ctx, short_id=str(body["actions"][0].get("value") or ""), **_where(body))
+    ab.results_from_button(ctx, short_id=str(body["actions"][0].get("value") or ""), **_where(body))
 
 
 def validate_fixed_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
@@ -121,3 +132,4 @@ def register(app: App, ctx: BotContext) -> None:
     app.action(HOME_REFRESH_ACTION_ID)(later(home_refresh_clicked))
     app.action(VOTE_ACTION)(later(vote_clicked))
     app.action(VALIDATE_FIXED_ACTION_ID)(validate_later)
+    app.action(TRAIN_ON_VOTES_ACTION_ID)(later(train_on_votes_clicked))

@@ -43,6 +43,7 @@ def parse_submission(view: dict[str, Any]) -> JobOptions:
     split = _value(values, "validation_split")
     lora = _value(values, "lora_r")
     four_bit = _value(values, "load_in_4bit")
+    beta = _value(values, "beta")
     options = JobOptions(
         provider=provider,
         base_model=_value(values, "base_model") or "",
@@ -51,6 +52,8 @@ def parse_submission(view: dict[str, Any]) -> JobOptions:
         validation_split=None if split in (None, "none") else float(split),
         lora_r=int(lora) if provider == "worker" and lora else None,
         load_in_4bit=None if four_bit in (None, AUTO) else four_bit == "on",
+        method=str(meta.get("method") or "supervised"),
+        beta=None if beta in (None, AUTO) else float(beta),
     )
     return options
 

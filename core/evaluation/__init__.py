@@ -9,6 +9,7 @@ Modules, by noun:
   (both at once for a pair);
 - :mod:`~core.evaluation.sessions` / :mod:`~core.evaluation.votes`: sessions,
   prompts, answers and votes in the database, and their tallies;
+- :mod:`~core.evaluation.spend`: what A/B model calls cost, within the monthly budget;
 - :mod:`~core.evaluation.export`: the per-prompt table, CSV and DPO JSONL;
 - :mod:`~core.evaluation.scoring`: exact match, token F1, label accuracy;
 - :mod:`~core.evaluation.judge`: LLM-as-judge asked in both orders;

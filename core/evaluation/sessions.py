@@ -192,6 +192,7 @@ def generate(
     first, second = ask_both(
         candidate, opponent, conversation, providers=providers, generation=generation_of(session)
     )
+    # The column holds only "A" or "B" (written from an Assignment) but is typed str.
     assignment = blinding.Assignment(candidate_position=prompt.candidate_position)  # type: ignore[arg-type]
     rows = [
         _response(prompt, candidate, assignment.candidate_position, first),

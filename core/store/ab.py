@@ -237,3 +237,18 @@ def choice_counts(engine: Engine, *, prompt_id: int) -> dict[str, int]:
             .group_by(AbVote.choice)
         ).all()
     return {choice: int(n) for choice, n in rows}
+
+
+def model_call_tokens(engine: Engine, *, since: datetime) -> list[tuple[str, str, int]]:
+    """(provider, model, prompt + answer tokens) of A/B answers to prompts since ``since``."""
+    tokens = func.coalesce(func.sum(AbResponse.prompt_tokens), 0) + func.coalesce(
+        func.sum(AbResponse.completion_tokens), 0
+    )
+    with session_scope(engine) as session:
+        query = (
+            select(AbResponse.provider, AbResponse.model, tokens)
+            .join(AbPrompt, col(AbPrompt.id) == col(AbResponse.prompt_id))
+            .where(AbPrompt.created_at >= since)
+            .group_by(AbResponse.provider, AbResponse.model)
+        )
+        return [(str(p), str(m), int(t or 0)) for p, m, t in session.exec(query).all()]

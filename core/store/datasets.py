@@ -142,10 +142,21 @@ def datasets_by_uploader(engine: Engine, *, user_id: str, limit: int = 10) -> li
 
 def uploaders_and_reports(
     engine: Engine, *, dataset_ids: Iterable[int]
-) -> list[tuple[int, str | None, str, str]]:
+) -> list[tuple[int, str, str, str]]:
     """(dataset id, uploader id, report JSON, short id) of each of ``dataset_ids`` that exists."""
     with session_scope(engine) as session:
         query = select(
             Dataset.id, Dataset.uploader_id, Dataset.report_json, Dataset.short_id
         ).where(col(Dataset.id).in_(list(dataset_ids)))
         return [(i, u, r, s) for i, u, r, s in session.exec(query) if i is not None]
+
+
+def dataset_by_source(engine: Engine, *, source_id: str, sha256: str) -> Dataset | None:
+    """The newest dataset taken in from ``source_id`` with exactly this content, if any."""
+    with session_scope(engine) as session:
+        query = (
+            select(Dataset)
+            .where(Dataset.slack_file_id == source_id, Dataset.sha256 == sha256)
+            .order_by(col(Dataset.id).desc())
+        )
+        return session.exec(query).first()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Column, Text, func
-from sqlalchemy.engine import Engine
+from sqlalchemy import Column, Text, func, text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from core.store.datasets import Dataset, utcnow
 from core.store.engine import session_scope
@@ -54,18 +55,60 @@ class TrainingJob(SQLModel, table=True):
     finished_at: datetime | None = None
 
 
-def insert_job(engine: Engine, job: TrainingJob) -> bool:
-    """Insert a job row; False when its ``request_id`` or ``active_key`` is taken.
+# Key of the PostgreSQL advisory lock that serialises budget checks: any
+# constant works as long as every replica uses the same one ("tunebot$" in hex).
+BUDGET_LOCK_KEY = 0x74756E65626F7424
 
-    This is the "exactly one job per request" gate: the row goes in *before*
-    any provider call, so a double click or a twin request loses here.
+
+@dataclass(frozen=True)
+class BudgetedInsert:
+    """What :func:`insert_job_within_budget` did.
+
+    ``outcome``: ``"inserted"``; ``"taken"`` (its request or active key is
+    already used); ``"over_budget"`` (nothing inserted). ``spent_usd``: the
+    month's spend before this job, read under the lock.
     """
-    try:
-        with session_scope(engine) as session:
-            session.add(job)
-    except IntegrityError:
-        return False
-    return True
+
+    outcome: Literal["inserted", "taken", "over_budget"]
+    spent_usd: float
+
+
+def insert_job_within_budget(
+    engine: Engine, job: TrainingJob, *, cap_usd: float | None
+) -> BudgetedInsert:
+    """Check this month's spend and insert ``job`` as one serialised step.
+
+    Why: with the check and the insert apart, replicas sharing one database
+    each read the same spend and all insert (8 processes, a budget for one
+    job: 8 jobs). Here every replica takes the same lock first: PostgreSQL's
+    transaction-scoped advisory lock, SQLite's write lock (``BEGIN
+    IMMEDIATE``); the lock is released when the transaction ends.
+
+    It is also the "exactly one job per request" gate: the row goes in
+    *before* any provider call, so a double click or a twin request finds its
+    ``request_id`` or ``active_key`` taken.
+
+    ``cap_usd`` None: no budget, only the insert. A job without an estimated
+    cost counts as free here; the caller refuses those when a cap is set.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": BUDGET_LOCK_KEY})
+        elif conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        spent = _month_spend(conn)
+        if cap_usd is not None and spent + (job.estimated_cost_usd or 0.0) > cap_usd:
+            conn.rollback()
+            return BudgetedInsert("over_budget", spent)
+        try:
+            with Session(bind=conn, expire_on_commit=False) as session:
+                session.add(job)
+                session.flush()
+                conn.commit()
+        except IntegrityError:
+            conn.rollback()
+            return BudgetedInsert("taken", spent)
+    return BudgetedInsert("inserted", spent)
 
 
 def job_by_request(engine: Engine, *, request_id: str) -> TrainingJob | None:
@@ -85,12 +128,17 @@ def get_job(engine: Engine, job_id: int) -> TrainingJob | None:
         return session.get(TrainingJob, job_id)
 
 
-def find_job(engine: Engine, *, ref: str) -> TrainingJob | None:
-    """A job by its short id (``job-1a2b3c``) or the provider's job id (``ftjob-...``)."""
+def find_job(engine: Engine, *, ref: str, channel_id: str | None = None) -> TrainingJob | None:
+    """A job by its short id (``job-1a2b3c``) or the provider's job id (``ftjob-...``).
+
+    ``channel_id``: only a job of that channel (what a command typed there may touch).
+    """
     with session_scope(engine) as session:
         query = select(TrainingJob).where(
             (TrainingJob.short_id == ref.lower()) | (TrainingJob.provider_job_id == ref)
         )
+        if channel_id is not None:
+            query = query.where(TrainingJob.channel_id == channel_id)
         return session.exec(query.order_by(col(TrainingJob.id).desc())).first()
 
 
@@ -140,19 +188,32 @@ def active_jobs(engine: Engine) -> list[TrainingJob]:
         return list(session.exec(query.order_by(col(TrainingJob.id))))
 
 
+def job_counts(engine: Engine) -> dict[tuple[str, str], int]:
+    """Jobs per (provider, status), for the bot's ``/metrics``: counts only, no ids."""
+    with session_scope(engine) as session:
+        query = select(TrainingJob.provider, TrainingJob.status, func.count()).group_by(
+            TrainingJob.provider, TrainingJob.status
+        )
+        return {(provider, status): count for provider, status, count in session.exec(query)}
+
+
 def month_spend_usd(engine: Engine, *, now: datetime | None = None) -> float:
     """Estimated cost of this calendar month's (UTC) jobs that reached a provider.
 
     Jobs that failed before the provider accepted them cost nothing and are left out.
     """
+    with engine.connect() as conn:
+        return _month_spend(conn, now=now)
+
+
+def _month_spend(conn: Connection, *, now: datetime | None = None) -> float:
     now = now or utcnow()
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    with session_scope(engine) as session:
-        query = select(func.coalesce(func.sum(TrainingJob.estimated_cost_usd), 0.0)).where(
-            TrainingJob.created_at >= start,
-            (col(TrainingJob.provider_job_id).is_not(None)) | (TrainingJob.status == "starting"),
-        )
-        return float(session.exec(query).one() or 0.0)
+    query = select(func.coalesce(func.sum(TrainingJob.estimated_cost_usd), 0.0)).where(
+        TrainingJob.created_at >= start,
+        (col(TrainingJob.provider_job_id).is_not(None)) | (TrainingJob.status == "starting"),
+    )
+    return float(conn.execute(query).scalar_one() or 0.0)
 
 
 def jobs_of_user(engine: Engine, *, user_id: str, limit: int = 10) -> list[TrainingJob]:

@@ -147,6 +147,7 @@ def _insert(
     if not rows:
         return
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # Table classes get __table__ from SQLModel's metaclass at run time; no stub says so.
     table = model.__table__  # type: ignore[attr-defined]
     # Chunks keep each statement under SQLite's limit on bound parameters.
     for start in range(0, len(rows), 500):

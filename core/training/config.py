@@ -14,6 +14,11 @@ Parameters, by topic:
 * **Memory** -- ``load_in_4bit`` (``None``: 4-bit NF4 on CUDA, full precision on
   CPU), ``max_seq_length`` (longer examples are truncated).
 * **Checkpoints** -- ``checkpoint_steps`` (0: one checkpoint per epoch).
+* **Preference (DPO) only** -- ``beta`` as on OpenAI, and ``sft_weight``, a
+  worker extension: the weight of a supervised loss on the preferred answers
+  added to the DPO loss (RPO; TRL ``loss_type=["sigmoid", "sft"]``). Plain DPO
+  can lower the likelihood of both answers, so the worker keeps this term on by
+  default (1.0); 0 gives plain DPO. Supervised jobs refuse both keys.
 
 Invalid values raise :class:`~core.errors.TrainingError` (a ``ValueError`` is
 never silently corrected or merely warned about).
@@ -32,6 +37,12 @@ BASE_LEARNING_RATE = 2e-4
 
 AUTO_DEFAULTS: dict[str, Any] = {"n_epochs": 3, "batch_size": 4, "learning_rate_multiplier": 1.0}
 """What OpenAI's ``"auto"`` means on the worker (a fixed choice, documented)."""
+
+METHODS = ("supervised", "dpo")
+"""OpenAI's ``method.type`` values the worker trains."""
+
+DPO_ONLY = ("beta", "sft_weight")
+"""Hyperparameters that mean something only to a preference (DPO) job."""
 
 
 def _field(default: Any, help_: str, *, low: float | None = None, high: float | None = None) -> Any:
@@ -72,6 +83,28 @@ class TrainingParams:
     checkpoint_steps: int = _field(
         0, "Save a checkpoint every N steps; 0 saves one per epoch.", low=0, high=10**7
     )
+    n_gpus: int | None = _field(
+        None,
+        "GPUs for this job, one DDP process each; batch_size is split across them "
+        "(unset: 1 on a GPU worker).",
+        low=1,
+        high=64,
+    )
+    beta: float = _field(
+        0.1,
+        "DPO only: how strongly the model is held to the reference model; higher stays "
+        "closer (0 < x <= 10).",
+        low=0.0,
+        high=10.0,
+    )
+    sft_weight: float = _field(
+        1.0,
+        "DPO only (worker extension): weight of a supervised loss on the preferred answers "
+        "added to the DPO loss, as in RPO; plain DPO can push both answers down. 0 gives "
+        "plain DPO (0-100).",
+        low=0.0,
+        high=100.0,
+    )
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -89,6 +122,8 @@ class TrainingParams:
                 "learning_rate_multiplier must be greater than 0.",
                 hint=str(_help("learning_rate_multiplier")),
             )
+        if self.beta <= 0:
+            raise TrainingError("beta must be greater than 0.", hint=_help("beta"))
         if not self.target_modules.strip():
             raise TrainingError("target_modules must not be empty.", hint=_help("target_modules"))
 
@@ -102,25 +137,37 @@ class TrainingParams:
 
     @classmethod
     def from_hyperparameters(
-        cls, values: Mapping[str, Any] | None, *, seed: int | None = None
+        cls,
+        values: Mapping[str, Any] | None,
+        *,
+        seed: int | None = None,
+        method: str = "supervised",
     ) -> TrainingParams:
         """Build params from an OpenAI ``hyperparameters`` object (``"auto"`` allowed).
 
         Parameters:
-            values: ``method.supervised.hyperparameters`` as sent; ``None`` = all defaults.
+            values: ``method.<type>.hyperparameters`` as sent; ``None`` = all defaults.
             seed: the job's top-level ``seed``, when given.
+            method: ``"supervised"`` or ``"dpo"``; only DPO accepts :data:`DPO_ONLY` keys.
 
         Raises:
             TrainingError: an unknown key or an invalid value, with a hint.
         """
+        if method not in METHODS:
+            raise TrainingError(
+                f"Unknown method {method!r}.", hint=f"Supported: {', '.join(METHODS)}."
+            )
         given = dict(values or {})
         known = {f.name for f in fields(cls)}
+        if method != "dpo":
+            known -= set(DPO_ONLY)
         unknown = sorted(set(given) - known)
         if unknown:
-            raise TrainingError(
-                f"Unknown hyperparameter(s): {', '.join(unknown)}.",
-                hint=f"Supported: {', '.join(sorted(known))}.",
-            )
+            misplaced = [k for k in unknown if k in DPO_ONLY]
+            hint = f"Supported: {', '.join(sorted(known))}."
+            if misplaced:
+                hint = f"{', '.join(misplaced)}: method 'dpo' only. " + hint
+            raise TrainingError(f"Unknown hyperparameter(s): {', '.join(unknown)}.", hint=hint)
         resolved = {
             k: AUTO_DEFAULTS.get(k, _default(k)) if v == "auto" else v
             for k, v in given.items()

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from core.errors import ProviderError, ProviderTimeout
+from core.logs import log_ids
 from core.store.datasets import utcnow
 from core.store.engine import session_scope
 from core.store.jobs import FINAL_STATUSES, TrainingJob
@@ -166,6 +167,7 @@ class Poller:
     def _due(self, job_ids: Sequence[int]) -> list[_Due]:
         rows = due_polls(self.engine, job_ids=job_ids, now=self.clock())
         return [
+            # Rows read back from the database always have an id; SQLModel types it int | None.
             _Due(job.id, job.provider, job.provider_job_id, job.status, state.last_event_id)  # type: ignore[arg-type]
             for job, state in rows
             if job.provider_job_id and job.id not in self._in_flight
@@ -281,6 +283,10 @@ class Poller:
 
     async def _fetch(self, due: _Due) -> _Outcome:
         """Retrieve + new events for one job (network only; storing happens in a batch)."""
+        with log_ids(job_id=str(due.job_id)):  # this task's log lines name the job
+            return await self._fetch_job(due)
+
+    async def _fetch_job(self, due: _Due) -> _Outcome:
         try:
             reader = self._reader(due.provider)
             job = await reader.retrieve_job(due.provider_job_id)
@@ -319,6 +325,7 @@ class Poller:
                     else:
                         self._note_answer(session, row, state, outcome)
                         if row.status != outcome.due.status:
+                            # A row read back always has an id; SQLModel types it int | None.
                             changed.append(row.id)  # type: ignore[arg-type]
                     session.add(row)
                     session.add(state)

@@ -21,38 +21,39 @@ import hashlib
 import json
 import random
 import re
-import threading
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import NoReturn
 
 from sqlalchemy.engine import Engine
 
 from core.config import Settings
 from core.errors import ConfigError, NextStep, ProviderError, TrainingError
+from core.evaluation.spend import model_call_spend_usd
 from core.providers import Provider
 from core.store.datasets import Dataset, get_dataset, new_short_id, utcnow
 from core.store.jobs import (
     TrainingJob,
     fail_job,
-    insert_job,
+    insert_job_within_budget,
     job_by_active_key,
     job_by_request,
     month_spend_usd,
     update_job,
 )
 from core.tokens import default_epochs, known_models, resolve_model
-from core.training.config import TrainingParams
+from core.training.config import METHODS, TrainingParams
 from core.validation.report import Report
 
 _SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 MAX_VALIDATION_SPLIT = 0.5
+# OpenAI's DPO ``beta`` range; the worker allows more (core.training.config).
+OPENAI_MAX_BETA = 2.0
+PREFERENCE_FORMAT = "preference"
 # A row still "starting" after this long lost its process (crash between claim
 # and launch); it no longer blocks the same dataset and options.
 STALE_START = timedelta(minutes=15)
-# Budget check and insert as one step within this process, so two concurrent
-# requests cannot both fit under the cap (replicas share only the database).
-_CLAIM_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class JobOptions:
     lora_r: int | None = None
     load_in_4bit: bool | None = None
     seed: int = 0
+    method: str = "supervised"
+    beta: float | None = None
 
     def problems(self) -> dict[str, str]:
         """Field name -> what is wrong with it, for forms that show errors per field."""
@@ -80,18 +83,26 @@ class JobOptions:
             found["validation_split"] = (
                 f"Use a fraction above 0 and at most {MAX_VALIDATION_SPLIT:g}, e.g. 0.1."
             )
+        if self.method not in METHODS:
+            found["method"] = f"Use one of: {', '.join(METHODS)}."
+            return found
+        if self.beta is not None and self.method != "dpo":
+            found["beta"] = "Beta only applies to preference (DPO) training."
         if self.provider != "worker":
             if self.lora_r is not None or self.load_in_4bit is not None:
                 found["lora_r"] = "LoRA rank and 4-bit loading only apply to the worker."
             if self.n_epochs is not None and not 1 <= self.n_epochs <= 25:
                 found["n_epochs"] = "Use 1 to 25 epochs."
+            if self.beta is not None and not 0 < self.beta <= OPENAI_MAX_BETA:
+                found["beta"] = f"Use a beta above 0 and at most {OPENAI_MAX_BETA:g}, e.g. 0.1."
         elif not found:
             # The worker's own dataclass is the authority on its ranges.
             try:
-                TrainingParams.from_hyperparameters(self.hyperparameters(), seed=self.seed)
+                TrainingParams.from_hyperparameters(
+                    self.hyperparameters(), seed=self.seed, method=self.method
+                )
             except TrainingError as exc:
-                field_name = "lora_r" if "lora" in exc.message else "n_epochs"
-                found[field_name] = exc.user_message()
+                found[_field_of(exc.message)] = exc.user_message()
         return found
 
     def check(self) -> None:
@@ -99,9 +110,12 @@ class JobOptions:
         for field_name, problem in self.problems().items():
             raise TrainingError(f"Invalid {field_name.replace('_', ' ')}: {problem}")
 
-    def hyperparameters(self) -> dict[str, int | bool]:
+    def hyperparameters(self) -> dict[str, int | float | bool]:
         """Only what was chosen; the provider fills in "auto" for the rest."""
-        values: dict[str, int | bool | None] = {"n_epochs": self.n_epochs}
+        values: dict[str, int | float | bool | None] = {
+            "n_epochs": self.n_epochs,
+            "beta": self.beta,
+        }
         if self.provider == "worker":
             values["lora_r"] = self.lora_r
             values["lora_alpha"] = 2 * self.lora_r if self.lora_r else None
@@ -112,6 +126,18 @@ class JobOptions:
         """A short stable hash of the options (part of the active-job key)."""
         text = json.dumps(asdict(self), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _field_of(message: str) -> str:
+    """The option a worker range error is about (forms show it under that field)."""
+    if "lora" in message:
+        return "lora_r"
+    return "beta" if "beta" in message else "n_epochs"
+
+
+def method_for_format(dataset_format: str) -> str:
+    """The training method a dataset's format calls for: preference pairs train DPO."""
+    return "dpo" if dataset_format == PREFERENCE_FORMAT else "supervised"
 
 
 @dataclass(frozen=True)
@@ -205,17 +231,22 @@ def check_budget(engine: Engine, *, settings: Settings, cost: float | None) -> N
             "The cost of this job cannot be estimated, and a monthly budget is set.",
             hint="Set the model's price in TUNEBOT_PRICES, or pick a model with a known price.",
         )
-    spent = month_spend_usd(engine)
+    spent = month_spend_usd(engine) + model_call_spend_usd(engine, settings=settings)
     if spent + cost > cap:
-        over = spent + cost - cap
-        # Under a cent over would read "$0.00 over the budget".
-        by = f"${over:,.2f} over" if over >= 0.005 else "just over"
-        raise BudgetExceeded(
-            f"This job (about ${cost:,.2f}) would take this month's estimated spend to "
-            f"${spent + cost:,.2f}, {by} the ${cap:,.2f} monthly budget.",
-            hint="Use fewer epochs, a smaller dataset or the worker, or ask an admin to raise "
-            "TUNEBOT_MONTHLY_BUDGET_USD.",
-        )
+        _refuse_over_budget(settings, cost=cost, spent=spent)
+
+
+def _refuse_over_budget(settings: Settings, *, cost: float, spent: float) -> NoReturn:
+    cap = settings.monthly_budget_usd or 0.0
+    over = spent + cost - cap
+    # Under a cent over would read "$0.00 over the budget".
+    by = f"${over:,.2f} over" if over >= 0.005 else "just over"
+    raise BudgetExceeded(
+        f"This job (about ${cost:,.2f}) would take this month's estimated spend to "
+        f"${spent + cost:,.2f}, {by} the ${cap:,.2f} monthly budget.",
+        hint="Use fewer epochs, a smaller dataset or the worker, or ask an admin to raise "
+        "TUNEBOT_MONTHLY_BUDGET_USD.",
+    )
 
 
 def claim_job(
@@ -246,14 +277,23 @@ def claim_job(
             hint="Fix the errors listed in its report and drop the file again.",
         )
     options.check()
+    _check_method(dataset, options)
     report = Report.model_validate_json(dataset.report_json)
     cost = estimate_job_cost(report, options, settings=settings)
+    if settings.monthly_budget_usd is not None and cost is None:
+        check_budget(engine, settings=settings, cost=cost)  # refuses: cost unknown
+    # A/B answers count too; they are not part of the race the lock settles.
+    calls = model_call_spend_usd(engine, settings=settings)
+    cap = None if settings.monthly_budget_usd is None else settings.monthly_budget_usd - calls
     for _ in range(2):
         job = _new_row(dataset, request, cost=cost, trained=report.trained_tokens)
-        with _CLAIM_LOCK:
-            check_budget(engine, settings=settings, cost=cost)
-            if insert_job(engine, job):
-                return job
+        # One serialised step across threads and replicas (#10): the store locks,
+        # reads the month's spend and inserts, or inserts nothing.
+        done = insert_job_within_budget(engine, job, cap_usd=cap)
+        if done.outcome == "over_budget":
+            _refuse_over_budget(settings, cost=cost or 0.0, spent=done.spent_usd + calls)
+        if done.outcome == "inserted":
+            return job
         existing = job_by_request(engine, request_id=request.request_id)
         if existing is not None:
             raise DuplicateRequest(existing)
@@ -266,6 +306,24 @@ def claim_job(
     if active is not None:
         raise JobAlreadyActive(active)
     raise TrainingError("Could not record the job.", hint="Try again.")
+
+
+def _check_method(dataset: Dataset, options: JobOptions) -> None:
+    """Preference files train only with DPO, and DPO only on preference files (the
+    providers would fail the job in ``validating_files``; say so before uploading)."""
+    wanted = method_for_format(dataset.format)
+    if options.method == wanted:
+        return
+    if wanted == "dpo":
+        raise TrainingError(
+            f"Dataset {dataset.short_id} holds preference pairs, which train with DPO.",
+            hint="Start it with the DPO method.",
+        )
+    raise TrainingError(
+        f"DPO needs preference pairs, and dataset {dataset.short_id} is {dataset.format} data.",
+        hint="Start it as a supervised job, or drop a preference file "
+        "(input / preferred_output / non_preferred_output).",
+    )
 
 
 def _stale(job: TrainingJob) -> bool:
@@ -319,6 +377,7 @@ def launch_job(
             seed=options.seed,
             hyperparameters=options.hyperparameters(),
             metadata={"tunebot_job": job.short_id},
+            method=options.method,
         )
     except (ProviderError, TrainingError) as exc:
         error = {

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.fakeslack.api import FakeSlack
 from tests.bot.harness import RunningBot, make_settings, start_bot
-from tests.fakes.slack_api import FakeSlack
 
 
 @pytest.fixture

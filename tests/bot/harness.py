@@ -16,15 +16,15 @@ from typing import Any
 from bot.app import build_app, build_context
 from bot.auth import Authorizer
 from bot.context import BotContext
+from bot.fakeslack.api import FakeSlack
+from bot.fakeslack.events import SlackEventSender, event_callback, message_event
+from bot.fakeslack.server import LoopbackServer
 from bot.http_server import build_http_app
 from core.config import Settings
 from core.store.datasets import Dataset, add_dataset
 from core.store.engine import create_db_engine, init_db, session_scope
 from core.store.jobs import TrainingJob
 from core.validation.report import Report
-from tests.fakes.server import LoopbackServer
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_events import SlackEventSender, event_callback, message_event
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 CHANNEL = "C0TUNEBOT"
@@ -99,7 +99,8 @@ class RunningBot:
 def start_bot(settings: Settings, slack: FakeSlack) -> RunningBot:
     ctx = build_context(settings)
     app = build_app(ctx)
-    server = LoopbackServer(build_http_app(app, engine=ctx.engine), name="tunebot-http")
+    http_app = build_http_app(app, engine=ctx.engine, max_request_bytes=settings.max_request_bytes)
+    server = LoopbackServer(http_app, name="tunebot-http")
     server.start()
     sender = SlackEventSender(
         f"{server.url}/slack/events", signing_secret=SIGNING_SECRET, slack=slack

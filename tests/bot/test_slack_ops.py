@@ -10,10 +10,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
+from bot.fakeslack.api import FakeSlack
 from bot.slack_ops import allowed_file_hosts, download_file, react, update_wip
 from core.errors import DatasetError
 from tests.bot.harness import make_settings
-from tests.fakes.slack_api import FakeSlack
 
 
 def _hosts(fake: FakeSlack) -> frozenset[str]:

@@ -18,15 +18,17 @@ from typing import Any
 
 import pytest
 
+from bot.fakeslack.api import FakeSlack
+from bot.fakeslack.events import message_event
+from bot.fakeslack.socket_mode import ACK_DEADLINE
 from tests.bot.flows.test_drop import chat_jsonl
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_events import message_event
-from tests.fakes.slack_socket import ACK_DEADLINE
 
 ROOT = Path(__file__).resolve().parents[2]
 CHANNEL = "C0TUNEBOT"
 ALICE = "U0ALICE"
-WAIT = 20.0
+# Generous: importing the bot (slack_bolt, APScheduler, matplotlib) took 16 s of wall time
+# on a loaded 2-core machine. A wait, not a speed goal.
+WAIT = 90.0
 
 
 @pytest.fixture

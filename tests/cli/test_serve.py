@@ -13,8 +13,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from bot.fakeslack.api import FakeSlack
 from cli.main import app
-from tests.fakes.slack_api import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
 SLACK_VARS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")

@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_events import SlackEventSender
+from bot.fakeslack.api import FakeSlack
+from bot.fakeslack.events import SlackEventSender
 from tests.worker.harness import write_chat_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]

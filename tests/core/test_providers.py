@@ -326,3 +326,37 @@ def test_job_reader_gives_up_on_a_slow_provider_after_the_timeout(
     with pytest.raises(ProviderTimeout) as caught:
         _read(slow, job.id)
     assert caught.value.code == "timeout" and time.monotonic() - started < 1.0
+
+
+PAIR_LINE = (
+    b'{"input": {"messages": [{"role": "user", "content": "hi"}]}, '
+    b'"preferred_output": [{"role": "assistant", "content": "hello"}], '
+    b'"non_preferred_output": [{"role": "assistant", "content": "go away"}]}\n'
+)
+
+
+def test_dpo_sends_openais_shape_and_checkpoints_come_back(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_bytes(PAIR_LINE * 10)
+    provider = _provider(fake_openai)
+    file_id = provider.upload_file(pairs)
+    validation = provider.upload_file(pairs)
+    job = provider.create_job(
+        model="gpt-4o-mini-2024-07-18",
+        training_file=file_id,
+        validation_file=validation,
+        method="dpo",
+        # sft_weight and lora_r are the worker's; OpenAI would refuse them, so they are dropped.
+        hyperparameters={"beta": 0.3, "n_epochs": 2, "sft_weight": 1.0, "lora_r": 8},
+    )
+    sent = fake_openai.job(job.id)["method"]
+    assert sent["type"] == "dpo"
+    assert sent["dpo"]["hyperparameters"]["beta"] == 0.3
+    assert "sft_weight" not in sent["dpo"]["hyperparameters"]
+    fake_openai.run_to_end(job.id)
+    checkpoints = provider.list_checkpoints(job.id)
+    assert [c.step for c in checkpoints] == sorted(c.step for c in checkpoints)
+    assert len(checkpoints) == 2 and all(c.model.startswith("ft:") for c in checkpoints)
+    assert all(c.valid_loss is not None and c.train_loss is not None for c in checkpoints)

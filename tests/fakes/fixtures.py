@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from bot.fakeslack.api import FakeSlack
+from bot.fakeslack.events import SlackEventSender
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_events import SlackEventSender
 
 __all__ = ["fake_openai", "fake_slack", "slack_sender"]
 

@@ -30,6 +30,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot.fakeslack.server import LoopbackFake, LoopbackServer
+from bot.fakeslack.waiting import wait_for
 from tests.fakes.openai_faults import OpenAIFaults
 from tests.fakes.openai_http import Handler, auth_error, build_routes
 from tests.fakes.openai_jobs import FakeJob, JobScript
@@ -41,8 +43,6 @@ from tests.fakes.openai_state import (
     OpenAIState,
     Responder,
 )
-from tests.fakes.server import LoopbackFake, LoopbackServer
-from tests.fakes.waiting import wait_for
 
 __all__ = ["FakeOpenAI", "JobScript", "OpenAIRequest"]
 

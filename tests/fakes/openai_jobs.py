@@ -119,6 +119,9 @@ class FakeJob:
     events: list[dict[str, Any]] = field(default_factory=list)
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     result_csv: bytes | None = None
+    method: str = "supervised"
+    # Set when the training file does not suit the method: the job fails validation with it.
+    file_error: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self._event("message", f"Created fine-tuning job: {self.id}")
@@ -156,7 +159,11 @@ class FakeJob:
             return
         self.ticks_in_status += 1
         if self.status == "validating_files":
-            if self.script.outcome == "failed" and self.script.fail_at_step is None:
+            if self.file_error is not None:
+                self.error = dict(self.file_error)
+                self._event("message", self.error["message"], level="error")
+                self._finish("failed")
+            elif self.script.outcome == "failed" and self.script.fail_at_step is None:
                 self._fail()
             else:
                 self._move("queued")
@@ -309,7 +316,7 @@ class FakeJob:
             "estimated_finish": self.estimated_finish,
             "integrations": [],
             "metadata": self.metadata,
-            "method": {"type": "supervised", "supervised": {"hyperparameters": hyper}},
+            "method": {"type": self.method, self.method: {"hyperparameters": hyper}},
         }
 
 

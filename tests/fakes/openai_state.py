@@ -42,6 +42,12 @@ DEFAULT_CHAT_MODELS = (
     "gpt-4.1-nano",
     "gpt-3.5-turbo",
 )
+# OpenAI's hyperparameters per method type; anything else is a 400, as on the real API.
+METHOD_HYPERPARAMETERS = {
+    "supervised": ("batch_size", "learning_rate_multiplier", "n_epochs"),
+    "dpo": ("batch_size", "learning_rate_multiplier", "n_epochs", "beta"),
+}
+PREFERENCE_KEYS = ("input", "preferred_output", "non_preferred_output")
 PERMISSION_DENIED_MESSAGE = (
     "You do not have access to fine-tuning. Creating new fine-tuning jobs is no longer available "
     "to your organization."
@@ -248,6 +254,8 @@ class OpenAIState:
         if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64):
             raise ApiError(400, "suffix must be a string of at most 64 characters.", param="suffix")
         hyper = self._hyperparameters(body)
+        method = str((body.get("method") or {}).get("type") or "supervised")
+        file_error = self._training_file_error(method, str(body["training_file"]))
         with self.lock:
             script = (
                 self.next_scripts.pop(0)
@@ -265,6 +273,8 @@ class OpenAIState:
                 metadata=body.get("metadata"),
                 organization_id=self.organization,
                 script=script,
+                method=method,
+                file_error=file_error,
             )
             self.jobs[job.id] = job
             return job.to_dict()
@@ -291,18 +301,51 @@ class OpenAIState:
                 code="invalid_file_status",
             )
 
+    def _training_file_error(self, method: str, file_id: str) -> dict[str, Any] | None:
+        """Why validation will fail the job: OpenAI reads the file in ``validating_files``,
+        so a preference file under ``supervised`` (or a chat file under ``dpo``) is a
+        failed job, not a 400."""
+        with self.lock:
+            content = self.file_bytes.get(file_id, b"")
+        rows = [json.loads(line) for line in content.decode("utf-8").splitlines() if line.strip()]
+        preference = [all(k in row for k in PREFERENCE_KEYS) for row in rows]
+        if method == "dpo" and not all(preference):
+            line = preference.index(False) + 1
+            message = (
+                f"Invalid file format. Line {line}: a DPO training file needs 'input', "
+                "'preferred_output' and 'non_preferred_output'."
+            )
+        elif method == "supervised" and any(preference):
+            message = (
+                f"Invalid file format. Line {preference.index(True) + 1}: preference data "
+                "trains with method 'dpo'."
+            )
+        else:
+            return None
+        return {"code": "invalid_training_file", "param": "training_file", "message": message}
+
     @staticmethod
     def _hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
         method = body.get("method") or {}
-        if method and method.get("type") not in ("supervised", "dpo"):
+        if method and method.get("type") not in METHOD_HYPERPARAMETERS:
             raise ApiError(
                 400, f"Invalid method type: {method.get('type')!r}.", param="method.type"
             )
-        nested = (
-            (method.get(method.get("type", ""), {}) or {}).get("hyperparameters", {})
-            if method
-            else {}
-        )
+        kind = str(method.get("type") or "supervised")
+        extra = sorted(set(method) - {"type", kind})
+        if extra:
+            raise ApiError(
+                400, f"Unrecognized request argument supplied: method.{extra[0]}", param="method"
+            )
+        nested = (method.get(kind, {}) or {}).get("hyperparameters", {}) if method else {}
+        if kind == "dpo":
+            unknown = sorted(set(nested or {}) - set(METHOD_HYPERPARAMETERS["dpo"]))
+            if unknown:
+                raise ApiError(
+                    400,
+                    f"Unrecognized hyperparameter for method dpo: {unknown[0]}.",
+                    param=f"method.dpo.hyperparameters.{unknown[0]}",
+                )
         hyper = {
             "batch_size": "auto",
             "learning_rate_multiplier": "auto",
@@ -314,8 +357,13 @@ class OpenAIState:
             "n_epochs": (1, 50),
             "batch_size": (1, 256),
             "learning_rate_multiplier": (1e-6, 10),
+            "beta": (1e-6, 2),
         }
+        if kind == "dpo":
+            hyper.setdefault("beta", "auto")
         for key, (low, high) in limits.items():
+            if key not in hyper:
+                continue
             value = hyper[key]
             if value == "auto":
                 continue

@@ -248,3 +248,40 @@ def test_azure_client_uses_the_same_server(fake_openai: FakeOpenAI) -> None:
     )
     with pytest.raises(openai.AuthenticationError):
         wrong.models.list()
+
+
+PAIR = (
+    b'{"input": {"messages": [{"role": "user", "content": "hi"}]}, '
+    b'"preferred_output": [{"role": "assistant", "content": "hello"}], '
+    b'"non_preferred_output": [{"role": "assistant", "content": "go away"}]}\n'
+)
+
+
+def test_dpo_is_checked_as_openai_checks_it(fake_openai: FakeOpenAI, client: OpenAI) -> None:
+    pairs = client.files.create(file=("pairs.jsonl", PAIR * 3), purpose="fine-tune")
+    chat = client.files.create(file=("chat.jsonl", TRAIN), purpose="fine-tune")
+
+    def create(training: str, method: Any) -> Any:
+        return client.fine_tuning.jobs.create(
+            model="gpt-4o-mini-2024-07-18", training_file=training, method=method
+        )
+
+    dpo = {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.2, "n_epochs": 1}}}
+    job = create(pairs.id, dpo)
+    assert job.method is not None and job.method.type == "dpo"
+    assert _poll(client, job.id)[-1] == "succeeded"
+    # Worker extensions, out-of-range beta and a misplaced method object are 400s.
+    for bad in (
+        {"type": "dpo", "dpo": {"hyperparameters": {"sft_weight": 1.0}}},
+        {"type": "dpo", "dpo": {"hyperparameters": {"beta": 5}}},
+        {"type": "dpo", "supervised": {"hyperparameters": {}}},
+    ):
+        with pytest.raises(openai.BadRequestError):
+            create(pairs.id, bad)
+    # The file must suit the method: the job fails in validating_files, as on OpenAI.
+    wrong = [create(chat.id, dpo), create(pairs.id, {"type": "supervised"})]
+    for job in wrong:
+        failed = client.fine_tuning.jobs.retrieve(job.id)
+        assert failed.status == "failed" and failed.error is not None
+        assert failed.error.code == "invalid_training_file"
+    assert "non_preferred_output" in str(client.fine_tuning.jobs.retrieve(wrong[0].id).error)

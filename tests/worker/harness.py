@@ -86,6 +86,10 @@ class WorkerProcess:
     process: subprocess.Popen[bytes] | None = None
     model_spec: str | None = None
     """``--model`` value as a user types it (default ``tiny=<model_dir>``)."""
+    args: list[str] = field(default_factory=list)
+    """Extra ``tunebot worker`` options (launcher, storage, serving...)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment variables (settings)."""
 
     @property
     def base_url(self) -> str:
@@ -102,6 +106,7 @@ class WorkerProcess:
             # Several test processes share two cores: one thread each avoids
             # OpenMP spin-waiting on oversubscribed cores (6x slower here).
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+            **self.env,
         }
         command = [
             sys.executable, "-m", "cli.main", "worker",
@@ -109,6 +114,7 @@ class WorkerProcess:
             "--data-dir", str(self.data_dir),
             "--model", self.model_spec or f"tiny={self.model_dir}",
             "--log-level", "warning",
+            *self.args,
         ]  # fmt: skip
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:

@@ -132,3 +132,73 @@ def test_not_ready_file_fails_in_validating_files(worker: WorkerProcess, tmp_pat
     assert job.error.code == "invalid_training_file" and job.error.param == "training_file"
     assert "not ready" in job.error.message and "line" in job.error.message
     assert job.trained_tokens is None and not job.result_files
+
+
+def _dpo(hyperparameters: dict[str, object]) -> dict[str, object]:
+    return {"type": "dpo", "dpo": {"hyperparameters": hyperparameters}}
+
+
+def test_bad_dpo_requests(worker: WorkerProcess, training_file_id: str) -> None:
+    client = worker.client()
+    bad_values = ({"beta": 0}, {"beta": "high"}, {"sft_weight": -1}, {"n_epochs": 0}, {"gamma": 1})
+    for bad in bad_values:
+        with pytest.raises(openai.BadRequestError) as raised:
+            client.fine_tuning.jobs.create(
+                model="tiny",
+                training_file=training_file_id,
+                method=_dpo(bad),  # type: ignore[arg-type]
+            )
+        assert raised.value.param == "method.dpo.hyperparameters", bad
+        assert raised.value.code == "invalid_hyperparameters"
+    with pytest.raises(openai.BadRequestError) as raised:  # a DPO key on a supervised job
+        client.fine_tuning.jobs.create(
+            model="tiny",
+            training_file=training_file_id,
+            method={"type": "supervised", "supervised": {"hyperparameters": {"beta": 0.2}}},
+        )
+    assert "method 'dpo' only" in raised.value.message
+    mismatched = {"type": "dpo", "supervised": {"hyperparameters": {"n_epochs": 2}}}
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.fine_tuning.jobs.create(
+            model="tiny",
+            training_file=training_file_id,
+            method=mismatched,  # type: ignore[arg-type]
+        )
+    assert raised.value.param == "method.supervised"
+    for method in (
+        {"type": "reinforcement"},
+        {"type": "dpo", "dpo": {"hyperparameters": {}, "x": 1}},
+    ):
+        with pytest.raises(openai.BadRequestError):
+            client.fine_tuning.jobs.create(
+                model="tiny",
+                training_file=training_file_id,
+                method=method,  # type: ignore[arg-type]
+            )
+    with pytest.raises(openai.BadRequestError) as raised:  # no such fine-tuned model to continue
+        client.fine_tuning.jobs.create(model="ft:tiny::0123abcd", training_file=training_file_id)
+    assert raised.value.param == "model" and "ft:" in raised.value.message
+
+
+def test_files_must_suit_the_method(
+    worker: WorkerProcess, training_file_id: str, tmp_path: Path
+) -> None:
+    client = worker.client()
+    path = tmp_path / "pairs.jsonl"
+    pair = {
+        "input": {"messages": [{"role": "user", "content": "Capital of France?"}]},
+        "preferred_output": [{"role": "assistant", "content": "Paris"}],
+        "non_preferred_output": [{"role": "assistant", "content": "London"}],
+    }
+    path.write_text((json.dumps(pair) + "\n") * 12)
+    pairs = client.files.create(file=path, purpose="fine-tune").id
+    chat_as_dpo = client.fine_tuning.jobs.create(
+        model="tiny",
+        training_file=training_file_id,
+        method=_dpo({}),  # type: ignore[arg-type]
+    )
+    pairs_as_sft = client.fine_tuning.jobs.create(model="tiny", training_file=pairs)
+    for created, needed in ((chat_as_dpo, "needs a preference file"), (pairs_as_sft, '"dpo"')):
+        job = wait_final(client, created.id)
+        assert job.status == "failed" and job.error is not None
+        assert job.error.code == "invalid_training_file" and needed in job.error.message

@@ -117,7 +117,7 @@ def test_earlier_turns_are_trained_weight_zero_is_not_and_tokens_match(
     before_taught = _hits(_answers(client, "tiny", EARLIER_TURN_FACTS), EARLIER_TURN_FACTS)
     before_zero = _hits(_answers(client, "tiny", WEIGHT_ZERO_FACTS), WEIGHT_ZERO_FACTS)
 
-    uploaded = client.files.create(file=path.open("rb"), purpose="fine-tune")
+    uploaded = client.files.create(file=path, purpose="fine-tune")
     hyperparameters = {**FAST_HYPERPARAMETERS, "n_epochs": 25, "batch_size": 5}
     job = client.fine_tuning.jobs.create(
         model="tiny",
@@ -179,7 +179,7 @@ def test_tools_the_template_cannot_render_fail_in_validating_files(
     assert "cannot render tools" in finding["message"]
 
     client = worker.client()
-    uploaded = client.files.create(file=path.open("rb"), purpose="fine-tune")
+    uploaded = client.files.create(file=path, purpose="fine-tune")
     job = client.fine_tuning.jobs.create(model="tiny", training_file=uploaded.id)
     job = wait_final(client, job.id, timeout=120)
     assert job.status == "failed" and job.error is not None
@@ -228,7 +228,7 @@ def test_tool_call_turns_train_for_exactly_the_promised_tokens(
     assert report["tokens"]["max"] <= 1024  # the tiny model's context
 
     client = qwen_worker.client()
-    uploaded = client.files.create(file=path.open("rb"), purpose="fine-tune")
+    uploaded = client.files.create(file=path, purpose="fine-tune")
     hyperparameters = {**FAST_HYPERPARAMETERS, "n_epochs": 1, "max_seq_length": 1024}
     job = client.fine_tuning.jobs.create(
         model="tiny",

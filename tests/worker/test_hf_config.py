@@ -57,3 +57,15 @@ def test_gpus_without_bf16_use_fp16(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert configs.sft_kwargs["fp16"] and not configs.sft_kwargs["bf16"]
     assert configs.quantization.bnb_4bit_compute_dtype == torch.float16
     assert configs.model_kwargs["dtype"] == torch.float16
+
+
+def test_dpo_keeps_the_schedule_and_adds_the_supervised_term(tmp_path: Path) -> None:
+    params = TrainingParams(n_epochs=4, batch_size=2, max_seq_length=128, beta=0.3, sft_weight=0.5)
+    configs = build_hf_configs(params, output_dir=tmp_path, device="cpu", has_validation=True)
+    dpo = configs.dpo_config()
+    assert dpo.beta == 0.3 and dpo.loss_type == ["sigmoid", "sft"] and dpo.loss_weights == [1, 0.5]
+    assert dpo.num_train_epochs == 4 and dpo.per_device_train_batch_size == 2
+    assert dpo.max_length == 128 and dpo.learning_rate == BASE_LEARNING_RATE
+    assert dpo.eval_strategy == "epoch" and dpo.use_cpu and not dpo.bf16
+    plain = build_hf_configs(TrainingParams(sft_weight=0), output_dir=tmp_path, device="cpu")
+    assert plain.dpo_kwargs["loss_type"] == ["sigmoid"] and plain.dpo_kwargs["loss_weights"] is None

@@ -101,7 +101,7 @@ def test_a_job_on_a_relative_model_path_succeeds(
 ) -> None:
     client = relative_worker.client()
     uploaded = client.files.create(
-        file=write_chat_jsonl(tmp_path / "train.jsonl").open("rb"), purpose="fine-tune"
+        file=write_chat_jsonl(tmp_path / "train.jsonl"), purpose="fine-tune"
     )
     hyperparameters = {**FAST_HYPERPARAMETERS, "n_epochs": 2}
     job = client.fine_tuning.jobs.create(

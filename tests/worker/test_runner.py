@@ -44,12 +44,14 @@ def test_cancel_kills_a_trainer_that_ignores_sigterm(runner: JobRunner, tmp_path
     process = subprocess.Popen([sys.executable, "-c", STUBBORN], start_new_session=True)
     spec = JobSpec(job_id=job.id, base_model="m", training_file=tmp_path / "t",
                    output_dir=runner.config.jobs_dir / job.id)  # fmt: skip
-    current = _Running(job.id, process, spec)
-    runner._current = current
+    handle = str(process.pid)
+    runner.launcher._processes[handle] = process  # type: ignore[attr-defined]
+    current = _Running(job.id, handle, spec, n_gpus=0, placed=True)
+    runner._running[job.id] = current
     time.sleep(0.3)  # let it install its SIGTERM handler
     runner.cancel(job.id)
     deadline = time.monotonic() + 20
-    while runner._current is not None and time.monotonic() < deadline:
+    while job.id in runner._running and time.monotonic() < deadline:
         runner._poll(current)
         time.sleep(0.1)
     assert process.returncode == -9  # SIGKILL after the grace period
@@ -66,6 +68,8 @@ def test_recovery_resumes_a_job_its_own_shutdown_stopped(runner: JobRunner) -> N
     (runner.config.jobs_dir / done.id / "result.json").write_text(
         '{"status": "succeeded", "trained_tokens": 12}'
     )
+    for job in (stopped, cancelled, done):
+        runner.store.update_job(job.id, launch_id="999999999")  # a pid long gone
     runner._recover()
     jobs = {j: runner.store.get(JobRecord, j) for j in (stopped.id, cancelled.id, done.id)}
     statuses = {j: record.status for j, record in jobs.items() if record}
@@ -79,4 +83,28 @@ def test_a_job_that_keeps_dying_is_failed(runner: JobRunner) -> None:
     runner._start_next()
     failed = runner.store.get(JobRecord, job.id)
     assert failed is not None and failed.status == "failed" and failed.error_code == "interrupted"
-    assert runner._current is None
+    assert not runner._running
+
+
+def test_a_trainer_killed_on_its_last_attempt_fails_with_the_reason(
+    runner: JobRunner, tmp_path: Path
+) -> None:
+    job = _job(runner, "ftjob-killed", attempts=runner.config.max_attempts)
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"],
+        start_new_session=True,
+    )
+    process.wait()
+    handle = str(process.pid)
+    runner.launcher._processes[handle] = process  # type: ignore[attr-defined]
+    spec = JobSpec(job_id=job.id, base_model="m", training_file=tmp_path / "t",
+                   output_dir=runner.config.jobs_dir / job.id)  # fmt: skip
+    current = _Running(job.id, handle, spec, n_gpus=0, placed=True)
+    runner._running[job.id] = current
+    runner._poll(current)  # no result.json: a death, not an outcome
+    still = runner.store.get(JobRecord, job.id)
+    assert still is not None and still.status == "running" and not runner._running
+    runner._start_next()  # no launches left
+    failed = runner.store.get(JobRecord, job.id)
+    assert failed is not None and failed.status == "failed" and failed.error_code == "interrupted"
+    assert "last: killed by SIGKILL" in (failed.error_message or "")

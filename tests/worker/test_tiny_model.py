@@ -1,8 +1,7 @@
-"""The offline test model: quick to write, trainable, with a usable chat template."""
+"""The offline test model: written offline, trainable, with a usable chat template."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from transformers import AutoConfig, AutoTokenizer
@@ -10,12 +9,9 @@ from transformers import AutoConfig, AutoTokenizer
 from worker.tiny_model import write_tiny_model
 
 
-def test_tiny_model_is_written_quickly_offline(tmp_path: Path) -> None:
-    import transformers  # noqa: F401  imports are not part of the budget
-
-    started = time.perf_counter()
+def test_tiny_model_is_written_offline(tmp_path: Path) -> None:
+    # Written from local code only (no hub); how fast is a benchmark's business, not a test's.
     write_tiny_model(tmp_path / "m")
-    assert time.perf_counter() - started < 1.0
     config = AutoConfig.from_pretrained(tmp_path / "m")
     assert config.initializer_range == 0.2 and config.model_type == "llama"
 
@@ -29,3 +25,21 @@ def test_generation_prompt_is_a_prefix_of_the_answer(tiny_model_dir: Path) -> No
     assert whole.startswith(head) and whole.endswith(tokenizer.eos_token + "\n")
     text = "naïve café ✓ 東京"  # byte-level BPE: any text round-trips
     assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
+
+
+def test_with_tools_it_trains_the_example_dataset_and_without_it_refuses(tmp_path: Path) -> None:
+    # examples/support_chat.jsonl has tool calls; `tunebot demo` trains the tiny model on it.
+    from core.config import ValidationSettings
+    from core.tokens.sequences import SequenceBuilder
+    from core.validation import validate_file
+
+    plain = write_tiny_model(tmp_path / "plain")
+    tools = write_tiny_model(tmp_path / "tools", tools=True)
+    assert not SequenceBuilder(plain).renders_tools and SequenceBuilder(tools).renders_tools
+    example = Path(__file__).resolve().parents[2] / "examples" / "support_chat.jsonl"
+    settings = ValidationSettings(_env_file=None)  # type: ignore[call-arg]
+    verdicts = {
+        name: validate_file(example, settings=settings, model=str(folder), workers=1).verdict
+        for name, folder in (("plain", plain), ("tools", tools))
+    }
+    assert verdicts == {"plain": "not_ready", "tools": "ready"}

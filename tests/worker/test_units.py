@@ -10,8 +10,9 @@ import pytest
 from core.errors import ConfigError
 from core.training.config import TrainingParams
 from worker.job_spec import JobSpec, latest_checkpoint, read_new_lines
+from worker.model_ids import split_checkpoint
 from worker.records import EventRecord
-from worker.results import fine_tuned_model_name, job_id_from_model, metrics_csv
+from worker.results import base_model_name, fine_tuned_model_name, job_id_from_model, metrics_csv
 from worker.settings import parse_model_specs
 
 
@@ -25,6 +26,16 @@ def test_job_spec_round_trips(tmp_path: Path) -> None:
         resume_from=tmp_path / "job" / "checkpoints" / "checkpoint-4",
     )
     assert JobSpec.read(spec.write(tmp_path / "spec.json")) == spec
+    dpo = JobSpec(
+        job_id="ftjob-2",
+        base_model="org/model",
+        training_file=tmp_path / "pairs.jsonl",
+        output_dir=tmp_path / "job2",
+        params=TrainingParams(beta=0.2, sft_weight=0),
+        method="dpo",
+        init_adapter=tmp_path / "job" / "adapter",
+    )
+    assert JobSpec.read(dpo.write(tmp_path / "spec2.json")) == dpo
 
 
 def test_latest_checkpoint_skips_half_written(tmp_path: Path) -> None:
@@ -52,6 +63,12 @@ def test_fine_tuned_model_names_round_trip() -> None:
     assert name == "ft:tiny:qa:abc" and job_id_from_model(name) == "ftjob-abc"
     assert job_id_from_model(fine_tuned_model_name(model="org/m", suffix=None, job_id="ftjob-x"))
     assert job_id_from_model("tiny") is None
+    # A job continuing an ft: model is named after the same base; names never nest.
+    assert base_model_name("ft:org/m:v2:abc") == "org/m" and base_model_name("tiny") == "tiny"
+    assert base_model_name("ft:a:b::abc") == "a:b"
+    assert split_checkpoint("ft:tiny:qa:abc:ckpt-step-12") == ("ft:tiny:qa:abc", 12)
+    assert split_checkpoint("ft:tiny:qa:abc") == ("ft:tiny:qa:abc", None)
+    assert split_checkpoint("ft:tiny:qa:abc:ckpt-step-x")[1] is None
 
 
 def test_metrics_csv_keeps_the_resumed_values() -> None:

@@ -1,4 +1,5 @@
-"""``/v1/models``: the base models this worker serves and its finished fine-tunes."""
+"""``/v1/models``: the base models this worker serves, its finished fine-tunes and
+their checkpoints (``ft:...:ckpt-step-N``, as OpenAI lists them)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from fastapi import APIRouter
 
 from worker.deps import Authorized, StateDep
 from worker.errors import APIError
+from worker.model_ids import checkpoint_model_name, job_checkpoints
 from worker.schemas import ListPage, ModelObject
 
 router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[Authorized])
@@ -23,6 +25,9 @@ def served_models(state: StateDep) -> list[ModelObject]:
         if job.fine_tuned_model:
             created = job.finished_at or job.created_at
             models.append(ModelObject(id=job.fine_tuned_model, created=created, owned_by="user"))
+            for step, record in sorted(job_checkpoints(state.store, job).items()):
+                name = checkpoint_model_name(job.fine_tuned_model, step)
+                models.append(ModelObject(id=name, created=record.created_at, owned_by="user"))
     return models
 
 

@@ -6,7 +6,15 @@ from typing import Any
 
 from bot.blocks.ab import build_unblind_confirm
 from bot.context import BotContext
-from bot.flows.ab import SessionRequest, count_prompts, link_text, request_for_job, start_session
+from bot.flows.ab import (
+    SessionRequest,
+    count_prompts,
+    link_text,
+    may_unblind,
+    request_for_job,
+    start_session,
+    unblind_refusal,
+)
 from bot.listeners.commands.parsing import Reply, UsageError, parse_flags
 from core.evaluation.arms import Arm
 from core.evaluation.runs import heldout_file, queue_run
@@ -33,7 +41,8 @@ def _start(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
         return Reply(text=ctx.authorizer.refusal())
     opponent = words[2] if len(words) == 3 else None
     request_id = f"command:{command.get('trigger_id') or command.get('command_ts') or ''}"
-    job = find_job(ctx.engine, ref=words[0])
+    # This channel's jobs only: --few-shot uses the job's training data.
+    job = find_job(ctx.engine, ref=words[0], channel_id=channel)
     if job is not None:
         if "provider" in opts:
             raise UsageError("`--provider` is only for models; a job has its own.", usage=USAGE)
@@ -83,12 +92,15 @@ def _model_request(
     )
 
 
-def _results(ctx: BotContext, args: list[str]) -> Reply:
+def _results(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
+    """Unblinding cannot be undone: only the creator or an admin, and only after a confirm."""
     if len(args) != 1:
         raise UsageError("`ab results` takes one session id (`ab-…`).", usage=USAGE)
     session = find_session(ctx.engine, args[0].lower())
-    if session is None:
-        raise UsageError(f"No A/B session `{args[0][:40]}`.", usage=USAGE)
+    if session is None or session.channel_id != command["channel_id"]:
+        raise UsageError(f"No A/B session `{args[0][:40]}` in this channel.", usage=USAGE)
+    if not may_unblind(ctx, session, command["user_id"]):
+        return Reply(text=unblind_refusal(session))
     # The results unblind the session for everyone: ask first (the button posts them).
     return Reply(**build_unblind_confirm(session.short_id, count_prompts(ctx.engine, session)))
 
@@ -99,7 +111,7 @@ def _heldout(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply
         raise UsageError("`ab heldout` takes one job id.", usage=USAGE)
     if not ctx.authorizer.is_allowed(command["user_id"]):
         return Reply(text=ctx.authorizer.refusal())
-    job = find_job(ctx.engine, ref=words[0])
+    job = find_job(ctx.engine, ref=words[0], channel_id=command["channel_id"])
     if job is None or job.id is None:
         raise UsageError(
             f"No job `{words[0][:40]}`; `/finetune list` shows recent ones.", usage=USAGE
@@ -130,7 +142,7 @@ def handle(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
     if not args:
         raise UsageError("Say what to compare.", usage=USAGE)
     if args[0].lower() == "results":
-        return _results(ctx, args[1:])
+        return _results(ctx, args[1:], command)
     if args[0].lower() == "heldout":
         return _heldout(ctx, args[1:], command)
     return _start(ctx, args, command)

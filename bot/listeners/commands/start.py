@@ -10,7 +10,7 @@ from bot.flows.start import start_in_thread
 from bot.listeners.commands.parsing import Reply, UsageError, parse_flags
 from core.errors import ProviderError
 from core.store.datasets import find_dataset
-from core.training.start import JobOptions, StartRequest
+from core.training.start import JobOptions, StartRequest, method_for_format
 
 NAME = "start"
 USAGE = (
@@ -91,6 +91,8 @@ def handle(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
         validation_split=flags.get("validation-split"),
         lora_r=flags.get("lora-rank"),
         load_in_4bit=flags.get("4bit"),
+        # A preference file trains with DPO; core refuses any other pairing.
+        method=method_for_format(dataset.format),
     )
     request = StartRequest(
         request_id=f"command:{command.get('trigger_id') or command.get('response_url')}",

@@ -21,8 +21,8 @@ def handle(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
     if len(args) > 1 or any(arg.startswith("--") for arg in args):
         raise UsageError("`status` takes at most one job id and no options.", usage=USAGE)
     if args:
-        job = find_job(ctx.engine, ref=args[0])
-        if job is None or job.channel_id != command["channel_id"]:
+        job = find_job(ctx.engine, ref=args[0], channel_id=command["channel_id"])
+        if job is None:
             raise UsageError(
                 f"No job `{args[0]}`; `/finetune list` shows recent ones.", usage=USAGE
             )

@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import select
 
 from bot.background.evaluations import run_pending_heldout, start_evaluation_scheduler
+from bot.fakeslack.api import FakeSlack
 from core.evaluation.runs import queue_runs
 from core.store.datasets import Dataset
 from core.store.engine import session_scope
@@ -30,7 +31,6 @@ from tests.bot.harness import (
     write_chat_jsonl,
 )
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 
 FT = "ft:gpt-4o-mini-2024-07-18:org-tunebot::heldout"
 BASE = "gpt-4o-mini"

@@ -15,13 +15,13 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 import bot.background.poster
 from bot.background.progress_scheduler import ProgressScheduler
+from bot.fakeslack.api import FakeSlack
 from core.store.engine import session_scope
 from core.store.jobs import TrainingJob
 from core.store.progress import JobPollState
 from tests.core.training.harness import CHANNEL, STARTER, UPLOADER, Rig, slack_client
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.openai_jobs import loss_at
-from tests.fakes.slack_api import FakeSlack
 
 
 @pytest.fixture

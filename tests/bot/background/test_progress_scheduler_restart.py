@@ -15,12 +15,12 @@ import pytest
 from sqlmodel import select
 
 import bot.background.poster
+from bot.fakeslack.api import FakeSlack
 from core.store.engine import session_scope
 from core.store.jobs import TrainingJob
 from core.store.progress import INTENT, POSTED, JobMessage, JobPollState
 from tests.core.training.harness import CHANNEL, Rig
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from bot.fakeslack.api import FakeSlack
 from core.store.engine import session_scope
 from core.store.progress import JobPollState, MetricPoint
 from tests.core.training.harness import CHANNEL, Rig
-from tests.fakes.slack_api import FakeSlack
 from tests.worker.harness import API_KEY, FAST_HYPERPARAMETERS, WorkerProcess, write_chat_jsonl
 
 pytestmark = pytest.mark.slow

@@ -113,7 +113,7 @@ def test_scoreboard_shows_the_worked_check_and_the_rule() -> None:
         "p = 0.064",
         "no significant difference",
         "10 decisive prompts",
-        "p < 0.05",
+        "p &lt; 0.05",  # escaped: Slack shows "p < 0.05"
         "each prompt counts once, decided by the majority of its votes",
         "Votes: fine-tuned wins *31*",
         "losses *9*",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.blocks.home import HomePage, build_home_view
 from bot.blocks.job_thread import (
+    CHECKPOINTS_SHOWN,
     JobLabel,
     ResultFacts,
     build_failure_message,
@@ -18,6 +20,7 @@ from bot.blocks.job_thread import (
     progress_bar,
 )
 from bot.blocks.jobs import JobChoices
+from core.providers import Checkpoint
 from core.training.milestones import FailureHint, Milestone, failure_hint
 from core.training.progress import ProgressState
 
@@ -258,3 +261,19 @@ def test_names_from_users_and_providers_cannot_inject_mrkdwn() -> None:
         key="final", kind="failed", error_message="bad <@U0EVIL>", hint=FailureHint("x")
     )
     assert "<@U0EVIL>" not in milestone_text(failed, LABEL)
+
+
+def test_the_result_lists_the_latest_checkpoints_with_their_losses() -> None:
+    points = [
+        Checkpoint(model=f"ft:m:s:j:ckpt-step-{n}", step=n, train_loss=1 / n, valid_loss=None)
+        for n in range(1, 13)
+    ]
+    points[-1] = Checkpoint(model="ft:m:s:j:ckpt-step-12", step=12, train_loss=0.1, valid_loss=0.2)
+    label = JobLabel(short_id="job-1", provider="worker", base_model="m", started_by="U1")
+    message = build_result_message(label, ResultFacts(), checkpoints=points)
+    text = json.dumps(message["blocks"])
+    assert "ckpt-step-12" in text and "valid loss 0.2000" in text
+    assert f"ckpt-step-{12 - CHECKPOINTS_SHOWN + 1}`" in text
+    assert "ckpt-step-2`" not in text and "2 earlier checkpoints" in text
+    plain = build_result_message(label, ResultFacts())
+    assert "Checkpoints" not in json.dumps(plain["blocks"])

@@ -10,10 +10,10 @@ from bot.blocks.jobs import (
     build_job_status_text,
     build_list_text,
 )
+from bot.fakeslack.blocks import parse_blocks
 from bot.flows.cards import dataset_card, job_card
 from core.store.datasets import Dataset
 from core.store.jobs import TrainingJob
-from tests.fakes.slack_blocks import parse_blocks
 
 
 def _job(**fields: object) -> JobCard:

@@ -6,8 +6,8 @@ import json
 
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT
 from bot.blocks.report import build_report_blocks, build_report_text, summarise_findings
+from bot.fakeslack.blocks import parse_blocks
 from core.validation.report import Change, Finding, Report, TokenStats
-from tests.fakes.slack_blocks import parse_blocks
 
 
 def _report(**fields: object) -> Report:

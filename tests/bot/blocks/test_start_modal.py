@@ -6,7 +6,7 @@ import pytest
 
 from bot.blocks.ids import START_MODAL_CALLBACK_ID as CALLBACK_ID
 from bot.blocks.start_modal import Spend, build_start_modal, spend_text
-from tests.fakes.slack_blocks import check_view
+from bot.fakeslack.blocks import check_view
 
 
 def _block_ids(view: dict) -> list[str]:

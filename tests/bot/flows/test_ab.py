@@ -15,9 +15,13 @@ from sqlmodel import select
 
 from bot.auth import Authorizer
 from bot.background.evaluations import evaluation_tick
+from bot.blocks.ab import build_unblind_confirm
 from bot.blocks.job_thread import JobLabel, ResultFacts, build_result_message
+from bot.fakeslack.api import FakeSlack
+from bot.fakeslack.events import message_event
 from core.evaluation import sessions
 from core.evaluation.sessions import record_prompt
+from core.evaluation.spend import model_call_spend_usd
 from core.store.engine import session_scope
 from core.store.evaluation import AbPrompt, AbResponse, AbSession, AbVote
 from tests.bot.harness import (
@@ -31,8 +35,6 @@ from tests.bot.harness import (
     write_chat_jsonl,
 )
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_events import message_event
 
 FT = "ft:gpt-4o-mini-2024-07-18:org-tunebot::abc123"
 BASE = "gpt-4o-mini"
@@ -55,6 +57,58 @@ def ab_bot(tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> It
     running = start_bot(settings, fake_slack)
     yield running
     running.stop()
+
+
+def _budget_bot(
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI, **prices: float
+) -> RunningBot:
+    fake_openai.set_responder(FT, lambda m, b: f"reply one to {m[-1]['content']}")
+    fake_openai.set_responder(BASE, lambda m, b: f"reply two to {m[-1]['content']}")
+    settings = make_settings(
+        tmp_path,
+        fake_slack,
+        OPENAI_API_KEY=fake_openai.api_key,
+        OPENAI_BASE_URL=fake_openai.base_url,
+        TUNEBOT_PROVIDER_MAX_RETRIES=0,
+        TUNEBOT_MONTHLY_BUDGET_USD=5.0,
+        TUNEBOT_INFERENCE_PRICES=prices,
+    )
+    return start_bot(settings, fake_slack)
+
+
+def test_ab_answers_count_toward_the_monthly_budget(
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    # $1 per token: the first pair of answers spends the $5 budget.
+    bot = _budget_bot(tmp_path, fake_slack, fake_openai, **{FT: 1e6, BASE: 1e6})
+    try:
+        root = _start(bot, _job(bot, tmp_path))
+        _prompt(bot, root, "first")
+        _wait_pairs(bot, root, 1)
+        _prompt(bot, root, "second")
+        refusal = bot.slack.wait_for(lambda: bot.slack.ephemerals(CHANNEL, BOB), timeout=WAIT)
+        assert "has reached the $5.00 monthly budget" in refusal[0]["text"], refusal
+        # The same spend stands in the way of training jobs (core.training.start).
+        assert model_call_spend_usd(bot.ctx.engine, settings=bot.ctx.settings) >= 5.0
+        assert len(_pairs(bot, root)) == 1
+        calls = fake_openai.requests("chat.completions")
+        assert len(calls) == 2  # nothing was asked for the refused prompt
+    finally:
+        bot.stop()
+
+
+def test_ab_on_an_unpriced_model_is_refused_under_a_budget(
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    bot = _budget_bot(tmp_path, fake_slack, fake_openai, **{FT: 1.0})
+    try:
+        root = _start(bot, _job(bot, tmp_path))
+        _prompt(bot, root, "first")
+        refusal = bot.slack.wait_for(lambda: bot.slack.ephemerals(CHANNEL, BOB), timeout=WAIT)
+        assert "TUNEBOT_INFERENCE_PRICES" in refusal[0]["text"] and BASE in refusal[0]["text"]
+        assert not fake_openai.requests("chat.completions")
+    finally:
+        bot.stop()
 
 
 def _job(bot: RunningBot, tmp_path: Path) -> dict[str, Any]:
@@ -301,21 +355,7 @@ def test_command_with_few_shot_results_and_exports(
     _vote(bot, pairs[0], ALICE, "ab_vote_a")
     # Votes are stored after the ack; the reveal says this one is in.
     bot.slack.wait_for(lambda: bot.slack.ephemerals(CHANNEL, ALICE), timeout=WAIT)
-    bot.sender.command(f"ab results {session.short_id}", user_id=ALICE, channel_id=CHANNEL)
-    # The results unblind the session: the command asks first, nothing is posted yet.
-    ask = bot.slack.wait_for(
-        lambda: [r for r in bot.slack.responses(CHANNEL, ALICE) if "no longer blind" in r["text"]],
-        timeout=WAIT,
-    )[0]
-    assert not bot.slack.uploads(CHANNEL, root["ts"])
-    (button,) = [e for b in ask["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert button["text"]["text"] == "Post results and unblind" and "confirm" in button
-    bot.sender.action(
-        "ab_results",
-        user_id=ALICE,
-        channel_id=CHANNEL,
-        message={"ts": "1.000001", "blocks": ask["blocks"], "text": ask["text"]},
-    )
+    _confirmed_results(bot, session.short_id, ALICE)
     uploads = bot.slack.wait_for(
         lambda: (
             len(bot.slack.uploads(CHANNEL, root["ts"])) >= 2
@@ -335,6 +375,72 @@ def test_command_with_few_shot_results_and_exports(
     )
     dumped = json.dumps(table[0]["blocks"])
     assert "A/B/tie/bad" in dumped and "both_bad" not in dumped
+
+
+def _confirmed_results(bot: RunningBot, short_id: str, user: str) -> None:
+    """``ab results`` asks first; the results come only from the confirmed button."""
+    before = len(bot.slack.responses(CHANNEL, user))
+    bot.sender.command(f"ab results {short_id}", user_id=user, channel_id=CHANNEL)
+    replies = bot.slack.wait_for(
+        lambda: len(r := bot.slack.responses(CHANNEL, user)) > before and r, timeout=WAIT
+    )
+    question = replies[-1]
+    buttons = [
+        e for b in question.get("blocks") or [] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert [b["action_id"] for b in buttons] == ["ab_results"], question
+    assert buttons[0]["text"]["text"] == "Post results and unblind"
+    assert buttons[0]["confirm"]["deny"]["text"] == "Keep it blind"
+    assert "no longer blind" in question["text"]
+    assert not _result_tables(bot)  # nothing unblinded by the command alone
+    # The click on the ephemeral question (Slack sends it with that message).
+    response = bot.sender.action(
+        "ab_results", user_id=user, channel_id=CHANNEL, message={"ts": "1.0", **question}
+    )
+    assert response.status_code == 200
+
+
+def _result_tables(bot: RunningBot) -> list[dict[str, Any]]:
+    return [m for m in bot.slack.bot_messages(CHANNEL) if "Results of" in (m.get("text") or "")]
+
+
+def test_only_the_creator_or_an_admin_unblinds_and_jobs_stay_in_their_channel(
+    ab_bot: RunningBot, tmp_path: Path
+) -> None:
+    bot = ab_bot
+    parent = _job(bot, tmp_path)
+    _start(bot, parent, user=ALICE)
+    with session_scope(bot.ctx.engine) as db:
+        short_id = db.exec(select(AbSession)).one().short_id
+    # Bob did not start it and is no admin: refused, by command and by a forged click.
+    bot.sender.command(f"ab results {short_id}", user_id=BOB, channel_id=CHANNEL)
+    refusal = bot.slack.wait_for(lambda: bot.slack.responses(CHANNEL, BOB), timeout=WAIT)[0]
+    assert "Only <@U0ALICE>" in refusal["text"] and not refusal.get("blocks")
+    forged = {"ts": "1.0", "text": "x", "blocks": build_unblind_confirm(short_id, 1)["blocks"]}
+    bot.sender.action("ab_results", user_id=BOB, channel_id=CHANNEL, message=forged)
+    bot.slack.wait_for(lambda: bot.slack.ephemerals(CHANNEL, BOB), timeout=WAIT)
+    assert not _result_tables(bot)
+    # From another channel, the job and the session are not found.
+    other = "C0OTHER"
+    bot.slack.add_channel(other, name="elsewhere")
+    for text in (
+        f"cancel {JOB}",
+        f"ab {JOB} --few-shot",
+        f"ab heldout {JOB}",
+        f"ab results {short_id}",
+    ):
+        assert bot.sender.command(text, user_id=ALICE, channel_id=other).status_code == 200
+    answers = bot.slack.wait_for(
+        lambda: len(r := bot.slack.responses(other, ALICE)) >= 4 and r, timeout=WAIT
+    )
+    texts = [a["text"] for a in answers]
+    assert all(
+        ("No job" in t or "not a job I know" in t or "No A/B session" in t) for t in texts
+    ), texts
+    assert len(_roots(bot)) == 1  # no second session was started from elsewhere
+    # The creator, in the session's channel, after confirming: the results.
+    _confirmed_results(bot, short_id, ALICE)
+    bot.slack.wait_for(lambda: _result_tables(bot), timeout=WAIT)
 
 
 def test_bad_input_gets_usage_not_a_crash(ab_bot: RunningBot, tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
+from bot.fakeslack.events import event_callback, message_event
 from core.store.datasets import recent_datasets
 from tests.bot.harness import CHANNEL, RunningBot, make_settings, start_bot
-from tests.fakes.slack_events import event_callback, message_event
 
 WAIT = 20.0
 

@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from bot.fakeslack.api import FakeSlack
+from bot.fakeslack.payloads import modal_state_values
 from core.store.engine import session_scope
 from core.store.jobs import TrainingJob
 from tests.bot.flows.test_drop import WAIT, chat_jsonl, thread_replies, wait_report, wait_text
 from tests.bot.harness import ALICE, BOB, CHANNEL, RunningBot, make_settings, start_bot
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 
 
 def start_openai_bot(
@@ -64,30 +65,10 @@ def open_modal(
     return views[0]
 
 
-def modal_values(view: dict[str, Any], **chosen: str) -> dict[str, dict[str, Any]]:
-    """What Slack sends back for the modal: each input's initial value unless ``chosen``."""
-    values: dict[str, dict[str, Any]] = {}
-    for block in view["blocks"]:
-        if block["type"] != "input":
-            continue
-        element, block_id = block["element"], block["block_id"]
-        value = chosen.get(block_id)
-        if element["type"] == "static_select":
-            value = value or element["initial_option"]["value"]
-            state = {
-                "type": "static_select",
-                "selected_option": {"value": value, "text": {"type": "plain_text", "text": value}},
-            }
-        else:
-            state = {"type": "plain_text_input", "value": value or element.get("initial_value")}
-        values[block_id] = {element["action_id"]: state}
-    return values
-
-
 def submit(bot: RunningBot, view: dict[str, Any], *, user: str, **chosen: str) -> Any:
     return bot.sender.view_submission(
         "start_job_modal",
-        modal_values(view, **chosen),
+        modal_state_values(view, **chosen),
         user_id=user,
         private_metadata=view["private_metadata"],
         view=view,
@@ -318,3 +299,58 @@ def test_modal_opens_in_time_when_the_model_list_is_slow(
     view = open_modal(bot, report, short_id, user=ALICE, provider="openai")
     (model,) = [b for b in view["blocks"] if b.get("block_id") == "base_model"]
     assert model["element"]["type"] == "static_select"
+
+
+def preference_jsonl(n: int = 12) -> bytes:
+    rows = (
+        json.dumps(
+            {
+                "input": {"messages": [{"role": "user", "content": f"Question {i}?"}]},
+                "preferred_output": [{"role": "assistant", "content": f"Good answer {i}."}],
+                "non_preferred_output": [{"role": "assistant", "content": f"Bad answer {i}."}],
+            }
+        )
+        for i in range(n)
+    )
+    return "".join(row + "\n" for row in rows).encode()
+
+
+def test_a_dropped_preference_file_starts_a_dpo_job(
+    bot: RunningBot, fake_openai: FakeOpenAI
+) -> None:
+    content = preference_jsonl()
+    _, message, _ = bot.drop_file("prefs.jsonl", content)
+    report = wait_report(bot, message["ts"])
+    (actions,) = [b for b in report["blocks"] if b["type"] == "actions"]
+    labels = [e["text"]["text"] for e in actions["elements"]]
+    assert labels == ["Train with DPO on worker", "Train with DPO on OpenAI"]
+    view = open_modal(bot, report, actions["elements"][0]["value"], user=ALICE, provider="openai")
+    assert view["title"]["text"] == "Start DPO training"
+    assert "beta" in [b.get("block_id") for b in view["blocks"]]
+    assert submit(bot, view, user=ALICE, beta="0.2").status_code == 200
+    wait_text(bot, message["ts"], "started on OpenAI")
+    (job,) = fake_openai.jobs()
+    assert job["method"]["type"] == "dpo"
+    assert job["method"]["dpo"]["hyperparameters"]["beta"] == 0.2
+    assert fake_openai.file_content(job["training_file"]) == content
+    (row,) = jobs(bot)
+    assert json.loads(row.options_json)["method"] == "dpo"
+
+
+def test_a_chat_file_cannot_be_started_as_dpo_nor_preferences_as_supervised(
+    bot: RunningBot, fake_openai: FakeOpenAI
+) -> None:
+    """A forged modal (method swapped in its metadata) is refused before any upload."""
+    _, message, _ = bot.drop_file("prefs.jsonl", preference_jsonl())
+    report = wait_report(bot, message["ts"])
+    (actions,) = [b for b in report["blocks"] if b["type"] == "actions"]
+    view = open_modal(bot, report, actions["elements"][0]["value"], user=ALICE, provider="openai")
+    meta = {**json.loads(view["private_metadata"]), "method": "supervised"}
+    forged = {**view, "private_metadata": json.dumps(meta)}
+    forged["blocks"] = [b for b in view["blocks"] if b.get("block_id") != "beta"]
+    assert submit(bot, forged, user=ALICE).status_code == 200
+    refusal = bot.slack.wait_for(
+        lambda: bot.slack.ephemerals(CHANNEL, ALICE), timeout=WAIT, message="refusal"
+    )
+    assert "train with DPO" in refusal[0]["text"]
+    assert fake_openai.jobs() == [] and fake_openai.files() == []

@@ -59,7 +59,11 @@ def test_allowed_user_gets_the_modal_with_models(tmp_path: Path) -> None:
     kwargs = ctx.client.views_open.call_args.kwargs
     assert kwargs["trigger_id"] == "123.456.abc"
     view = kwargs["view"]
-    assert json.loads(view["private_metadata"]) == {"dataset": "ds-000001", "provider": "openai"}
+    assert json.loads(view["private_metadata"]) == {
+        "dataset": "ds-000001",
+        "provider": "openai",
+        "method": "supervised",
+    }
     model = _model_block(view)["element"]
     assert model["initial_option"]["value"] == "gpt-4o-mini-2024-07-18"  # the report's model
     start_button_clicked(ctx, _click(ALICE))

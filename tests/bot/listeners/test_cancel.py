@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from bot.background.progress_scheduler import ProgressScheduler, start_scheduler
+from bot.fakeslack.api import FakeSlack
 from tests.bot.harness import RunningBot, make_settings, start_bot
 from tests.core.training.harness import CHANNEL, STARTER, UPLOADER, Rig
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.fakeslack.api import FakeSlack
+from bot.fakeslack.events import app_home_opened_event
 from tests.bot.harness import RunningBot, make_settings, start_bot
 from tests.core.training.harness import STARTER, UPLOADER, Rig
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_events import app_home_opened_event
 
 
 @pytest.fixture

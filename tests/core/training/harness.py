@@ -22,13 +22,13 @@ from sqlalchemy.engine import Engine
 
 from bot.background.poster import MARKER_EVENT
 from bot.background.progress_scheduler import ProgressScheduler
+from bot.fakeslack.api import FakeSlack
 from core.config import Settings
 from core.providers import Provider, build_providers
 from core.store.datasets import Dataset
 from core.store.engine import create_db_engine, init_db, session_scope
 from core.store.jobs import TrainingJob
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 
 CHANNEL = "C0TUNEBOT"
 UPLOADER = "U0BOB"

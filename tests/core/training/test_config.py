@@ -42,3 +42,20 @@ def test_every_field_has_help() -> None:
     expected = {"n_epochs", "batch_size", "learning_rate_multiplier", "lora_r", "lora_alpha",
                 "lora_dropout", "load_in_4bit", "max_seq_length", "seed"}  # fmt: skip
     assert expected <= set(helps) and all(helps.values())
+
+
+def test_dpo_only_keys() -> None:
+    params = TrainingParams.from_hyperparameters(
+        {"beta": "auto", "sft_weight": 0, "n_epochs": 2}, method="dpo"
+    )
+    assert params.beta == 0.1 and params.sft_weight == 0 and params.n_epochs == 2
+    assert TrainingParams.from_hyperparameters(None, method="dpo").sft_weight == 1.0
+    with pytest.raises(TrainingError) as raised:  # supervised jobs have no beta
+        TrainingParams.from_hyperparameters({"beta": 0.1})
+    assert "dpo" in (raised.value.hint or "")
+    for bad in ({"beta": 0}, {"beta": 11}, {"sft_weight": -0.5}, {"beta": "0.1"}):
+        with pytest.raises(TrainingError):
+            TrainingParams.from_hyperparameters(bad, method="dpo")
+    with pytest.raises(TrainingError):
+        TrainingParams.from_hyperparameters(None, method="reinforcement")
+    assert {"beta", "sft_weight"} <= set(describe_fields())

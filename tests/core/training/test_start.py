@@ -12,8 +12,10 @@ from sqlalchemy.engine import Engine
 from core.config import Settings
 from core.errors import ProviderRejected, TrainingError
 from core.providers import Provider
+from core.store.ab import insert_prompt, insert_session, store_answers
 from core.store.datasets import Dataset, add_dataset
 from core.store.engine import create_db_engine, init_db
+from core.store.evaluation import AbPrompt, AbResponse, AbSession
 from core.store.jobs import get_job, update_job
 from core.training.cancel import cancel_job
 from core.training.start import (
@@ -274,3 +276,80 @@ def test_costs_by_model_are_cheapest_first_and_honour_overrides(tmp_path: Path) 
     assert costs["gpt-4o-mini"] == pytest.approx(6.0)  # $3 per 1M tokens, 2M tokens
     cheap = costs_by_model(report, settings=_settings(tmp_path, TUNEBOT_PRICES={"gpt-4o": 0.01}))
     assert cheap[0] == ("gpt-4o", pytest.approx(0.02))
+
+
+def test_the_method_must_suit_the_data_and_beta_only_dpo(
+    engine: Engine, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    settings, providers = _settings(tmp_path), _providers(fake_openai)
+    dataset = _dataset(engine, tmp_path)
+    with pytest.raises(TrainingError, match="DPO needs preference pairs"):
+        claim_job(engine, _request(dataset, method="dpo"), settings=settings, providers=providers)
+    assert fake_openai.files() == []
+
+    def problems(**values: object) -> set[str]:
+        return set(JobOptions(base_model=MODEL, **values).problems())  # type: ignore[arg-type]
+
+    assert problems(provider="openai", method="ppo") == {"method"}
+    assert problems(provider="openai", beta=0.1) == {"beta"}
+    assert problems(provider="openai", method="dpo", beta=3.0) == {"beta"}
+    assert problems(provider="worker", method="dpo", beta=3.0) == set()  # the worker allows 10
+    assert problems(provider="worker", method="dpo", beta=11.0) == {"beta"}
+    assert JobOptions(
+        provider="openai", base_model=MODEL, method="dpo", beta=0.2
+    ).hyperparameters() == {"beta": 0.2}
+
+
+def test_ab_answers_this_month_count_against_a_training_job(
+    engine: Engine, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    dataset = _dataset(engine, tmp_path)  # $6 for 2 epochs
+    session, _ = insert_session(
+        engine,
+        row=AbSession(
+            short_id="ab-000001",
+            request_id="r",
+            channel_id="C1",
+            created_by="U1",
+            candidate_provider="openai",
+            candidate_model=MODEL,
+            baseline_provider="openai",
+            baseline_model=MODEL,
+        ),
+    )
+    prompt = insert_prompt(
+        engine,
+        row=AbPrompt(
+            session_id=session.id or 0,
+            slack_ts="2.0",
+            author_id="U1",
+            text="hi",
+            opponent="baseline",
+            candidate_position="A",
+        ),
+        opponent_for=lambda _number: "baseline",
+    )
+    assert prompt is not None
+    # 5M tokens of answers at $1 per 1M: $5 of this month's $10 budget is gone.
+    answer = AbResponse(
+        prompt_id=prompt.id or 0,
+        arm="candidate",
+        provider="openai",
+        model=MODEL,
+        position="A",
+        text="x",
+        prompt_tokens=4_000_000,
+        completion_tokens=1_000_000,
+    )
+    store_answers(engine, prompt_id=prompt.id or 0, status="answered", responses=[answer])
+    settings = _settings(
+        tmp_path, TUNEBOT_MONTHLY_BUDGET_USD=10.0, TUNEBOT_INFERENCE_PRICES={MODEL: 1.0}
+    )
+    with pytest.raises(BudgetExceeded) as caught:
+        claim_job(
+            engine,
+            _request(dataset, n_epochs=2),
+            settings=settings,
+            providers=_providers(fake_openai),
+        )
+    assert "to $11.00, $1.00 over the $10.00" in caught.value.message
