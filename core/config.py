@@ -14,6 +14,7 @@ every bad setting, which the CLI prints without a traceback (exit status 2).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -402,6 +403,21 @@ def load_validation_settings(**overrides: object) -> ValidationSettings:
         ConfigError: one of those settings is invalid; the message lists each.
     """
     return _load(ValidationSettings, overrides)
+
+
+def environment_variables(
+    kind: type[BaseSettings], names: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """(variable, description) of each setting ``kind`` reads, for ``--help``.
+
+    Parameters:
+        names: only these variables, in this order (a command that reads a few).
+    """
+    found = {
+        field.alias or name.upper(): field.description or ""
+        for name, field in kind.model_fields.items()
+    }
+    return [(n, found[n]) for n in (names if names is not None else list(found)) if n in found]
 
 
 def _load(kind: type[S], overrides: dict[str, Any]) -> S:

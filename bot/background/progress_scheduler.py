@@ -163,7 +163,10 @@ class ProgressScheduler:
         # budget's worth of edits would otherwise take seconds of every tick.
         self._senders = ThreadPoolExecutor(EDIT_SENDERS, thread_name_prefix="tunebot-edit")
         self.poster = ThreadPoster(
-            engine=engine, client=client, checkpoints=partial(_checkpoints, providers)
+            engine=engine,
+            client=client,
+            providers=list(providers),
+            checkpoints=partial(_checkpoints, providers),
         )
         self.home_publisher = home_publisher
         self._tick_lock = threading.Lock()
@@ -218,7 +221,7 @@ class ProgressScheduler:
             left -= posted
 
     def _rendered(self, view: JobView) -> tuple[dict[str, Any], str]:
-        message = build_progress_message(view.progress, job_label(view))
+        message = build_progress_message(view.progress, job_label(view), epochs=view.epochs)
         digest = hashlib.sha256(json.dumps(message, sort_keys=True).encode()).hexdigest()[:32]
         return message, digest
 

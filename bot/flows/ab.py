@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.blocks.ab import (
@@ -262,7 +263,9 @@ def finish_prompt(ctx: BotContext, session: AbSession, prompt: AbPrompt) -> None
     pair = sessions.generate(ctx.engine, session, prompt, providers=ctx.providers)
     hidden = (session.candidate_model, session.baseline_model)
     sides = [shown(r, hidden_names=hidden) for r in (pair.response_a, pair.response_b)]
-    message = build_pair_message(number, sides[0], sides[1], prompt_id=prompt.id)
+    message = build_pair_message(
+        number, sides[0], sides[1], prompt_id=prompt.id, prompt=prompt.text
+    )
     update_wip(ctx.client, channel=session.channel_id, ts=wip_ts, **message)
     for response, side in zip((pair.response_a, pair.response_b), sides, strict=True):
         if side.truncated:
@@ -352,6 +355,11 @@ def _trailing_refresh(ctx: BotContext, session_id: int, key: tuple[int, int]) ->
         logger.exception("trailing scoreboard edit for session %s failed", session_id)
 
 
+def count_prompts(engine: Engine, session: AbSession) -> int:
+    """How many prompts the session has (what unblinding would reveal)."""
+    return len(export.prompt_rows(engine, session))
+
+
 def post_results(ctx: BotContext, session: AbSession) -> int:
     """Post the per-prompt table in the session's thread with CSV and DPO JSONL; returns rows."""
     rows = export.prompt_rows(ctx.engine, session)
@@ -411,7 +419,7 @@ def results_from_button(
     def tell(text: str) -> None:
         tell_user(ctx.client, channel=channel, user=user, text=text, thread_ts=thread_ts)
 
-    session = sessions.find_session(ctx.engine, short_id)
+    session = sessions.find_session(ctx.engine, short_id.lower())
     if session is None or session.channel_id != channel:
         tell(f"A/B test `{short_id}` is not in this channel.")
         return

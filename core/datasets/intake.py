@@ -84,10 +84,13 @@ def take_in(
     origin: Origin,
     fetch: Callable[[Path], int],
     progress: Callable[[int, int], None] | None = None,
+    model: str | None = None,
 ) -> Intake:
     """Fetch, validate, store and record one dataset.
 
     Parameters:
+        model: the model to count tokens for (default ``settings.default_model``):
+            the one the team will train.
         fetch: writes the file to the given path and returns its size in bytes
             (the front end's capped download); its errors pass through.
         progress: called with (bytes done, bytes total) while validating.
@@ -106,10 +109,10 @@ def take_in(
         sha = _sha256(source)
         fix_path = Path(tmp) / "out" / (Path(name).stem + ".fixed.jsonl")
         fix_path.parent.mkdir()
-        report = validate_file(source, settings=settings, progress=progress)
+        report = validate_file(source, settings=settings, model=model, progress=progress)
         if _needs_fix_pass(report):
             # The fix pass reads the file again; a clean chat JSONL skips it.
-            report = validate_file(source, settings=settings, fix_path=fix_path)
+            report = validate_file(source, settings=settings, model=model, fix_path=fix_path)
         logger.info(
             "%s: %d bytes, fetch %.2fs, validation %.2fs",
             origin.source_id,
@@ -117,6 +120,9 @@ def take_in(
             fetched - started,
             time.perf_counter() - fetched,
         )
+        if fix_path.is_file() and not report.fixed_examples:
+            # Every example was dropped: an empty file is neither news nor trainable.
+            fix_path.unlink()
         was_fixed = fix_path.is_file()
         local = fix_path if was_fixed else source
         training = storage.put(local, f"{folder}/{local.name}")

@@ -127,7 +127,9 @@ def decode_line(raw: bytes) -> tuple[object, ReadProblem | None]:
     except RefusedJSON as exc:
         return None, refused_problem(exc, raw)
     except json.JSONDecodeError as exc:
-        return None, _invalid_json(f"{exc.msg} at column {exc.colno}", raw)
+        # Some messages end in "at" ("Unterminated string starting at"): don't say it twice.
+        where = "column" if exc.msg.endswith(" at") else "at column"
+        return None, _invalid_json(f"{exc.msg} {where} {exc.colno}", raw)
     except RecursionError:
         return None, _invalid_json("the JSON is nested too deeply to be an example", raw)
     except ValueError as exc:  # e.g. an integer with more digits than Python allows

@@ -243,9 +243,11 @@ def check_budget(engine: Engine, *, settings: Settings, cost: float | None) -> N
 def _refuse_over_budget(settings: Settings, *, cost: float, spent: float) -> NoReturn:
     cap = settings.monthly_budget_usd or 0.0
     over = spent + cost - cap
+    # Under a cent over would read "$0.00 over the budget".
+    by = f"${over:,.2f} over" if over >= 0.005 else "just over"
     raise BudgetExceeded(
         f"This job (about ${cost:,.2f}) would take this month's estimated spend to "
-        f"${spent + cost:,.2f}, ${over:,.2f} over the ${cap:,.2f} monthly budget.",
+        f"${spent + cost:,.2f}, {by} the ${cap:,.2f} monthly budget.",
         hint="Use fewer epochs, a smaller dataset or the worker, or ask an admin to raise "
         "TUNEBOT_MONTHLY_BUDGET_USD.",
     )

@@ -99,7 +99,7 @@ def test_file_share_envelope_is_acked_and_the_report_lands_in_the_thread(
 
     (posted,) = fake_slack.wait_for(report, timeout=WAIT, message="the report in the thread")
     assert "Ready to fine-tune" in posted["text"]
-    assert "Examples" in json.dumps(posted["blocks"])
+    assert " examples · " in json.dumps(posted["blocks"], ensure_ascii=False)
     assert [a.envelope_id for a in fake_slack.acks()] == [envelope_id]
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks.ab import RESULTS_QUESTION, build_results_confirm
+from bot.blocks.ab import build_unblind_confirm
 from bot.context import BotContext
 from bot.flows.ab import (
     SessionRequest,
+    count_prompts,
     link_text,
     may_unblind,
     request_for_job,
@@ -101,7 +102,8 @@ def _results(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply
         raise UsageError(f"No A/B session `{args[0][:40]}` in this channel.", usage=USAGE)
     if not may_unblind(ctx, session, command["user_id"]):
         return Reply(text=unblind_refusal(session))
-    return Reply(text=RESULTS_QUESTION, blocks=build_results_confirm(session.short_id))
+    # The results unblind the session for everyone: ask first (the button posts them).
+    return Reply(**build_unblind_confirm(session.short_id, count_prompts(ctx.engine, session)))
 
 
 def _heldout(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
