@@ -33,11 +33,11 @@ from sqlmodel import select
 
 from bot.fakeslack.api import FakeSlack
 from bot.fakeslack.events import SlackEventSender, event_callback, message_event
+from bot.fakeslack.payloads import modal_state_values
 from core.store.engine import session_scope
 from core.store.progress import JobPollState
 from core.store.schema import require_current_database
 from tests.bot.flows.test_drop import chat_jsonl, wait_report, wait_text
-from tests.bot.flows.test_start import modal_values
 from tests.bot.harness import ALICE, BOB, CHANNEL, SIGNING_SECRET
 from tests.core.training.harness import Rig
 from tests.fakes.openai_api import FakeOpenAI
@@ -193,7 +193,7 @@ def test_a_file_dropped_on_one_replica_starts_from_the_other(
     )
     submitted = second.sender.view_submission(
         "start_job_modal",
-        modal_values(view, epochs="2"),
+        modal_state_values(view, epochs="2"),
         user_id=ALICE,
         private_metadata=view["private_metadata"],
         view=view,
