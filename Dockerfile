@@ -30,8 +30,9 @@ COPY core ./core
 COPY bot ./bot
 COPY cli ./cli
 COPY worker ./worker
-# [postgres]: replicas share one PostgreSQL. No [train]: the bot never imports torch.
-RUN pip install --no-cache-dir "/src[postgres]" \
+# [postgres]: replicas share one PostgreSQL; [s3]: and dataset files in s3://. No [train]:
+# the bot never imports torch.
+RUN pip install --no-cache-dir "/src[postgres,s3]" \
     && rm -rf /src
 
 USER 10001:10001

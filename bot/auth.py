@@ -46,12 +46,12 @@ class Authorizer:
             return True
         return bool(self.usergroup) and user_id in self._group_members()
 
-    def refusal(self) -> str:
-        """What a refused user is told."""
+    def refusal(self, action: str = "start") -> str:
+        """What a refused user is told; ``action`` is what they tried ("start", "cancel")."""
         who = "tunebot admins"
         if self.usergroup:
             who += f" and members of <!subteam^{self.usergroup}>"
-        return f"Only {who} can start or cancel fine-tuning jobs. Ask one of them to start it."
+        return f"Only {who} can start or cancel fine-tuning jobs. Ask one of them to {action} it."
 
     def _group_members(self) -> frozenset[str]:
         if not self.usergroup:

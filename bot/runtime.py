@@ -150,6 +150,7 @@ class Runtime:
         ):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
+        self.ctx.model_lists.close()
 
     def probe_routes(self) -> list[Route]:
         """``/healthz``, ``/readyz`` and ``/metrics`` for this process."""

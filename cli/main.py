@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from cli import db, demo, doctor, poll, serve, validate, worker
 from core.errors import ConfigError
@@ -33,6 +33,22 @@ class _Commands(TyperGroup):
             typer.echo(f"Error: {exc.user_message()}", err=True)
             raise typer.Exit(2) from None
 
+
+def _no_type_for_flags() -> None:
+    """Show no ``<bool>`` placeholder next to flags in ``--help``.
+
+    Why: typer's rich help prints each option's type, and a flag takes no value,
+    so ``--fix-only <bool>`` reads as if it wanted one. Flags keep an empty type.
+    """
+    original = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else original(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]  # see docstring
+
+
+_no_type_for_flags()
 
 app = typer.Typer(
     cls=_Commands,

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from cli.env_help import environment_epilog
 from core.config import load_settings
 from core.logs import setup_logging
 
@@ -28,7 +29,7 @@ HealthPortOption = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("serve")
+    @app.command("serve", epilog=environment_epilog())
     def serve(
         port: PortOption = 3000, host: HostOption = "0.0.0.0", health_port: HealthPortOption = None
     ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -18,8 +19,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
-from core.config import ValidationSettings, load_validation_settings
-from core.errors import TunebotError
+from core.config import ValidationSettings, load_settings, load_validation_settings
+from core.errors import ConfigError, TunebotError
+from core.tokens.models import resolve_model
+from core.tokens.worker_models import worker_model_root
 from core.validation import Finding, Report, validate_file
 
 SHOWN_PER_CODE = 5
@@ -56,6 +59,8 @@ def validate_command(
     """Check a fine-tuning dataset: format, token counts, cost, and what to fix."""
     err = Console(stderr=True)
     settings = load_validation_settings()  # only what validation uses: no bot settings
+    if model is not None:
+        model = _worker_model(model, err)
     try:
         report = _run(
             file,
@@ -77,8 +82,44 @@ def validate_command(
     if as_json:
         sys.stdout.write(report.model_dump_json() + "\n")
     else:
-        render(report, Console())
+        render(report, Console(), remaining=_still_wrong(report, settings=settings, model=model))
     raise typer.Exit(exit_code(report))
+
+
+def _worker_model(name: str, console: Console) -> str:
+    """``name`` as validation knows it: a worker's model name becomes its folder or hub id.
+
+    Only a name tunebot does not know asks the worker (TUNEBOT_WORKER_URL), so
+    validation needs no bot settings in the common case.
+    """
+    try:
+        resolve_model(name)
+        return name
+    except ConfigError:
+        pass
+    settings = load_settings()
+    if not settings.worker_url:
+        return name  # validation's own message lists the known models
+    key = settings.worker_api_key.get_secret_value() if settings.worker_api_key else None
+    root = worker_model_root(name, url=settings.worker_url, api_key=key)
+    if not Path(root).expanduser().is_dir():
+        console.print(
+            f"[dim]The worker's {name!r} is {root}, not a folder here: tokens are estimated "
+            "unless TUNEBOT_HF_TOKENIZER points at its tokenizer.[/]"
+        )
+    return root
+
+
+def _still_wrong(report: Report, *, settings: ValidationSettings, model: str | None) -> list[str]:
+    """The error codes the fixed file still has: --fix repairs only some problems
+    (it cannot add examples or write a missing answer), and must not look like it did."""
+    if not report.fixed_path or not report.fixed_examples or report.verdict != "not_ready":
+        return []
+    try:
+        fixed = validate_file(Path(report.fixed_path), settings=settings, model=model)
+    except TunebotError:
+        return []
+    return sorted({finding.code for finding in fixed.errors})
 
 
 def exit_code(report: Report) -> int:
@@ -126,8 +167,11 @@ def _run(
         return run(progress=advance)
 
 
-def render(report: Report, console: Console) -> None:
-    """The human-readable report: summary, tokens and cost, findings by code, changes."""
+def render(report: Report, console: Console, *, remaining: Sequence[str] = ()) -> None:
+    """The human-readable report: summary, tokens and cost, findings by code, changes.
+
+    ``remaining``: error codes the fixed file still has (``--fix`` could not repair them).
+    """
     style = _VERDICT_STYLE[report.verdict]
     console.print(f"[{style}]{report.verdict.upper().replace('_', ' ')}[/]  {report.file_name}")
     console.print(
@@ -145,7 +189,7 @@ def render(report: Report, console: Console) -> None:
             _print_findings(findings, report.finding_counts, console)
     for note in report.notes:
         console.print(f"[dim]Note: {note}[/]")
-    _print_changes(report, console)
+    _print_changes(report, console, remaining)
 
 
 def _token_table(report: Report) -> Table:
@@ -192,12 +236,24 @@ def _print_findings(findings: list[Finding], counts: dict[str, int], console: Co
             console.print(f"    ... and {total - SHOWN_PER_CODE:,} more")
 
 
-def _print_changes(report: Report, console: Console) -> None:
+def _print_changes(report: Report, console: Console, remaining: Sequence[str]) -> None:
     if report.fixed_path is None:
         return
+    if not report.fixed_examples:
+        console.print(
+            f"\n[bold red]--fix could not repair this file[/]: every example has errors it "
+            f"cannot fix, so {report.fixed_path} is empty. Fix the errors above by hand."
+        )
+        return
+    kept = report.fixed_examples
     console.print(
-        f"\n[bold]Fixed file[/]: {report.fixed_path} ({report.fixed_examples:,} examples)"
+        f"\n[bold]Fixed file[/]: {report.fixed_path} ({kept:,} example{'' if kept == 1 else 's'})"
     )
+    if remaining:
+        console.print(
+            f"[bold red]It is still not ready[/]: --fix cannot repair {', '.join(remaining)}. "
+            "Fix those by hand, then validate again."
+        )
     if report.validation_path is not None:
         console.print(
             f"[bold]Validation split[/]: {report.validation_path} "

@@ -31,6 +31,7 @@ from typing import Annotated
 
 import typer
 
+from cli.env_help import WORKER_VARIABLES, environment_epilog
 from core.config import load_settings
 from core.logs import setup_logging
 
@@ -81,7 +82,7 @@ def missing_train_modules() -> list[str]:
     return [name for name in TRAIN_MODULES if importlib.util.find_spec(name) is None]
 
 
-@worker_app.callback(invoke_without_command=True)
+@worker_app.callback(invoke_without_command=True, epilog=environment_epilog(WORKER_VARIABLES))
 def worker_command(
     ctx: typer.Context,
     model: Annotated[

@@ -14,6 +14,7 @@ every bad setting, which the CLI prints without a traceback (exit status 2).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -123,7 +124,15 @@ class Settings(ValidationSettings):
     data_dir: Path = Field(
         default=Path("tunebot-data"),
         alias="TUNEBOT_DATA_DIR",
-        description="Where validated (fixed) dataset files are kept until a job uploads them.",
+        description="Local working folder; also where validated dataset files are kept when "
+        "TUNEBOT_STORAGE_URL is unset.",
+    )
+    storage_url: str | None = Field(
+        default=None,
+        alias="TUNEBOT_STORAGE_URL",
+        description="Shared storage of validated (fixed) dataset files, read by every replica: "
+        "a folder all replicas mount, or s3://bucket/prefix (AWS_* variables give credentials "
+        "and endpoint); unset: TUNEBOT_DATA_DIR.",
     )
 
     # --- Slack ------------------------------------------------------------
@@ -336,6 +345,18 @@ class Settings(ValidationSettings):
             raise ValueError("expected an http:// or https:// URL")
         return value
 
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        text = value.strip()
+        if "://" in text and not text.startswith(("file://", "s3://")):
+            raise ValueError("expected a folder path, file://path or s3://bucket/prefix")
+        if text.startswith("s3://") and not text.removeprefix("s3://").strip("/"):
+            raise ValueError("s3:// needs a bucket: s3://bucket/prefix")
+        return text
+
     @field_validator("slack_api_base_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
@@ -382,6 +403,21 @@ def load_validation_settings(**overrides: object) -> ValidationSettings:
         ConfigError: one of those settings is invalid; the message lists each.
     """
     return _load(ValidationSettings, overrides)
+
+
+def environment_variables(
+    kind: type[BaseSettings], names: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """(variable, description) of each setting ``kind`` reads, for ``--help``.
+
+    Parameters:
+        names: only these variables, in this order (a command that reads a few).
+    """
+    found = {
+        field.alias or name.upper(): field.description or ""
+        for name, field in kind.model_fields.items()
+    }
+    return [(n, found[n]) for n in (names if names is not None else list(found)) if n in found]
 
 
 def _load(kind: type[S], overrides: dict[str, Any]) -> S:

@@ -15,7 +15,7 @@ fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e '.[train,ray,postgres,dev]'
+.venv/bin/python -m pip install -q -e '.[train,ray,postgres,s3,dev]'
 .venv/bin/python -m ruff check .
 .venv/bin/python -m ruff format --check .
 # Types: strict on core, bot, worker and cli (pyproject [tool.mypy] lists them).

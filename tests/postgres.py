@@ -8,6 +8,7 @@ empty database in it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -21,10 +22,20 @@ from sqlalchemy import text
 
 from core.store.engine import create_db_engine
 
-__all__ = ["postgres_server", "postgres_url"]
+__all__ = ["TEST_DATABASE_URL", "bot_database_url", "postgres_server", "postgres_url"]
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PORT = 5499  # only names the socket file in a private directory: no clash with other servers
+
+
+TEST_DATABASE_URL = "TUNEBOT_TEST_DATABASE_URL"
+"""Set (by ``tests/bot/conftest.py`` under ``TUNEBOT_TEST_DATABASE=postgres``) to the
+database a test's bot must use instead of its SQLite file."""
+
+
+def bot_database_url(sqlite_path: Path) -> str:
+    """The database URL a bot under test uses: the chosen PostgreSQL one, else SQLite."""
+    return os.environ.get(TEST_DATABASE_URL) or f"sqlite:///{sqlite_path}"
 
 
 def _as_postgres(command: list[str]) -> list[str]:
@@ -65,8 +76,13 @@ def postgres_server() -> Iterator[Path]:
 
 @pytest.fixture
 def postgres_url(postgres_server: Path, request: pytest.FixtureRequest) -> str:
-    """The URL of a new, empty database named after the test."""
-    name = "t_" + re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:50]
+    """The URL of a new, empty database named after the test.
+
+    The node id's hash keeps parametrized tests (whose names share a prefix
+    past PostgreSQL's 63-character limit) on databases of their own.
+    """
+    readable = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40]
+    name = f"t_{readable}_{hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:10]}"
     admin = create_db_engine(f"postgresql://tunebot@/postgres?host={postgres_server}&port={PORT}")
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))

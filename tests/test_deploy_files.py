@@ -155,7 +155,7 @@ def test_install_lines_match_pyproject_extras() -> None:
     stages = _stages()
     declared = set(PYPROJECT["project"]["optional-dependencies"])
     bot, worker = _installs(stages["bot"]), _installs(stages["worker"])
-    assert _extras(bot) == {"postgres"} and _extras(bot) <= declared
+    assert _extras(bot) == {"postgres", "s3"} and _extras(bot) <= declared
     assert _extras(worker) == {"train"} and _extras(worker) <= declared
     assert not any("torch" in word for words in bot for word in words), "the bot has no torch"
     # The worker installs torch with the documented line, before the extra.

@@ -127,7 +127,8 @@ def load_examples(path: Path, *, base_model: str) -> list[dict[str, Any]]:
     builder = SequenceBuilder(tokenizer_folder(base_model))
     rows: list[dict[str, Any]] = []
     formats: set[str] = set()
-    with path.open(encoding="utf-8") as handle:
+    # As core's validator reads: a leading BOM skipped, lines ending at "\n" only.
+    with path.open(encoding="utf-8-sig", newline="\n") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue

@@ -166,6 +166,9 @@ class ModelObject(BaseModel):
     object: Literal["model"] = "model"
     created: int
     owned_by: str
+    # The base model's folder or hub id (as vLLM's /v1/models gives it), so a client
+    # such as `tunebot validate --model NAME` counts tokens with the same tokenizer.
+    root: str | None = None
 
 
 class ChatMessage(BaseModel):

@@ -1,39 +1,58 @@
-"""A sliding-window budget for Slack's rate-limited edits.
+"""The workspace's budget of Slack's rate-limited edits, shared by every replica.
 
 ``chat.update`` is a Tier 3 method (about 50 calls per minute per workspace);
-the scheduler spends at most ``TUNEBOT_EDITS_PER_MINUTE`` of them, and a 429
-pauses all edits until Slack's ``Retry-After`` has passed. Kept per process:
-with several replicas, give each a share of the workspace budget.
+all replicas together spend at most ``TUNEBOT_EDITS_PER_MINUTE`` of them in
+any 60 s, and a 429 pauses every replica's edits until Slack's
+``Retry-After`` has passed. The count lives in the database
+(:mod:`core.store.edit_budget`), because Slack counts per workspace, not per
+process.
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from core.store.datasets import utcnow
+from core.store.edit_budget import edits_left, grant_edits, pause_edits
+
+WORKSPACE = "default"
+"""The budget's key in single-token mode (one workspace per database)."""
 
 
 class EditBudget:
-    """Workspace-wide ``chat.update`` allowance: at most ``per_minute`` in any 60 s.
+    """Workspace-wide ``chat.update`` allowance: at most ``per_minute`` in any 60 s."""
 
-    A 429 pauses every edit until Slack's ``Retry-After`` has passed.
-    """
-
-    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        per_minute: int,
+        *,
+        workspace: str = WORKSPACE,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
         self.per_minute = max(1, per_minute)
+        self.workspace = workspace
         self._clock = clock
-        self._spent: deque[float] = deque()
-        self._paused_until = 0.0
 
-    def available(self) -> bool:
-        """Whether one more edit fits now (does not spend it)."""
-        now = self._clock()
-        while self._spent and now - self._spent[0] >= 60.0:
-            self._spent.popleft()
-        return now >= self._paused_until and len(self._spent) < self.per_minute
+    def left(self) -> int:
+        """Edits that fit now (a hint: another replica may take them first)."""
+        return edits_left(
+            self.engine, workspace=self.workspace, per_minute=self.per_minute, now=self._clock()
+        )
 
-    def spend(self) -> None:
-        self._spent.append(self._clock())
+    def take(self, wanted: int) -> int:
+        """Spend up to ``wanted`` edits; returns how many were granted."""
+        return grant_edits(
+            self.engine,
+            workspace=self.workspace,
+            wanted=wanted,
+            per_minute=self.per_minute,
+            now=self._clock(),
+        )
 
     def pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, self._clock() + seconds)
+        pause_edits(self.engine, workspace=self.workspace, seconds=seconds, now=self._clock())

@@ -27,6 +27,7 @@ from core.config import Settings
 from core.errors import EvaluationError
 from core.evaluation.arms import ChatProvider
 from core.evaluation.runs import claim_report, claim_run, execute_run, queue_runs
+from core.storage import SharedStorage
 from core.store.jobs import get_job
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def run_pending_heldout(
     while (left := claim_report(engine, lease=report_lease, exclude=tried)) is not None:
         tried.add(left.id or 0)
         posted += post_claimed(engine, client, left)
-    queue_runs(engine, data_dir=settings.data_dir)
+    queue_runs(engine, storage=SharedStorage.from_settings(settings))
     for _ in range(max_runs):
         run = claim_run(engine)
         if run is None or run.id is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -19,17 +19,23 @@ from sqlalchemy.engine import Engine
 
 from bot.blocks.job_thread import (
     JobLabel,
+    ResultFacts,
+    build_failure_message,
     build_progress_message,
     build_result_message,
     milestone_text,
     plot_file_name,
 )
+from bot.blocks.jobs import JobChoices
+from core.errors import TunebotError
 from core.providers import Checkpoint
 from core.store.engine import session_scope
 from core.store.jobs import update_job
 from core.store.progress import POSTED, JobMessage, record_intent, record_posted
+from core.tokens.models import resolve_model
 from core.training.milestones import Milestone
 from core.training.plots import loss_curve_png
+from core.training.refusals import offered_providers
 from core.training.tracking import JobView
 
 logger = logging.getLogger(__name__)
@@ -69,10 +75,12 @@ class ThreadPoster:
         *,
         engine: Engine,
         client: WebClient,
+        providers: Sequence[str] = (),
         checkpoints: Callable[[JobView], Sequence[Checkpoint]] | None = None,
     ) -> None:
         self.engine = engine
         self.client = client
+        self.providers = list(providers)
         # Lists a succeeded job's checkpoints for its result message; None: not shown.
         self.checkpoints = checkpoints
 
@@ -99,7 +107,7 @@ class ThreadPoster:
         """The progress message's ts, posting it first for a job that has none."""
         if view.job.progress_ts:
             return view.job.progress_ts
-        message = build_progress_message(view.progress, job_label(view))
+        message = build_progress_message(view.progress, job_label(view), epochs=view.epochs)
         thread = _thread(view)
         try:
             ts = self._once(view, PROGRESS_KEY, lambda: self.post(thread, PROGRESS_KEY, message))
@@ -183,14 +191,24 @@ class ThreadPoster:
         if milestone.kind == "succeeded":
             message = build_result_message(
                 label,
-                reported_cost_usd=view.snapshot.cost_usd,
+                result_facts(view),
                 checkpoints=self.checkpoints(view) if self.checkpoints else (),
+            )
+        elif milestone.kind == "failed":
+            message = build_failure_message(
+                milestone, replace(label, offer_retry_on=self._retry_on(label))
             )
         else:
             message = {
                 "text": milestone_text(milestone, label, provider_failure=view.state.last_failure)
             }
         return self.post(_thread(view), milestone.key, message)
+
+    def _retry_on(self, label: JobLabel) -> tuple[str, ...]:
+        """Where a failed job may be retried: its own provider unless the organisation
+        was refused there (remembered from the job rows), and the worker."""
+        offered = offered_providers(self.engine, self.providers)
+        return tuple(p for p in (label.provider, "worker") if p in offered)
 
     def find(self, thread: ReplyThread, key: str, *, file_name: str | None = None) -> str | None:
         """The ts of reply ``key`` (or the id of the file ``file_name``) in the thread, if any."""
@@ -228,4 +246,30 @@ def job_label(view: JobView) -> JobLabel:
         fine_tuned_model=job.fine_tuned_model,
         trained_tokens=job.trained_tokens,
         estimated_cost_usd=job.estimated_cost_usd,
+        choices=JobChoices.from_json(job.options_json),
+        dataset_short_id=view.dataset_short_id,
+        price_per_1m=_price(job.base_model) if job.provider != "worker" else None,
+    )
+
+
+def _price(model: str) -> float | None:
+    try:
+        return resolve_model(model).price_per_1m
+    except TunebotError:
+        return None
+
+
+def result_facts(view: JobView) -> ResultFacts:
+    """The success post's facts: last losses, how long training took, what was used."""
+    snapshot, progress = view.snapshot, view.progress
+    took = None
+    began = view.state.running_since or snapshot.created_at
+    if snapshot.finished_at and began:
+        took = snapshot.finished_at - began
+    return ResultFacts(
+        train_loss=progress.train_loss,
+        valid_loss=progress.valid_loss,
+        duration=took if took is not None else progress.elapsed,
+        hyperparameters=snapshot.hyperparameters,
+        reported_cost_usd=snapshot.cost_usd,
     )

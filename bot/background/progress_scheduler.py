@@ -158,12 +158,15 @@ class ProgressScheduler:
             concurrency=settings.poll_concurrency,
             clock=clock,
         )
-        self.budget = EditBudget(settings.edits_per_minute)
+        self.budget = EditBudget(engine, settings.edits_per_minute, clock=clock)
         # A few edits in flight at once: against real Slack (100-300 ms a call) a
         # budget's worth of edits would otherwise take seconds of every tick.
         self._senders = ThreadPoolExecutor(EDIT_SENDERS, thread_name_prefix="tunebot-edit")
         self.poster = ThreadPoster(
-            engine=engine, client=client, checkpoints=partial(_checkpoints, providers)
+            engine=engine,
+            client=client,
+            providers=list(providers),
+            checkpoints=partial(_checkpoints, providers),
         )
         self.home_publisher = home_publisher
         self._tick_lock = threading.Lock()
@@ -218,17 +221,38 @@ class ProgressScheduler:
             left -= posted
 
     def _rendered(self, view: JobView) -> tuple[dict[str, Any], str]:
-        message = build_progress_message(view.progress, job_label(view))
+        message = build_progress_message(view.progress, job_label(view), epochs=view.epochs)
         digest = hashlib.sha256(json.dumps(message, sort_keys=True).encode()).hexdigest()[:32]
         return message, digest
 
     def _edit_all(self, views: list[JobView], summary: TickSummary) -> None:
-        """Edit the progress messages that are due, a few ``chat.update`` calls at a time."""
-        ordered = sorted(views, key=_edit_order)
-        planned = [e for v in ordered if (e := _isolated(v, self._plan_edit, v, summary))]
-        sent = [e for e in self._senders.map(self._send_edit, planned) if e is not None]
+        """Edit the progress messages that are due, a few ``chat.update`` calls at a time.
+
+        The budget is the workspace's, shared with the other replicas through
+        the database: one read of what is left bounds the rendering, one grant
+        takes what the planned edits need (another replica may have taken some
+        meanwhile; the rest wait for the next tick).
+        """
+        due = [
+            (view, ts)
+            for view in sorted(views, key=_edit_order)
+            if (ts := _isolated(view, self._due_ts, view))
+        ]
+        if not due:
+            return
+        allowance = self.budget.left()
+        planned: list[_Edit] = []
+        for view, ts in due:
+            if len(planned) >= allowance:
+                summary.edits_deferred += 1
+                continue
+            if edit := _isolated(view, self._plan_edit, view, ts):
+                planned.append(edit)
+        granted = self.budget.take(len(planned)) if planned else 0
+        summary.edits_deferred += len(planned) - granted
+        sent = [e for e in self._senders.map(self._send_edit, planned[:granted]) if e is not None]
         summary.edits += len(sent)
-        summary.edits_deferred += len(planned) - len(sent)
+        summary.edits_deferred += granted - len(sent)
         update_poll_states(
             self.engine,
             changes={
@@ -236,31 +260,26 @@ class ProgressScheduler:
             },
         )
 
-    def _plan_edit(self, view: JobView, summary: TickSummary) -> _Edit | None:
-        """Render and spend budget for a due edit; None when not due or unchanged.
-
-        Rendering is skipped for throttled jobs and once the budget is spent, so
-        a tick over hundreds of jobs renders only the few it may edit.
-        """
+    def _due_ts(self, view: JobView) -> str | None:
+        """The progress message's ts when an edit of it is due (not throttled), else None."""
         ts = view.job.progress_ts or self.poster.progress_ts(view)
         if not ts:
             return None
-        now = self.clock()
         last = view.state.last_edit_at
         if (
             not view.is_final
             and last
-            and (now - last).total_seconds() < self.settings.min_edit_seconds
+            and (self.clock() - last).total_seconds() < self.settings.min_edit_seconds
         ):
             return None
-        if not self.budget.available():
-            summary.edits_deferred += 1
-            return None
+        return ts
+
+    def _plan_edit(self, view: JobView, ts: str) -> _Edit | None:
+        """Render a due edit; None when the message would not change."""
         message, digest = self._rendered(view)
         if digest == view.state.rendered_hash:
             return None
-        self.budget.spend()
-        return _Edit(view=view, ts=ts, message=message, digest=digest, at=now)
+        return _Edit(view=view, ts=ts, message=message, digest=digest, at=self.clock())
 
     def _send_edit(self, edit: _Edit) -> _Edit | None:
         try:

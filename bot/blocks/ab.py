@@ -25,8 +25,9 @@ from slack_sdk.models.blocks import (
 from bot.blocks.ids import AB_RESULTS_ACTION_ID, TRAIN_ON_VOTES_ACTION_ID, VOTE_ACTION_PREFIX
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, truncate
 from bot.blocks.mrkdwn import escape
+from bot.blocks.text import OUTCOME_WORDS, p_value_text, plural
 from core.evaluation.export import PromptRow
-from core.evaluation.stats import Summary, Tally, rule_text
+from core.evaluation.stats import Summary, Tally, Verdict, rule_text
 from core.evaluation.votes import Scoreboard
 from core.store.evaluation import BASELINE, CANDIDATE, FEW_SHOT, AbResponse, AbSession
 
@@ -39,6 +40,7 @@ VOTE_BUTTONS = (
 )
 VOTE_LABELS = dict(VOTE_BUTTONS)
 RESPONSE_CHARS = 2800
+PROMPT_QUOTE_CHARS = 500
 TABLE_PROMPT_CHARS = 48
 
 HOW_TO = (
@@ -99,10 +101,12 @@ def summary_lines(
     prompts decided by majority, and the lines say so.
     """
     counts = _counts(summary.tally, candidate=candidate, both_bad=both_bad)
-    lines = [counts]
+    verdict = summary.verdict.text(candidate=candidate, baseline=opponent)
+    lines = [f"Verdict: *{verdict}*", counts]
     position = "Position A chosen in {} of decisive choices"
     if votes is not None:
         lines = [
+            lines[0],
             "Votes: " + _counts(votes, candidate=candidate, both_bad=both_bad),
             "Prompts, each decided by the majority of its votes: " + counts,
         ]
@@ -111,12 +115,10 @@ def summary_lines(
         lines.append(
             f"Win rate over prompts (ties excluded): *{_pct(summary.win_rate)}* "
             f"(95% Wilson interval {_pct(summary.ci_low)}–{_pct(summary.ci_high)}) · "
-            f"exact sign test p = {summary.p_value:.3f}"
+            f"exact sign test {p_value_text(summary.p_value)}"
         )
     if summary.position_a_rate is not None:
         lines.append(position.format(_pct(summary.position_a_rate)))
-    verdict = summary.verdict.text(candidate=candidate, baseline=opponent)
-    lines.append(f"Verdict: *{verdict}*")
     return lines
 
 
@@ -147,15 +149,20 @@ def build_scoreboard(session: AbSession, board: Scoreboard) -> dict[str, Any]:
     counts = (
         f"Prompts: *{board.prompts}* ({board.counted_prompts} counted"
         + (f", {board.failed_prompts} not counted: a model failed" if board.failed_prompts else "")
-        + f") · votes: *{board.votes}* from {board.voters} people"
+        + f") · votes: *{board.votes}* from {plural(board.voters, 'person', 'people')}"
     )
+    verdicts = [
+        s.verdict.text(candidate=escape(session.candidate_label), baseline=arm_label(session, o))
+        + (f" (vs {arm_label(session, o)})" if len(board.summaries) > 1 else "")
+        for o, s in board.summaries.items()
+    ]
+    headline = "; ".join(verdicts) or Verdict.NOT_ENOUGH.value
     blocks: list[Block] = [
-        SectionBlock(text=_md(f":vs: *A/B test `{session.short_id}`*: {arms}")),
-        SectionBlock(text=_md(HOW_TO)),
-        DividerBlock(),
+        SectionBlock(text=_md(f":vs: *A/B test `{session.short_id}`: {headline}*\n{arms}")),
         SectionBlock(text=_md(counts)),
     ]
     blocks.extend(_opponent_sections(session, board))
+    blocks += [DividerBlock(), SectionBlock(text=_md(HOW_TO))]
     blocks.append(
         ContextBlock(
             elements=[
@@ -163,11 +170,7 @@ def build_scoreboard(session: AbSession, board: Scoreboard) -> dict[str, Any]:
             ]
         )
     )
-    verdicts = "; ".join(
-        s.verdict.text(candidate=escape(session.candidate_label), baseline=arm_label(session, o))
-        for o, s in board.summaries.items()
-    )
-    text = f"A/B test {session.short_id}: {board.votes} votes, {verdicts}"
+    text = f"A/B test {session.short_id}: {headline} ({plural(board.votes, 'vote')})"
     return {"text": text, "blocks": [b.to_dict() for b in blocks]}
 
 
@@ -191,11 +194,25 @@ def shown(response: AbResponse, *, hidden_names: Sequence[str]) -> ShownResponse
     return ShownResponse(response.position, escape(cut), cut != text, False)
 
 
+def quote(text: str, limit: int = PROMPT_QUOTE_CHARS) -> str:
+    """A prompt as a mrkdwn quote, escaped and cut, so a pair stands on its own."""
+    lines = escape(truncate(text.strip(), limit)).splitlines() or [""]
+    return "\n".join(f"> {line}" for line in lines)
+
+
 def build_pair_message(
-    number: int, response_a: ShownResponse, response_b: ShownResponse, *, prompt_id: int
+    number: int,
+    response_a: ShownResponse,
+    response_b: ShownResponse,
+    *,
+    prompt_id: int,
+    prompt: str = "",
 ) -> dict[str, Any]:
-    """Response A and Response B without model names, and the four vote buttons."""
-    blocks: list[Block] = [SectionBlock(text=_md(f"*Prompt {number}*: two answers, order random"))]
+    """The prompt quoted, Response A and Response B without model names, and the vote buttons."""
+    head = f"*Prompt {number}*: two answers, order random"
+    if prompt.strip():
+        head += "\n" + quote(prompt)
+    blocks: list[Block] = [SectionBlock(text=_md(head))]
     for side in (response_a, response_b):
         blocks.append(SectionBlock(text=_md(f"*Response {side.position}*\n{side.text}")))
     failed = response_a.failed or response_b.failed
@@ -227,37 +244,6 @@ def build_pair_message(
         blocks.append(ContextBlock(elements=[_md(note)]))
     text = f"Prompt {number}: Response A and Response B" + (" (not counted)" if failed else "")
     return {"text": text, "blocks": [b.to_dict() for b in blocks]}
-
-
-RESULTS_QUESTION = (
-    "Posting the results shows everyone in the thread which model gave each answer, so "
-    "the votes are no longer blind. This cannot be undone."
-)
-
-
-def build_results_confirm(session_short_id: str) -> list[dict[str, Any]]:
-    """The question and the button (with a confirm dialog) before a session is unblinded."""
-    blocks: list[Block] = [
-        SectionBlock(text=_md(RESULTS_QUESTION)),
-        ActionsBlock(
-            elements=[
-                ButtonElement(
-                    text="Post the results",
-                    action_id=AB_RESULTS_ACTION_ID,
-                    value=session_short_id,
-                    style="danger",
-                    confirm=ConfirmObject(
-                        title="Unblind this A/B test?",
-                        text=f"Model names of A/B test {session_short_id} become visible "
-                        "to everyone in its thread.",
-                        confirm="Post the results",
-                        deny="Keep it blind",
-                    ),
-                )
-            ]
-        ),
-    ]
-    return [b.to_dict() for b in blocks]
 
 
 def build_wip_text(number: int) -> str:
@@ -299,11 +285,11 @@ def _table_line(row: PromptRow, session: AbSession) -> str:
     winner = {
         "candidate": session.candidate_label,
         "opponent": _arm_name(session, row.opponent),
-    }.get(row.outcome, row.outcome)
+    }.get(row.outcome) or OUTCOME_WORDS.get(row.outcome, row.outcome.replace("_", " "))
     votes = f"{row.votes_a}/{row.votes_b}/{row.ties}/{row.both_bad}"
     prompt = escape(truncate(" ".join(row.prompt.split()), TABLE_PROMPT_CHARS))
     opponent = _cell(_arm_name(session, row.opponent), 8)
-    return f"{row.number:>3} {_cell(winner, 14)} {votes:<9} {opponent} {prompt}"
+    return f"{row.number:>3} {_cell(winner, 14)} {votes:<11} {opponent} {prompt}"
 
 
 def build_results(
@@ -319,9 +305,12 @@ def build_results(
         train_pairs: the decided prompts a DPO job would train on, when the session
             has enough of them; adds the "Train on these votes" button.
     """
-    head = f"*Results of A/B test `{session.short_id}`*: {len(rows)} prompts, {board.votes} votes"
+    head = (
+        f"*Results of A/B test `{session.short_id}`*: {plural(len(rows), 'prompt')}, "
+        f"{plural(board.votes, 'vote')}"
+    )
     blocks: list[Block] = [SectionBlock(text=_md(head)), *_opponent_sections(session, board)]
-    header = f"{'#':>3} {'preferred':<14} {'A/B/T/bad':<9} {'opponent':<8} prompt"
+    header = f"{'#':>3} {'preferred':<14} {'A/B/tie/bad':<11} {'opponent':<8} prompt"
     chunk: list[str] = [header]
     table_blocks: list[Block] = []
     for row in rows:
@@ -342,6 +331,34 @@ def build_results(
     return {"text": head.replace("*", ""), "blocks": [b.to_dict() for b in blocks]}
 
 
+def unblind_warning(session_short_id: str, prompts: int) -> str:
+    return (
+        f"Posting the results of `{session_short_id}` shows everyone which model answered each "
+        f"of its {plural(prompts, 'prompt')}: votes after that are no longer blind. "
+        "This cannot be undone."
+    )
+
+
+def build_unblind_confirm(session_short_id: str, prompts: int) -> dict[str, Any]:
+    """Asked before the results go up: they unblind the session for everyone."""
+    text = unblind_warning(session_short_id, prompts)
+    button = ButtonElement(
+        text="Post results and unblind",
+        action_id=AB_RESULTS_ACTION_ID,
+        value=session_short_id,
+        style="danger",
+        confirm=ConfirmObject(
+            title="Unblind this A/B test?",
+            text=f"Model names of A/B test {session_short_id} become visible to everyone "
+            "in its thread.",
+            confirm="Post results",
+            deny="Keep it blind",
+        ),
+    )
+    blocks: list[Block] = [SectionBlock(text=_md(text)), ActionsBlock(elements=[button])]
+    return {"text": text, "blocks": [b.to_dict() for b in blocks]}
+
+
 def _train_button(session: AbSession, pairs: int) -> ActionsBlock:
     """Start a DPO job on the decided pairs, continuing the session's fine-tuned model."""
     return ActionsBlock(
@@ -354,8 +371,8 @@ def _train_button(session: AbSession, pairs: int) -> ActionsBlock:
                 confirm=ConfirmObject(
                     title="Train on these votes?",
                     text=truncate(
-                        f"A preference (DPO) job continues `{session.candidate_model}` on the "
-                        f"{pairs} decided prompts of this test.",
+                        f"A preference (DPO) job continues `{escape(session.candidate_model)}` on "
+                        f"the {plural(pairs, 'decided prompt')} of this test.",
                         300,
                     ),
                     confirm="Start training",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -16,6 +17,8 @@ from bot.blocks.ab import summary_lines
 from bot.blocks.limits import MAX_FIELD_TEXT, MAX_SECTION_TEXT, truncate
 from bot.blocks.mrkdwn import escape
 from core.evaluation.heldout import HeldoutResult, ItemResult, ModelStats
+from core.evaluation.judge import CHOICE_INVALID
+from core.evaluation.stats import MIN_DECISIVE
 
 PROMPT_CHARS = 160
 ANSWER_CHARS = 220
@@ -62,8 +65,26 @@ def _worst_line(rank: int, item: ItemResult) -> str:
     )
 
 
+def unreadable_judgements(items: Sequence[ItemResult]) -> int:
+    """Prompts where a judge call gave no usable answer (an error, or no A/B/tie in it).
+
+    The statistics count them as ties (neither a win nor a loss); the report
+    shows them apart so a broken judge does not pass for a close race.
+    """
+    return sum(
+        1
+        for item in items
+        if item.judge is not None
+        and any(c.error is not None or c.choice == CHOICE_INVALID for c in item.judge.calls)
+    )
+
+
 def build_heldout_report(
-    result: HeldoutResult, *, job_short_id: str, judge_model: str | None
+    result: HeldoutResult,
+    *,
+    job_short_id: str,
+    judge_model: str | None,
+    min_decisive: int = MIN_DECISIVE,
 ) -> dict[str, Any]:
     """Scores per model, the reference and judge comparisons, and the worst losses."""
     kind = "accuracy (the answers are labels)" if result.classification else "reference scores"
@@ -71,8 +92,19 @@ def build_heldout_report(
         f":bar_chart: *Held-out evaluation of job `{job_short_id}`*: {len(result.items)} prompts "
         f"from the validation split, {kind}."
     )
-    blocks: list[Block] = [
-        SectionBlock(text=_md(head)),
+    blocks: list[Block] = [SectionBlock(text=_md(head))]
+    if len(result.items) < min_decisive:
+        blocks.append(
+            SectionBlock(
+                text=_md(
+                    f":warning: *Too few prompts for any verdict*: {len(result.items)} prompts can "
+                    f"never give the {min_decisive} decisive comparisons a verdict needs. Read "
+                    f"the scores below as anecdotes; a validation split of at least "
+                    f"{min_decisive} examples gives a verdict."
+                )
+            )
+        )
+    blocks += [
         SectionBlock(
             fields=[
                 _model_field("Fine-tuned", result.candidate, classification=result.classification),
@@ -92,6 +124,15 @@ def build_heldout_report(
     ]
     if result.judge is not None:
         lines = summary_lines(result.judge, candidate="fine-tuned", opponent="base", both_bad=False)
+        unreadable = unreadable_judgements(result.items)
+        if unreadable:
+            # The statistics count them as ties; the counts line shows them apart.
+            t = result.judge.tally
+            lines[1] = (
+                f"fine-tuned wins *{t.wins}* · ties *{t.ties - unreadable}* · "
+                f"losses *{t.losses}* · unreadable judge answers *{unreadable}* "
+                "(neither a win nor a loss)"
+            )
         blocks.append(
             SectionBlock(
                 text=_md(

@@ -17,6 +17,12 @@ CANCEL_ACTION_ID = "progress_cancel"
 AB_START_ACTION_ID = "ab_start"
 # A/B votes: VOTE_ACTION_PREFIX + a|b|tie|both_bad; value is the prompt id.
 VOTE_ACTION_PREFIX = "ab_vote_"
+# "Validate fixed file" under a not-ready report; value is the dataset's short id.
+VALIDATE_FIXED_ACTION_ID = "validate_fixed"
+# "Retry" / "Retry on worker" under a failure post: START_ACTION_PREFIX + provider, so they
+# open the same start modal as the report's buttons; value is the dataset's short id.
+# "Refresh" on App Home: republish the viewer's home.
+HOME_REFRESH_ACTION_ID = "home_refresh"
 # "Train on these votes" on an A/B session's results; value is the session's short id.
 TRAIN_ON_VOTES_ACTION_ID = "ab_train_on_votes"
 # "Post the results" under `/finetune ab results`, behind a confirm dialog; value is the

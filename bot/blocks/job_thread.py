@@ -7,7 +7,7 @@ block models); the scheduler decides when to post or edit them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,12 +15,13 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     ButtonElement,
     ConfirmObject,
+    ContextBlock,
     MarkdownTextObject,
     SectionBlock,
 )
 
-from bot.blocks.ids import AB_START_ACTION_ID, CANCEL_ACTION_ID
-from bot.blocks.jobs import provider_title
+from bot.blocks.ids import AB_START_ACTION_ID, CANCEL_ACTION_ID, START_ACTION_PREFIX
+from bot.blocks.jobs import JobChoices, choices_line, provider_title
 from bot.blocks.limits import MAX_SECTION_TEXT, truncate
 from bot.blocks.mrkdwn import escape
 from bot.blocks.text import hint_text
@@ -55,6 +56,21 @@ class JobLabel:
     fine_tuned_model: str | None = None
     trained_tokens: int | None = None
     estimated_cost_usd: float | None = None
+    choices: JobChoices = field(default_factory=JobChoices)
+    dataset_short_id: str | None = None
+    price_per_1m: float | None = None  # training USD per 1M tokens of the base model, if known
+    offer_retry_on: tuple[str, ...] = ()  # providers a failure post offers to retry on
+
+
+@dataclass(frozen=True)
+class ResultFacts:
+    """What the success post reports beyond the label: losses, time, hyperparameters."""
+
+    train_loss: float | None = None
+    valid_loss: float | None = None
+    duration: timedelta | None = None
+    hyperparameters: tuple[tuple[str, str], ...] = ()
+    reported_cost_usd: float | None = None
 
 
 def progress_bar(fraction: float | None, *, width: int = BAR_WIDTH) -> str:
@@ -100,17 +116,39 @@ def _steps_line(state: ProgressState) -> str:
     return "`" + parts[0] + "`  " + " · ".join(parts[1:])
 
 
-def build_progress_message(state: ProgressState, label: JobLabel) -> dict[str, Any]:
+def _options_context(label: JobLabel) -> str:
+    """Who started the job and with what: kept on every edit, so two jobs on one
+    dataset never look alike."""
+    cost = ""
+    if label.provider == "worker":
+        cost = " · no API cost"
+    elif label.estimated_cost_usd is not None:
+        cost = f" · estimated cost ${label.estimated_cost_usd:,.2f}"
+    return (
+        f"Started by <@{label.started_by}> · {choices_line(label.base_model, label.choices)}{cost}"
+    )
+
+
+def _epochs_line(epochs: Sequence[Milestone]) -> str:
+    return "\n".join(
+        f":checkered_flag: Epoch {m.epoch}/{m.n_epochs or '?'}: train loss {_loss(m.train_loss)}, "
+        f"valid loss {_loss(m.valid_loss)}"
+        for m in epochs
+    )
+
+
+def build_progress_message(
+    state: ProgressState, label: JobLabel, *, epochs: Sequence[Milestone] = ()
+) -> dict[str, Any]:
     """The one message per job that the scheduler edits in place.
 
-    Returns ``{"text": ..., "blocks": [...]}`` for ``chat.update``; the Cancel
-    button is shown only while the job can still be cancelled.
+    Returns ``{"text": ..., "blocks": [...]}`` for ``chat.update``. It keeps the
+    job's options on every edit, folds finished epochs in (edits notify nobody;
+    the outcome is a reply of its own), and shows Cancel only while the job can
+    still be cancelled.
     """
     emoji, word = _status(state.status)
-    head = (
-        f"{emoji} *{word}* · job `{label.short_id}` on *{provider_title(label.provider)}* · "
-        f"base `{escape(label.base_model)}`"
-    )
+    head = f"{emoji} *{word}* · job `{label.short_id}` on *{provider_title(label.provider)}*"
     if state.queue_position is not None:
         head += f" · position {state.queue_position} in the queue"
     fields = [
@@ -125,8 +163,12 @@ def build_progress_message(state: ProgressState, label: JobLabel) -> dict[str, A
     ]
     blocks: list[Any] = [
         SectionBlock(text=MarkdownTextObject(text=head)),
+        ContextBlock(elements=[MarkdownTextObject(text=truncate(_options_context(label), 2000))]),
         SectionBlock(text=MarkdownTextObject(text=_steps_line(state)), fields=fields),
     ]
+    if epochs:
+        text = truncate(_epochs_line(epochs), 2000)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=text)]))
     if state.status not in ("succeeded", "failed", "cancelled"):
         blocks.append(
             ActionsBlock(
@@ -148,7 +190,7 @@ def build_progress_message(state: ProgressState, label: JobLabel) -> dict[str, A
         )
     text = (
         f"{word}: job {label.short_id} ({provider_title(label.provider)}, "
-        f"{escape(label.base_model)})"
+        f"{escape(label.base_model)}), started by <@{label.started_by}>"
     )
     return {"text": text, "blocks": [block.to_dict() for block in blocks]}
 
@@ -162,6 +204,7 @@ def milestone_text(
     label: JobLabel,
     *,
     provider_failure: str | None = None,
+    with_step: bool = True,
 ) -> str:
     """The words of one thread reply (the result has blocks: :func:`build_result_message`)."""
     job = f"`{label.short_id}`"
@@ -192,20 +235,52 @@ def milestone_text(
         # Provider errors can be long (stack traces from a worker): keep the reply readable.
         reason = escape(truncate(milestone.error_message or "the provider gave no reason", 1500))
         code = f" (`{escape(milestone.error_code)}`)" if milestone.error_code else ""
-        return (
-            f":x: Job {job} failed: {reason}{code}\n"
-            f"*What to do:* {escape(hint_text(milestone.hint))}\n"
-            f"{_mentions(label)}"
+        advice = escape(
+            hint_text(milestone.hint)
+            if with_step
+            else (milestone.hint.text if milestone.hint else "")
         )
+        return f":x: Job {job} failed: {reason}{code}\n*What to do:* {advice}\n{_mentions(label)}"
     if milestone.kind == "cancelled":
         who = f"by <@{label.cancelled_by}>" if label.cancelled_by else "at the provider"
         return f":no_entry_sign: Job {job} was cancelled {who}.\n{_mentions(label)}"
     raise ValueError(f"no text for milestone kind {milestone.kind!r}")
 
 
+def build_failure_message(milestone: Milestone, label: JobLabel) -> dict[str, Any]:
+    """The failure reply: what happened, advice for its error class, Retry buttons.
+
+    **Retry** opens the start modal for the same provider; **Retry on worker**
+    for the worker. Both need the dataset; a provider the organisation is not
+    allowed to use is not offered again (``label.offer_retry_on``).
+    """
+    buttons: list[ButtonElement] = []
+    if label.dataset_short_id:
+        for provider in label.offer_retry_on:
+            buttons.append(
+                ButtonElement(
+                    text="Retry" if provider == label.provider else f"Retry on {provider}",
+                    action_id=f"{START_ACTION_PREFIX}{provider}",
+                    value=label.dataset_short_id,
+                    style="primary" if not buttons else None,
+                )
+            )
+    # With Retry buttons the advice needs no command to type.
+    text = milestone_text(milestone, label, with_step=not buttons)
+    blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(text=truncate(text, 3000)))]
+    if buttons:
+        blocks.append(ActionsBlock(elements=buttons))
+    return {"text": truncate(text, 3000), "blocks": [block.to_dict() for block in blocks]}
+
+
 def _cost(label: JobLabel, reported: float | None) -> str:
     if reported is not None:
         return f"${reported:,.2f}"
+    if label.trained_tokens is not None and label.price_per_1m is not None:
+        cost = label.trained_tokens / 1e6 * label.price_per_1m
+        return f"${cost:,.2f} ({label.trained_tokens:,} tokens × ${label.price_per_1m:g} per 1M)"
+    if label.provider == "worker":
+        return "no API cost (the team's worker)"
     if label.estimated_cost_usd is not None:
         return f"not reported (estimated ${label.estimated_cost_usd:,.2f} before the start)"
     return "not reported by the provider"
@@ -228,14 +303,17 @@ def checkpoints_text(checkpoints: Sequence[Checkpoint]) -> str:
     return truncate("\n".join(lines), MAX_SECTION_TEXT)
 
 
+def _hyperparameters(label: JobLabel, facts: ResultFacts) -> str:
+    if facts.hyperparameters:
+        return ", ".join(f"{escape(k)} {escape(v)}" for k, v in facts.hyperparameters)
+    return choices_line(label.base_model, label.choices)
+
+
 def build_result_message(
-    label: JobLabel,
-    *,
-    reported_cost_usd: float | None,
-    checkpoints: Sequence[Checkpoint] = (),
+    label: JobLabel, facts: ResultFacts, *, checkpoints: Sequence[Checkpoint] = ()
 ) -> dict[str, Any]:
-    """The success reply: model id, tokens, cost, checkpoints, the A/B button and the
-    one mention."""
+    """The success reply: model id, final losses, duration, hyperparameters, cost,
+    checkpoints, the A/B button and the one mention."""
     model = escape(label.fine_tuned_model or "(the provider did not name it)")
     tokens = f"{label.trained_tokens:,}" if label.trained_tokens is not None else "not reported"
     blocks: list[Any] = [
@@ -246,8 +324,20 @@ def build_result_message(
         ),
         SectionBlock(
             fields=[
+                MarkdownTextObject(text=f"*Final train loss*\n{_loss(facts.train_loss)}"),
+                MarkdownTextObject(text=f"*Final valid loss*\n{_loss(facts.valid_loss)}"),
+                MarkdownTextObject(text=f"*Duration*\n{duration(facts.duration)}"),
                 MarkdownTextObject(text=f"*Trained tokens*\n{tokens}"),
-                MarkdownTextObject(text=f"*Cost*\n{_cost(label, reported_cost_usd)}"),
+                MarkdownTextObject(
+                    text=truncate(f"*Cost*\n{_cost(label, facts.reported_cost_usd)}", 2000)
+                ),
+            ]
+        ),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=truncate(f"Hyperparameters: {_hyperparameters(label, facts)}", 2000)
+                )
             ]
         ),
     ]

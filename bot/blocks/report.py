@@ -21,15 +21,15 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.blocks.ids import START_ACTION_PREFIX, START_BUTTONS_BLOCK_ID
+from bot.blocks.ids import START_ACTION_PREFIX, START_BUTTONS_BLOCK_ID, VALIDATE_FIXED_ACTION_ID
 from bot.blocks.limits import (
-    MAX_FIELD_TEXT,
     MAX_HEADER_TEXT,
     MAX_MESSAGE_BLOCKS,
     MAX_SECTION_TEXT,
     truncate,
 )
 from bot.blocks.mrkdwn import escape
+from bot.blocks.text import plural
 from core.validation.report import Finding, Report
 
 PROVIDER_LABELS = {
@@ -46,7 +46,7 @@ DPO_LABELS = {
 VERDICT_TITLES = {
     "ready": "✅ Ready to fine-tune",
     "warnings": "⚠️ Ready to fine-tune, with warnings",
-    "not_ready": "❌ Not ready: fix the errors below",
+    "not_ready": "❌ Not ready to fine-tune",
 }
 LINES_SHOWN = 5
 # Blocks kept free for the header, facts, notes, buttons and footer.
@@ -56,10 +56,10 @@ _RESERVED_BLOCKS = 10
 def build_report_text(report: Report, *, dataset_short_id: str) -> str:
     """Plain-text summary: the notification text and the fallback when blocks fail."""
     title = VERDICT_TITLES[report.verdict]
+    errors = f"{plural(len(report.errors), 'error')}, " if report.errors else ""
     return (
         f"{title} — {escape(report.file_name)} (dataset {dataset_short_id}): "
-        f"{report.examples:,} examples, "
-        f"{len(report.errors):,} errors, {len(report.warnings):,} warnings."
+        f"{plural(report.examples, 'example')}, {errors}{plural(len(report.warnings), 'warning')}."
     )
 
 
@@ -71,55 +71,91 @@ def build_report_blocks(
     fixed_file: bool,
     costs: Sequence[tuple[str, float]] = (),
 ) -> list[dict[str, Any]]:
-    """Blocks for a validation report.
+    """Blocks for a validation report: what to do first, the facts after.
+
+    A not-ready file opens with its errors (and the **Validate fixed file**
+    button when a fix was written); a ready one with its cost and the start
+    buttons. The facts follow as one compact line.
 
     Parameters:
         dataset_short_id: the id people type in ``/finetune start``.
         providers: configured providers; one start button each (none when not ready).
-        fixed_file: whether a fixed JSONL was attached (mentioned in the footer).
+        fixed_file: whether a fixed JSONL was attached.
         costs: (model, USD) estimates on other models, shown as one line.
     """
     blocks: list[Block] = [
-        HeaderBlock(text=truncate(VERDICT_TITLES[report.verdict], MAX_HEADER_TEXT)),
-        SectionBlock(fields=_facts(report, dataset_short_id)),
+        HeaderBlock(text=truncate(VERDICT_TITLES[report.verdict], MAX_HEADER_TEXT))
     ]
-    if costs and report.examples:
-        line = " · ".join(f"{escape(model)} ${usd:,.2f}" for model, usd in costs)
-        text = f"At {report.epochs} epochs on OpenAI: {line}. The worker has no API cost."
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(text, 2000))]))
     budget = MAX_MESSAGE_BLOCKS - _RESERVED_BLOCKS
-    for title, findings in (("Errors", report.errors), ("Warnings", report.warnings)):
-        if findings:
-            sections = _finding_sections(title, findings)
-            blocks += sections[:budget]
-            budget -= min(len(sections), budget)
+    if report.verdict == "not_ready":
+        sections = _finding_sections("Fix these first", report.errors)
+        blocks += sections[:budget]
+        budget -= min(len(sections), budget)
+        if fixed_file:
+            blocks.append(_fixed_file_offer(report, dataset_short_id))
+    else:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_cost_line(report))))
+        if costs and report.examples:
+            line = " · ".join(f"{escape(model)} ${usd:,.2f}" for model, usd in costs)
+            text = f"At {report.epochs} epochs on OpenAI: {line}. The worker has no API cost."
+            blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(text, 2000))]))
+        if providers:
+            labels = DPO_LABELS if report.format == "preference" else PROVIDER_LABELS
+            blocks.append(_start_buttons(dataset_short_id, providers, labels=labels))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_facts(report))]))
+    if report.warnings:
+        blocks += _finding_sections("Warnings", report.warnings)[: max(budget, 1)]
     if report.notes:
         notes = "\n".join(f"• {escape(note)}" for note in report.notes)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(notes, MAX_SECTION_TEXT))))
-    if report.verdict != "not_ready" and providers:
-        labels = DPO_LABELS if report.format == "preference" else PROVIDER_LABELS
-        blocks.append(_start_buttons(dataset_short_id, providers, labels=labels))
     blocks.append(DividerBlock())
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_footer(report, fixed_file))]))
+    footer = _footer(report, fixed_file, dataset_short_id)
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=footer)]))
     return [block.to_dict() for block in blocks]
 
 
-def _facts(report: Report, dataset_short_id: str) -> list[MarkdownTextObject]:
+def _cost_line(report: Report) -> str:
+    epochs = plural(report.epochs, "epoch")
+    if report.estimated_cost_usd is None:
+        cost = "*No API price for this model* (the team's worker has no API cost)"
+    else:
+        cost = f"*Estimated cost: ${report.estimated_cost_usd:,.2f}*"
+    return truncate(
+        f"{cost} for {report.trained_tokens:,} trained tokens "
+        f"({epochs} on `{escape(report.model)}`). Pick where to train:",
+        MAX_SECTION_TEXT,
+    )
+
+
+def _facts(report: Report) -> str:
+    """Examples, format and token percentiles in one context line."""
     tokens = report.tokens
-    estimated = " (estimate)" if tokens.estimated else ""
-    cost = "unknown" if report.estimated_cost_usd is None else f"${report.estimated_cost_usd:,.2f}"
-    facts = [
-        f"*File*\n{escape(report.file_name)}",
-        f"*Dataset id*\n`{dataset_short_id}`",
-        f"*Format*\n{escape(report.format)} ({escape(report.file_type)})",
-        f"*Examples*\n{report.examples:,}",
-        f"*Tokens per example{estimated}*\n"
-        f"mean {tokens.mean:,.0f} · p95 {tokens.p95:,} · max {tokens.max:,}",
-        f"*Tokens in file*\n{tokens.total:,} ({tokens.assistant_total:,} trained)",
-        f"*Billed per epoch*\n{report.billed_tokens_per_epoch:,} tokens × {report.epochs} epochs",
-        f"*Estimated cost ({escape(report.model)})*\n{cost} for {report.trained_tokens:,} tokens",
-    ]
-    return [MarkdownTextObject(text=truncate(fact, MAX_FIELD_TEXT)) for fact in facts]
+    estimated = " (estimated)" if tokens.estimated else ""
+    text = (
+        f"{plural(report.examples, 'example')} · "
+        f"{escape(report.format)} ({escape(report.file_type)}) · "
+        f"tokens per example{estimated}: mean {tokens.mean:,.0f}, p95 {tokens.p95:,}, "
+        f"max {tokens.max:,} · {tokens.total:,} tokens in the file, "
+        f"{tokens.assistant_total:,} trained · {report.billed_tokens_per_epoch:,} billed per epoch"
+    )
+    return truncate(text, 2000)
+
+
+def _fixed_file_offer(report: Report, dataset_short_id: str) -> Block:
+    """A not-ready file whose fix was written: check the fix before anyone trains on it."""
+    kept = f" ({plural(report.fixed_examples, 'example')} kept)" if report.fixed_examples else ""
+    text = (
+        f"A fixed file is attached: {plural(len(report.changes), 'change')}{kept}. "
+        "Check it before training:"
+    )
+    return SectionBlock(
+        text=MarkdownTextObject(text=text),
+        accessory=ButtonElement(
+            text="Validate fixed file",
+            action_id=VALIDATE_FIXED_ACTION_ID,
+            value=dataset_short_id,
+        ),
+    )
 
 
 def summarise_findings(findings: Iterable[Finding]) -> list[str]:
@@ -175,9 +211,11 @@ def _start_buttons(
     return ActionsBlock(block_id=START_BUTTONS_BLOCK_ID, elements=buttons)
 
 
-def _footer(report: Report, fixed_file: bool) -> str:
-    parts = ["Full report attached as JSON."]
-    if fixed_file:
-        parts.append(f"Fixed file attached ({len(report.changes):,} changes); jobs train on it.")
-    parts.append(f"Counted with {escape(report.encoding)}.")
+def _footer(report: Report, fixed_file: bool, dataset_short_id: str) -> str:
+    parts = [f"Dataset `{dataset_short_id}` · full report attached as JSON."]
+    if fixed_file and report.verdict != "not_ready":
+        parts.append(
+            f"Fixed file attached ({plural(len(report.changes), 'change')}); jobs train on it."
+        )
+    parts.append(f"Counted with {escape(report.encoding)} for `{escape(report.model)}`.")
     return " ".join(parts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -16,7 +17,13 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.blocks.ids import START_MODAL_CALLBACK_ID
-from bot.blocks.limits import MAX_OPTION_TEXT, MAX_OPTIONS, MAX_PRIVATE_METADATA, truncate
+from bot.blocks.limits import (
+    MAX_OPTION_TEXT,
+    MAX_OPTION_VALUE,
+    MAX_OPTIONS,
+    MAX_PRIVATE_METADATA,
+    truncate,
+)
 from bot.blocks.mrkdwn import escape
 
 AUTO = "auto"
@@ -47,9 +54,7 @@ def _select(
 
 
 def _model_input(models: Sequence[str], default_model: str | None) -> InputBlock:
-    # Ids too long for an option (a provider's odd names) leave a free-text field.
-    shown = [m for m in models if len(m) <= MAX_OPTION_TEXT][:MAX_OPTIONS]
-    if not shown:
+    if not models:
         return InputBlock(
             block_id="base_model",
             label="Base model",
@@ -58,8 +63,41 @@ def _model_input(models: Sequence[str], default_model: str | None) -> InputBlock
                 action_id="base_model", initial_value=default_model or None
             ),
         )
+    # An option's text is cut at 75 characters; its value (the id we use) may hold 150.
+    shown = [m for m in models if 0 < len(m) <= MAX_OPTION_VALUE][:MAX_OPTIONS]
+    if not shown:
+        return _model_input((), default_model)
     initial = default_model if default_model in shown else shown[0]
     return _select("base_model", "Base model", shown, initial)
+
+
+@dataclass(frozen=True)
+class Spend:
+    """What the job would cost and what is left of the monthly budget (None: unknown/unset)."""
+
+    estimated_cost_usd: float | None = None
+    model: str | None = None
+    budget_usd: float | None = None
+    spent_usd: float = 0.0
+
+    @property
+    def left_usd(self) -> float | None:
+        return None if self.budget_usd is None else max(0.0, self.budget_usd - self.spent_usd)
+
+
+def spend_text(spend: Spend, *, provider: str) -> str:
+    """``Estimated cost: $1.20 on gpt-4o-mini (auto epochs) · Budget left this month: …``."""
+    if provider == "worker":
+        parts = ["Estimated cost: no API cost on the team's worker"]
+    elif spend.estimated_cost_usd is None:
+        parts = ["Estimated cost: unknown for this model"]
+    else:
+        on = f" on `{escape(spend.model)}`" if spend.model else ""
+        parts = [f"Estimated cost: *${spend.estimated_cost_usd:,.2f}*{on} (before epoch changes)"]
+    left = spend.left_usd
+    if left is not None and spend.budget_usd is not None:
+        parts.append(f"budget left this month: *${left:,.2f}* of ${spend.budget_usd:,.2f}")
+    return " · ".join(parts)
 
 
 def build_start_modal(
@@ -70,13 +108,16 @@ def build_start_modal(
     models: Sequence[str],
     default_model: str | None,
     private_metadata: str,
+    spend: Spend | None = None,
     method: str = "supervised",
 ) -> dict[str, Any]:
     """The modal for one provider and dataset.
 
     Parameters:
-        models: what the provider can fine-tune (a free-text field when empty).
+        models: what the provider can fine-tune (a free-text field when empty; ids
+            over Slack's option value limit are left out).
         private_metadata: opaque state returned with the submission (dataset, channel).
+        spend: the estimated cost and the monthly budget, shown under the intro.
         method: ``"dpo"`` for a preference file: says so and asks for beta.
     """
     if len(private_metadata) > MAX_PRIVATE_METADATA:
@@ -84,9 +125,11 @@ def build_start_modal(
     where = PROVIDER_NAMES.get(provider, provider)
     how = " with preference training (DPO)" if method == "dpo" else ""
     intro = f"Dataset `{dataset_short_id}` ({escape(file_name)}) on {escape(where)}{how}."
-    intro = truncate(intro, 2000)
-    blocks: list[Any] = [
-        ContextBlock(elements=[MarkdownTextObject(text=intro)]),
+    blocks: list[Any] = [ContextBlock(elements=[MarkdownTextObject(text=truncate(intro, 2000))])]
+    if spend is not None:
+        text = truncate(spend_text(spend, provider=provider), 2000)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=text)]))
+    blocks += [
         _model_input(models, default_model),
         _select("epochs", "Epochs", EPOCH_CHOICES, AUTO),
         InputBlock(

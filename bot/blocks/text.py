@@ -40,3 +40,28 @@ def hint_text(hint: FailureHint | None) -> str:
         return ""
     step = next_step_text(hint.next_step)
     return f"{hint.text} {step}" if step else hint.text
+
+
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    """``1 change`` / ``3 changes`` / ``1,200 examples``."""
+    word = noun if count == 1 else (plural_noun or noun + "s")
+    return f"{count:,} {word}"
+
+
+def p_value_text(p: float | None) -> str:
+    """``p < 0.001`` / ``p = 0.064``: three decimals, never ``p = 0.000``."""
+    if p is None:
+        return "p –"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+# A/B outcomes as people say them; the store and exports use the keys.
+OUTCOME_WORDS = {
+    "a": "A is better",
+    "b": "B is better",
+    "tie": "tie",
+    "both_bad": "both bad",
+    "both bad": "both bad",
+    "no votes": "no votes",
+    "not counted": "not counted",
+}

@@ -13,10 +13,10 @@ import secrets
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.blocks.ab import (
@@ -33,8 +33,10 @@ from bot.slack_ops import post_in_thread, post_wip, tell_user, update_wip, uploa
 from core.errors import EvaluationError, TunebotError
 from core.evaluation import export, sessions, vote_training, votes
 from core.evaluation.arms import Arm, Generation
-from core.evaluation.examples import MAX_FEW_SHOT, few_shot_prompt, read_examples
+from core.evaluation.examples import MAX_FEW_SHOT, few_shot_prompt
+from core.evaluation.runs import read_shared_examples
 from core.evaluation.spend import check_model_call_budget
+from core.storage import SharedStorage
 from core.store.datasets import get_dataset
 from core.store.evaluation import AbPrompt, AbSession, get_session, prompt_position
 from core.store.jobs import TrainingJob, find_job
@@ -103,7 +105,8 @@ def _few_shot_prompt(ctx: BotContext, job: TrainingJob | None) -> str:
             "The few-shot arm needs the job's training data, and I don't have it.",
             hint="Start the test without `--few-shot`, or from a job started from a dataset.",
         )
-    return few_shot_prompt(read_examples(Path(dataset.training_path), limit=MAX_FEW_SHOT))
+    storage = SharedStorage.from_settings(ctx.settings)
+    return few_shot_prompt(read_shared_examples(storage, dataset.training_path, limit=MAX_FEW_SHOT))
 
 
 def start_session(ctx: BotContext, request: SessionRequest) -> tuple[AbSession, bool]:
@@ -260,7 +263,9 @@ def finish_prompt(ctx: BotContext, session: AbSession, prompt: AbPrompt) -> None
     pair = sessions.generate(ctx.engine, session, prompt, providers=ctx.providers)
     hidden = (session.candidate_model, session.baseline_model)
     sides = [shown(r, hidden_names=hidden) for r in (pair.response_a, pair.response_b)]
-    message = build_pair_message(number, sides[0], sides[1], prompt_id=prompt.id)
+    message = build_pair_message(
+        number, sides[0], sides[1], prompt_id=prompt.id, prompt=prompt.text
+    )
     update_wip(ctx.client, channel=session.channel_id, ts=wip_ts, **message)
     for response, side in zip((pair.response_a, pair.response_b), sides, strict=True):
         if side.truncated:
@@ -350,6 +355,11 @@ def _trailing_refresh(ctx: BotContext, session_id: int, key: tuple[int, int]) ->
         logger.exception("trailing scoreboard edit for session %s failed", session_id)
 
 
+def count_prompts(engine: Engine, session: AbSession) -> int:
+    """How many prompts the session has (what unblinding would reveal)."""
+    return len(export.prompt_rows(engine, session))
+
+
 def post_results(ctx: BotContext, session: AbSession) -> int:
     """Post the per-prompt table in the session's thread with CSV and DPO JSONL; returns rows."""
     rows = export.prompt_rows(ctx.engine, session)
@@ -409,7 +419,7 @@ def results_from_button(
     def tell(text: str) -> None:
         tell_user(ctx.client, channel=channel, user=user, text=text, thread_ts=thread_ts)
 
-    session = sessions.find_session(ctx.engine, short_id)
+    session = sessions.find_session(ctx.engine, short_id.lower())
     if session is None or session.channel_id != channel:
         tell(f"A/B test `{short_id}` is not in this channel.")
         return

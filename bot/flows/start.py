@@ -21,22 +21,27 @@ from bot.blocks.jobs import (
     build_job_starting_text,
     provider_title,
 )
-from bot.blocks.start_modal import build_start_modal
+from bot.blocks.start_modal import Spend, build_start_modal
 from bot.blocks.text import INTERNAL_ERROR, error_text
 from bot.context import BotContext
+from bot.flows.cards import job_card
 from bot.slack_ops import post_wip, tell_user, update_wip
 from core.errors import ProviderError, TrainingError, TunebotError
 from core.store.datasets import Dataset, find_dataset, get_dataset
-from core.store.jobs import TrainingJob, fail_job, find_job, update_job
+from core.store.jobs import TrainingJob, fail_job, find_job, month_spend_usd, update_job
 from core.training.cancel import cancel_job
 from core.training.start import (
+    BudgetExceeded,
     DuplicateRequest,
     JobOptions,
     StartRequest,
+    check_budget,
     claim_job,
+    estimate_job_cost,
     launch_job,
     method_for_format,
 )
+from core.validation.report import Report
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +113,8 @@ def _launch(ctx: BotContext, job: TrainingJob) -> TrainingJob | None:
             ctx.client,
             channel=job.channel_id,
             ts=wip,
-            text=build_job_started_text(job),
-            blocks=build_job_started_blocks(job),
+            text=build_job_started_text(job_card(job)),
+            blocks=build_job_started_blocks(job_card(job)),
         )
         return job
     failed = build_job_failed_text(provider=job.provider, message=message)
@@ -170,16 +175,66 @@ def open_start_modal(
         models = []
     method = method_for_format(dataset.format)
     metadata = json.dumps({"dataset": dataset.short_id, "provider": provider, "method": method})
+    model = default_model(ctx, provider, dataset, models)
     view = build_start_modal(
         provider=provider,
         dataset_short_id=dataset.short_id,
         file_name=dataset.file_name,
         models=models,
-        default_model=default_model(ctx, provider, dataset, models),
+        default_model=model,
         private_metadata=metadata,
+        spend=spend_for(
+            ctx, dataset, JobOptions(provider=provider, base_model=model or "", method=method)
+        ),
         method=method,
     )
-    ctx.client.views_open(trigger_id=trigger_id, view=view)
+    try:
+        ctx.client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as exc:
+        # Most often the 3-second trigger expired: say how to start without the modal.
+        logger.warning("start modal not opened: %s", exc.response.get("error"))
+        tell_user(
+            ctx.client,
+            channel=channel,
+            user=user,
+            text=f":warning: The start form could not open in time. Press the button again, "
+            f"or run `/finetune start {dataset.short_id} --provider {provider}`.",
+            thread_ts=thread_ts,
+        )
+
+
+def spend_for(ctx: BotContext, dataset: Dataset, options: JobOptions) -> Spend:
+    """The job's estimated cost and this month's budget, for the modal."""
+    try:
+        report = Report.model_validate_json(dataset.report_json)
+    except ValueError:
+        return Spend(budget_usd=ctx.settings.monthly_budget_usd)
+    cost = estimate_job_cost(report, options, settings=ctx.settings) if options.base_model else None
+    budget = ctx.settings.monthly_budget_usd
+    spent = month_spend_usd(ctx.engine) if budget is not None else 0.0
+    return Spend(
+        estimated_cost_usd=cost,
+        model=options.base_model or None,
+        budget_usd=budget,
+        spent_usd=spent,
+    )
+
+
+def budget_refusal(ctx: BotContext, dataset_ref: str, options: JobOptions) -> str | None:
+    """Why the modal's job would go over the monthly budget, or None (checked in the ack,
+    so the form stays open with the reason under the model field)."""
+    if ctx.settings.monthly_budget_usd is None:
+        return None
+    dataset = find_dataset(ctx.engine, ref=dataset_ref)
+    if dataset is None:
+        return None
+    report = Report.model_validate_json(dataset.report_json)
+    cost = estimate_job_cost(report, options, settings=ctx.settings)
+    try:
+        check_budget(ctx.engine, settings=ctx.settings, cost=cost)
+    except BudgetExceeded as exc:
+        return error_text(exc)
+    return None
 
 
 def start_from_submission(
@@ -227,7 +282,7 @@ def cancel_from_button(
         tell_user(ctx.client, channel=channel, user=user, text=text, thread_ts=thread_ts)
 
     if not ctx.authorizer.is_allowed(user):
-        tell(ctx.authorizer.refusal())
+        tell(ctx.authorizer.refusal("cancel"))
         return
     job = find_job(ctx.engine, ref=short_id) if short_id else None
     if job is None:

@@ -17,12 +17,15 @@ from bot.blocks.ids import (
     AB_RESULTS_ACTION_ID,
     AB_START_ACTION_ID,
     CANCEL_ACTION_ID,
+    HOME_REFRESH_ACTION_ID,
     START_ACTION_PREFIX,
     TRAIN_ON_VOTES_ACTION_ID,
+    VALIDATE_FIXED_ACTION_ID,
     VOTE_ACTION_PREFIX,
 )
-from bot.context import BotContext
-from bot.flows import ab, start, votes
+from bot.context import BotContext, log_failure
+from bot.flows import ab, drop, start, votes
+from bot.flows.home import publish_home
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +65,14 @@ def cancel_button_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
         ctx,
         short_id=str(body["actions"][0].get("value") or ""),
         user=body["user"]["id"],
-        channel=body["channel"]["id"],
+        # A click on App Home has no channel; the home is republished when the job changes.
+        channel=(body.get("channel") or {}).get("id") or "",
         thread_ts=message.get("thread_ts") or message.get("ts"),
     )
+
+
+def home_refresh_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
+    publish_home(ctx.client, ctx.engine, user_id=body["user"]["id"])
 
 
 def ab_start_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
@@ -82,6 +90,10 @@ def train_on_votes_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
 
 def ab_results_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
     ab.results_from_button(ctx, short_id=str(body["actions"][0].get("value") or ""), **_where(body))
+
+
+def validate_fixed_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
+    drop.validate_fixed(ctx, short_id=str(body["actions"][0].get("value") or ""), **_where(body))
 
 
 def vote_clicked(ctx: BotContext, body: dict[str, Any]) -> None:
@@ -108,9 +120,16 @@ def register(app: App, ctx: BotContext) -> None:
 
         return on_click
 
+    def validate_later(ack: Ack, body: dict[str, Any]) -> None:
+        # Validation takes seconds to minutes: its own pool, like a dropped file.
+        ack()
+        ctx.validation_pool.submit(validate_fixed_clicked, ctx, body).add_done_callback(log_failure)
+
     app.action(re.compile("^" + re.escape(START_ACTION_PREFIX)))(later(start_button_clicked))
     app.action(CANCEL_ACTION_ID)(later(cancel_button_clicked))
     app.action(AB_START_ACTION_ID)(later(ab_start_clicked))
     app.action(AB_RESULTS_ACTION_ID)(later(ab_results_clicked))
+    app.action(HOME_REFRESH_ACTION_ID)(later(home_refresh_clicked))
     app.action(VOTE_ACTION)(later(vote_clicked))
+    app.action(VALIDATE_FIXED_ACTION_ID)(validate_later)
     app.action(TRAIN_ON_VOTES_ACTION_ID)(later(train_on_votes_clicked))

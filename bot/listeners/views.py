@@ -15,9 +15,10 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.blocks.ids import START_MODAL_CALLBACK_ID
+from bot.blocks.limits import truncate
 from bot.blocks.start_modal import AUTO
 from bot.context import BotContext
-from bot.flows.start import start_from_submission
+from bot.flows.start import budget_refusal, start_from_submission
 from core.training.start import JobOptions
 
 
@@ -57,6 +58,8 @@ def parse_submission(view: dict[str, Any]) -> JobOptions:
     return options
 
 
+# Slack shows a field error up to this length.
+MAX_VIEW_ERROR = 2000
 # Modal block ids for JobOptions fields whose names differ.
 _BLOCKS = {"n_epochs": "epochs"}
 
@@ -78,11 +81,16 @@ def submit_start_modal(
         )
         return
     errors = field_errors(options)
+    meta = json.loads(view.get("private_metadata") or "{}")
+    if not errors:
+        # A few quick queries; refused here the form is kept, with the reason under the model.
+        over = budget_refusal(ctx, str(meta.get("dataset", "")), options)
+        if over:
+            errors = {"base_model": truncate(over, MAX_VIEW_ERROR)}
     if errors:
         ack(response_action="errors", errors=errors)
         return
     ack()
-    meta = json.loads(view.get("private_metadata") or "{}")
     ctx.submit(
         partial(
             start_from_submission,

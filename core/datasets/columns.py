@@ -8,12 +8,12 @@ OpenAI use the lower-case names).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from core.datasets import strict_json
 from core.datasets.records import LocatedDatasetError, ReadProblem, Record
 
 Layout = Literal["prompt_completion", "roles", "messages"]
@@ -126,7 +126,9 @@ def row_to_record(row: Sequence[object], mapping: ColumnMapping, *, line: int) -
 
 def _messages_cell(text: str, *, line: int, notes: tuple[ReadProblem, ...]) -> Record:
     try:
-        value = json.loads(text)
+        value = strict_json.loads(text)
+    except strict_json.RefusedJSON as exc:
+        return Record(line, None, ReadProblem(exc.code, f"The messages cell: {exc}.", None), notes)
     except (ValueError, RecursionError) as exc:
         problem = ReadProblem(
             "invalid_json",

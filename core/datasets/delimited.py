@@ -24,7 +24,9 @@ def open_delimited(path: Path, *, delimiter: str) -> tuple[ColumnMapping, Iterat
             ``empty_file`` when there is no header at all.
     """
     csv.field_size_limit(MAX_CSV_FIELD_BYTES)
-    handle = path.open("r", encoding="utf-8-sig", newline="")
+    # surrogateescape: a byte that is not UTF-8 is found in its own row (with its
+    # line number) instead of failing whichever 8 KB block it was decoded with.
+    handle = path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="")
     # strict: a stray quote is reported with its row instead of silently
     # merging cells (what the lenient default does).
     reader = csv.reader(handle, delimiter=delimiter, strict=True)
@@ -38,12 +40,27 @@ def open_delimited(path: Path, *, delimiter: str) -> tuple[ColumnMapping, Iterat
     if header is None:
         handle.close()
         raise DatasetError("The file has no rows.", code="empty_file", hint="Add a header row.")
+    if not _is_utf8(header):
+        handle.close()
+        raise DatasetError(
+            "The header row is not valid UTF-8.", code="not_utf8", hint="Save it as CSV UTF-8."
+        )
     try:
         mapping = map_columns(header)
     except DatasetError:
         handle.close()
         raise
     return mapping, _rows(handle, reader, mapping)
+
+
+def _is_utf8(row: list[str]) -> bool:
+    """False when a cell holds an escaped non-UTF-8 byte (a lone surrogate)."""
+    try:
+        for cell in row:
+            cell.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _code(exc: Exception) -> str:
@@ -73,7 +90,12 @@ def _rows(handle: object, reader: Iterator[list[str]], mapping: ColumnMapping) -
                     ),
                 )
                 return
-            if any(cell.strip() for cell in row):
+            if not _is_utf8(row):
+                problem = ReadProblem(
+                    "not_utf8", "The row is not valid UTF-8.", "Save the file as CSV UTF-8."
+                )
+                yield Record(line, None, problem)
+            elif any(cell.strip() for cell in row):
                 yield row_to_record(row, mapping, line=line)
             line = getattr(reader, "line_num", line) + 1
     finally:

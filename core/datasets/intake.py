@@ -2,10 +2,14 @@
 
 A front end (the Slack bot today) says where the file came from and how to
 fetch it; :func:`take_in` does the rest, so every way in stores datasets the
-same way. Storage layout, under ``settings.data_dir``::
+same way. The file is fetched and validated in a temporary folder, then the
+file a job trains on goes to shared storage (:mod:`core.storage`,
+``TUNEBOT_STORAGE_URL``), never to this replica's disk, so any replica can
+start a job from it. Layout under the storage root::
 
     datasets/<source id>-<8 hex>/<safe name>          the file as dropped, or
     datasets/<source id>-<8 hex>/<stem>.fixed.jsonl   the fixed/converted file
+    datasets/<source id>-<8 hex>/<stem>.fixed.validation.jsonl   a split, if made
 
 Jobs train on the fixed file when validation wrote one, else the original.
 """
@@ -15,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import shutil
 import tempfile
 import time
 import uuid
@@ -26,6 +29,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from core.config import Settings
+from core.storage import SharedStorage
 from core.store.datasets import Dataset, add_dataset, new_short_id
 from core.validation.report import Report
 from core.validation.validate import validate_file
@@ -57,11 +61,15 @@ class Origin:
 
 @dataclass(frozen=True)
 class Intake:
-    """A stored dataset, its report, and the fixed file when it is worth showing."""
+    """A stored dataset, its report, and the fixed file when it is worth showing.
+
+    ``fixed`` is a shared-storage location (read it with
+    :meth:`core.storage.SharedStorage.local_copy`).
+    """
 
     dataset: Dataset
     report: Report
-    fixed: Path | None
+    fixed: str | None
 
 
 def safe_name(name: str) -> str:
@@ -76,10 +84,13 @@ def take_in(
     origin: Origin,
     fetch: Callable[[Path], int],
     progress: Callable[[int, int], None] | None = None,
+    model: str | None = None,
 ) -> Intake:
     """Fetch, validate, store and record one dataset.
 
     Parameters:
+        model: the model to count tokens for (default ``settings.default_model``):
+            the one the team will train.
         fetch: writes the file to the given path and returns its size in bytes
             (the front end's capped download); its errors pass through.
         progress: called with (bytes done, bytes total) while validating.
@@ -87,8 +98,8 @@ def take_in(
     Raises:
         TunebotError: from ``fetch`` or validation (a person can act on it).
     """
-    store = settings.data_dir / "datasets" / f"{origin.source_id}-{uuid.uuid4().hex[:8]}"
-    store.mkdir(parents=True, exist_ok=True)
+    storage = SharedStorage.from_settings(settings)
+    folder = f"datasets/{safe_name(origin.source_id)}-{uuid.uuid4().hex[:8]}"
     name = safe_name(origin.file_name)
     with tempfile.TemporaryDirectory(prefix="tunebot-") as tmp:
         source = Path(tmp) / name
@@ -96,11 +107,12 @@ def take_in(
         size = fetch(source)
         fetched = time.perf_counter()
         sha = _sha256(source)
-        fix_path = store / (Path(name).stem + ".fixed.jsonl")
-        report = validate_file(source, settings=settings, progress=progress)
+        fix_path = Path(tmp) / "out" / (Path(name).stem + ".fixed.jsonl")
+        fix_path.parent.mkdir()
+        report = validate_file(source, settings=settings, model=model, progress=progress)
         if _needs_fix_pass(report):
             # The fix pass reads the file again; a clean chat JSONL skips it.
-            report = validate_file(source, settings=settings, fix_path=fix_path)
+            report = validate_file(source, settings=settings, model=model, fix_path=fix_path)
         logger.info(
             "%s: %d bytes, fetch %.2fs, validation %.2fs",
             origin.source_id,
@@ -108,13 +120,21 @@ def take_in(
             fetched - started,
             time.perf_counter() - fetched,
         )
-        training = fix_path if fix_path.is_file() else Path(shutil.move(source, store / name))
-        fixed = fix_path if fix_path.is_file() and _worth_attaching(report) else None
+        if fix_path.is_file() and not report.fixed_examples:
+            # Every example was dropped: an empty file is neither news nor trainable.
+            fix_path.unlink()
+        was_fixed = fix_path.is_file()
+        local = fix_path if was_fixed else source
+        training = storage.put(local, f"{folder}/{local.name}")
+        if report.validation_path:
+            split = Path(report.validation_path)
+            report.validation_path = storage.put(split, f"{folder}/{split.name}")
+    fixed = training if was_fixed and _worth_attaching(report) else None
     row = _dataset_row(origin, report, size=size, sha=sha, training=training)
     return Intake(dataset=add_dataset(engine, row), report=report, fixed=fixed)
 
 
-def _dataset_row(origin: Origin, report: Report, *, size: int, sha: str, training: Path) -> Dataset:
+def _dataset_row(origin: Origin, report: Report, *, size: int, sha: str, training: str) -> Dataset:
     return Dataset(
         short_id=new_short_id("ds"),
         slack_file_id=origin.source_id,
@@ -131,8 +151,8 @@ def _dataset_row(origin: Origin, report: Report, *, size: int, sha: str, trainin
         model=report.model,
         trained_tokens=report.trained_tokens,
         report_json=report.model_dump_json(),
-        training_path=str(training),
-        validation_path=str(report.validation_path) if report.validation_path else None,
+        training_path=training,
+        validation_path=report.validation_path,
     )
 
 

@@ -15,8 +15,12 @@ from typing import BinaryIO
 
 from core.datasets.limits import MAX_LINE_BYTES
 from core.datasets.records import ReadProblem
+from core.datasets.strict_json import RefusedJSON, loads
 
 CHUNK_BYTES = 1 << 20
+MAX_CHUNK_LINES = 8192
+"""A chunk of 3-byte lines would otherwise hold 350,000 of them, and their
+checked outcomes (a few hundred bytes each) would dwarf the chunk itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +42,16 @@ class OverlongLine:
 
 
 def iter_line_chunks(
-    handle: BinaryIO, *, chunk_bytes: int = CHUNK_BYTES, max_line_bytes: int = MAX_LINE_BYTES
+    handle: BinaryIO,
+    *,
+    chunk_bytes: int = CHUNK_BYTES,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    max_lines: int = MAX_CHUNK_LINES,
 ) -> Iterator[LineChunk | OverlongLine]:
     """Yield the file as chunks of whole lines, in order, with line numbers.
 
+    Lines end at ``\n`` only (never at U+2028 or other characters
+    ``str.splitlines`` breaks on). A chunk holds at most ``max_lines`` lines;
     ``end_offset`` is how far into the file the chunk reaches (for progress).
     """
     line_no = 1
@@ -63,7 +73,7 @@ def iter_line_chunks(
         pending = data[last + 1 :]
         if last >= 0:
             complete = data[: last + 1]
-            yield LineChunk(line_no, complete, offset - len(pending))
+            yield from _pieces(complete, line_no, offset - len(pending), max_lines)
             line_no += complete.count(b"\n")
         if len(pending) > max_line_bytes:
             skip_line, skip_size, pending = line_no, len(pending), b""
@@ -71,6 +81,25 @@ def iter_line_chunks(
         yield OverlongLine(skip_line, skip_size, offset)
     elif pending:
         yield LineChunk(line_no, pending, offset)
+
+
+def _pieces(data: bytes, first_line: int, end_offset: int, max_lines: int) -> Iterator[LineChunk]:
+    """``data`` (whole lines) as chunks of at most ``max_lines`` lines."""
+    if data.count(b"\n") <= max_lines or not data.strip():  # blank lines have no outcome
+        yield LineChunk(first_line, data, end_offset)
+        return
+    base = end_offset - len(data)
+    start = 0
+    while start < len(data):
+        end = start
+        for _ in range(max_lines):
+            end = data.find(b"\n", end) + 1
+            if end == 0:
+                end = len(data)
+                break
+        yield LineChunk(first_line, data[start:end], base + end)
+        first_line += max_lines
+        start = end
 
 
 def overlong_problem(size: int, *, max_line_bytes: int = MAX_LINE_BYTES) -> ReadProblem:
@@ -94,13 +123,29 @@ def decode_line(raw: bytes) -> tuple[object, ReadProblem | None]:
             "Save the file as UTF-8.",
         )
     try:
-        return json.loads(text), None
+        return loads(text), None
+    except RefusedJSON as exc:
+        return None, refused_problem(exc, raw)
     except json.JSONDecodeError as exc:
-        return None, _invalid_json(f"{exc.msg} at column {exc.colno}", raw)
+        # Some messages end in "at" ("Unterminated string starting at"): don't say it twice.
+        where = "column" if exc.msg.endswith(" at") else "at column"
+        return None, _invalid_json(f"{exc.msg} {where} {exc.colno}", raw)
     except RecursionError:
         return None, _invalid_json("the JSON is nested too deeply to be an example", raw)
     except ValueError as exc:  # e.g. an integer with more digits than Python allows
         return None, _invalid_json(str(exc), raw)
+
+
+def refused_problem(exc: RefusedJSON, raw: bytes) -> ReadProblem:
+    """The finding for JSON that Python would read but OpenAI refuses."""
+    if exc.code == "duplicate_key":
+        head = raw[:60].decode("utf-8", "replace")
+        return ReadProblem(
+            "duplicate_key",
+            f"The line is ambiguous: {exc} (starts {head!r}).",
+            "Keep one value per key in each object.",
+        )
+    return _invalid_json(str(exc), raw)
 
 
 def _invalid_json(detail: str, raw: bytes) -> ReadProblem:

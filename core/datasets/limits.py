@@ -27,5 +27,9 @@ MAX_XLSX_COMPRESSION_RATIO = 200
 
 MAX_XLSX_ENTRIES = 10_000
 
+MAX_EXAMPLES = 5_000_000
+"""Examples whose facts (tokens, line, fingerprint) are kept for the report:
+~17 bytes each, so memory stays bounded even for 170 million 3-byte lines."""
+
 SNIFF_BYTES = 8192
 """How much of the head of a file is inspected to tell text from binary."""

@@ -3,8 +3,9 @@
 An ``.xlsx`` is a zip of XML. Before any parser touches it, the sizes the zip
 directory declares are summed and compared with the caps in :mod:`limits`, so a
 zip bomb (gigabytes declared in kilobytes) is refused without inflating a byte.
-Formula cells are reported: pandas/calamine read the value Excel last computed,
-never the formula.
+Rows are streamed (:mod:`core.datasets.sheet_xml`), so memory stays bounded
+whatever the sheet holds. Formula cells are reported: the value Excel last
+computed is read, never the formula.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from core.datasets.limits import (
     MAX_XLSX_UNCOMPRESSED_BYTES,
 )
 from core.datasets.records import ReadProblem, Record
+from core.datasets.sheet_xml import Row, SharedStrings, SheetError, iter_rows, workbook_sheets
 from core.errors import DatasetError
 
 _BAD_XLSX_HINT = "Open it in Excel and save it again as .xlsx, or export CSV UTF-8."
@@ -73,27 +75,88 @@ def check_zip(path: Path) -> list[str]:
 
 
 def open_xlsx(path: Path) -> tuple[ColumnMapping, list[ReadProblem], Iterator[Record]]:
-    """Read the first sheet: its column mapping, file-level notes, and its rows.
+    """Read the first sheet: its column mapping, file-level notes, and its rows (streamed).
 
     Raises:
-        DatasetError: see :func:`check_zip`; ``invalid_xlsx`` when the sheet
-            cannot be parsed; ``empty_file`` or ``unknown_columns``.
+        DatasetError: see :func:`check_zip`; ``invalid_xlsx`` when the workbook
+            cannot be parsed up to its header row; ``empty_file`` or ``unknown_columns``.
     """
     sheets = check_zip(path)
-    notes = []
-    # pandas costs ~70 MB and half a second to import: only workbooks pay for it.
-    import pandas as pd
-
+    archive = zipfile.ZipFile(path)
+    shared = SharedStrings()
     try:
-        with pd.ExcelFile(path, engine="calamine") as book:
-            names = [str(name) for name in book.sheet_names]
-            frame = pd.read_excel(book, sheet_name=0, header=None, dtype=object, na_filter=False)
-    except Exception as exc:  # calamine raises its own types for every kind of damage
+        names, first = _first_sheet(archive, sheets)
+        if "xl/sharedStrings.xml" in archive.namelist():
+            with archive.open("xl/sharedStrings.xml") as stream:
+                shared.load(stream)
+        rows = _stream_rows(archive, first, shared)
+        header = _header(rows)
+    except (SheetError, zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
+        archive.close()
+        shared.close()
         raise DatasetError(
-            f"The workbook cannot be read ({type(exc).__name__}: {exc}).",
-            code="invalid_xlsx",
-            hint=_BAD_XLSX_HINT,
+            f"The workbook cannot be read: {exc}.", code="invalid_xlsx", hint=_BAD_XLSX_HINT
         ) from exc
+    except BaseException:
+        archive.close()
+        shared.close()
+        raise
+    if header is None:
+        archive.close()
+        shared.close()
+        raise DatasetError(
+            "The first sheet has no rows.",
+            code="empty_file",
+            hint="Put a header row and examples on the first sheet.",
+        )
+    notes = _notes(path, sheets, names)
+    line, cells = header
+    try:
+        mapping = map_columns(_as_list(cells, width=max(cells) + 1), line=line)
+    except DatasetError:
+        archive.close()
+        shared.close()
+        raise
+    width = max(mapping.columns.values()) + 1
+    records = _records(rows, mapping, width=width, closing=(archive, shared))
+    return mapping, notes + mapping.warnings(), records
+
+
+def _first_sheet(archive: zipfile.ZipFile, sheets: list[str]) -> tuple[list[str], str]:
+    """The sheet names in workbook order, and the zip path of the first sheet."""
+    rels_name = "xl/_rels/workbook.xml.rels"
+    with archive.open("xl/workbook.xml") as book:
+        rels = archive.open(rels_name) if rels_name in archive.namelist() else None
+        try:
+            listed = workbook_sheets(book, rels)
+        finally:
+            if rels is not None:
+                rels.close()
+    names = [name for name, _ in listed] or ["(unnamed)"]
+    first = listed[0][1] if listed else None
+    if first not in sheets:
+        first = sorted(sheets)[0]  # damaged relationships: the lowest-numbered sheet part
+    return names, first
+
+
+def _stream_rows(archive: zipfile.ZipFile, name: str, shared: SharedStrings) -> Iterator[Row]:
+    with archive.open(name) as stream:
+        yield from iter_rows(stream, shared)
+
+
+def _header(rows: Iterator[Row]) -> Row | None:
+    for line, cells in rows:
+        if any(text.strip() for text in cells.values()):
+            return line, cells
+    return None
+
+
+def _as_list(cells: dict[int, str], *, width: int) -> list[str]:
+    return [cells.get(index, "") for index in range(width)]
+
+
+def _notes(path: Path, sheets: list[str], names: list[str]) -> list[ReadProblem]:
+    notes = []
     if len(names) > 1:
         notes.append(
             ReadProblem(
@@ -115,24 +178,32 @@ def open_xlsx(path: Path) -> tuple[ColumnMapping, list[ReadProblem], Iterator[Re
                 "Replace formulas with plain values if the text should be trained as written.",
             )
         )
-    rows = frame.itertuples(index=False, name=None)
-    for index, header in enumerate(rows):
-        if any(str(cell).strip() for cell in header):
-            mapping = map_columns(list(header), line=index + 1)
-            return mapping, notes + mapping.warnings(), _records(rows, mapping, start=index + 2)
-    raise DatasetError(
-        "The first sheet has no rows.",
-        code="empty_file",
-        hint="Put a header row and examples on the first sheet.",
-    )
+    return notes
 
 
 def _records(
-    rows: Iterator[tuple[object, ...]], mapping: ColumnMapping, *, start: int
+    rows: Iterator[Row],
+    mapping: ColumnMapping,
+    *,
+    width: int,
+    closing: tuple[zipfile.ZipFile, SharedStrings],
 ) -> Iterator[Record]:
-    for line, row in enumerate(rows, start=start):
-        if any(str(cell).strip() for cell in row):
-            yield row_to_record(row, mapping, line=line)
+    line = 0
+    try:
+        for line, cells in rows:
+            if any(text.strip() for text in cells.values()):
+                yield row_to_record(_as_list(cells, width=width), mapping, line=line)
+    except (SheetError, zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
+        yield Record(
+            line + 1,
+            None,
+            ReadProblem(
+                "invalid_xlsx", f"The sheet cannot be read past here: {exc}.", _BAD_XLSX_HINT
+            ),
+        )
+    finally:
+        for resource in closing:
+            resource.close()
 
 
 def _count_formulas(path: Path, sheets: list[str]) -> int:

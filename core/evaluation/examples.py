@@ -60,7 +60,7 @@ def read_examples(path: str | Path, *, limit: int | None = None, seed: int = 0) 
             hint="Upload the dataset again or give another held-out file.",
         )
     examples: list[Example] = []
-    with file.open(encoding="utf-8") as handle:
+    with file.open(encoding="utf-8-sig", newline="\n") as handle:  # lines end at \n only
         for line in handle:
             if not line.strip():
                 continue

@@ -27,9 +27,10 @@ from sqlalchemy.engine import Engine
 from core.config import Settings
 from core.errors import EvaluationError
 from core.evaluation.arms import Arm, ChatProvider, Generation
-from core.evaluation.examples import read_examples
+from core.evaluation.examples import Example, read_examples
 from core.evaluation.heldout import HeldoutResult, ItemResult, run_heldout
 from core.evaluation.stats import Summary
+from core.storage import SharedStorage
 from core.store.datasets import Dataset, utcnow
 from core.store.evaluation import HeldoutItem, HeldoutRun, JudgeVerdict
 from core.store.heldout import (
@@ -43,6 +44,7 @@ from core.store.heldout import (
     succeeded_jobs_without_run,
 )
 from core.store.jobs import TrainingJob, get_job
+from core.training.start import split_key
 
 PROVIDER_NAMES = ("openai", "azure", "worker")
 
@@ -62,23 +64,43 @@ def judge_arm(settings: Settings, *, default_provider: str) -> Arm | None:
     return Arm("judge", provider, spec)
 
 
-def heldout_file(job: TrainingJob, dataset: Dataset | None, *, data_dir: Path) -> Path | None:
-    """The held-out examples of a job, if it had any.
+def heldout_file(
+    job: TrainingJob, dataset: Dataset | None, *, storage: SharedStorage
+) -> str | None:
+    """The shared-storage location of a job's held-out examples, if it had any.
 
-    A split chosen at job start is written by ``core.training.start.split_jsonl``
-    to ``<data_dir>/jobs/<job>/validation.jsonl``; otherwise the dataset may
-    carry a validation file of its own (a split made when it was validated).
+    A split chosen at job start is stored by ``core.training.start`` under
+    :func:`~core.training.start.split_key`; otherwise the dataset may carry a
+    validation file of its own (a split made when it was validated).
     """
-    split = data_dir / "jobs" / job.short_id / "validation.jsonl"
-    if split.is_file():
+    split = storage.location(split_key(job.short_id))
+    if storage.exists(split):
         return split
-    if dataset is not None and dataset.validation_path and Path(dataset.validation_path).is_file():
-        return Path(dataset.validation_path)
+    if dataset is not None and dataset.validation_path and storage.exists(dataset.validation_path):
+        return dataset.validation_path
     return None
 
 
+def read_shared_examples(
+    storage: SharedStorage, location: str, *, limit: int | None = None
+) -> list[Example]:
+    """:func:`read_examples` of a file in shared storage (a local copy while reading).
+
+    Raises:
+        EvaluationError: the file is gone or holds no usable chat example.
+    """
+    try:
+        with storage.local_copy(location) as path:
+            return read_examples(path, limit=limit)
+    except FileNotFoundError:
+        raise EvaluationError(
+            f"The evaluation file {Path(location).name} is missing.",
+            hint="Upload the dataset again or give another held-out file.",
+        ) from None
+
+
 def queue_runs(
-    engine: Engine, *, data_dir: Path, max_age: timedelta = timedelta(days=1)
+    engine: Engine, *, storage: SharedStorage, max_age: timedelta = timedelta(days=1)
 ) -> list[int]:
     """Queue a run for each recently succeeded job with held-out data and none yet.
 
@@ -87,10 +109,10 @@ def queue_runs(
     rows = succeeded_jobs_without_run(engine, finished_after=utcnow() - max_age)
     queued = []
     for job, dataset in rows:
-        path = heldout_file(job, dataset, data_dir=data_dir)
-        if path is None or job.id is None:
+        location = heldout_file(job, dataset, storage=storage)
+        if location is None or job.id is None:
             continue
-        run_id = queue_run(engine, job_id=job.id, data_path=str(path))
+        run_id = queue_run(engine, job_id=job.id, data_path=location)
         if run_id is not None:
             queued.append(run_id)
     return queued
@@ -117,7 +139,9 @@ def execute_run(
         if job is None or not job.fine_tuned_model:
             raise EvaluationError("The job has no fine-tuned model to evaluate.")
         judge = judge_arm(settings, default_provider=job.provider)
-        examples = read_examples(Path(run.data_path), limit=settings.eval_max_prompts)
+        examples = read_shared_examples(
+            SharedStorage.from_settings(settings), run.data_path, limit=settings.eval_max_prompts
+        )
         result = run_heldout(
             examples,
             candidate=Arm("candidate", job.provider, job.fine_tuned_model),

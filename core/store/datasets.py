@@ -142,13 +142,13 @@ def datasets_by_uploader(engine: Engine, *, user_id: str, limit: int = 10) -> li
 
 def uploaders_and_reports(
     engine: Engine, *, dataset_ids: Iterable[int]
-) -> list[tuple[int, str, str]]:
-    """(dataset id, uploader id, report JSON) of each of ``dataset_ids`` that exists."""
+) -> list[tuple[int, str, str, str]]:
+    """(dataset id, uploader id, report JSON, short id) of each of ``dataset_ids`` that exists."""
     with session_scope(engine) as session:
-        query = select(Dataset.id, Dataset.uploader_id, Dataset.report_json).where(
-            col(Dataset.id).in_(list(dataset_ids))
-        )
-        return [(i, u, r) for i, u, r in session.exec(query) if i is not None]
+        query = select(
+            Dataset.id, Dataset.uploader_id, Dataset.report_json, Dataset.short_id
+        ).where(col(Dataset.id).in_(list(dataset_ids)))
+        return [(i, u, r, s) for i, u, r, s in session.exec(query) if i is not None]
 
 
 def dataset_by_source(engine: Engine, *, source_id: str, sha256: str) -> Dataset | None:

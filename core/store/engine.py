@@ -18,10 +18,10 @@ def bot_tables() -> MetaData:
     The table modules import this one (for :func:`session_scope`), so they are
     imported here, when the tables are asked for, rather than at the top.
     """
-    from core.store import datasets, evaluation, jobs, progress
+    from core.store import datasets, edit_budget, evaluation, jobs, progress
     from core.store.schema import tables_of
 
-    return tables_of([datasets, evaluation, jobs, progress])
+    return tables_of([datasets, edit_budget, evaluation, jobs, progress])
 
 
 def create_db_engine(url: str) -> Engine:

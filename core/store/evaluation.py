@@ -205,3 +205,15 @@ def prompt_position(engine: Engine, *, session_id: int, prompt_id: int) -> int:
             .where(AbPrompt.session_id == session_id, col(AbPrompt.id) <= prompt_id)
         ).one()
     return int(count)
+
+
+def sessions_of_user(engine: Engine, *, user_id: str, limit: int = 5) -> list[AbSession]:
+    """A/B sessions ``user_id`` started, newest first."""
+    with session_scope(engine) as session:
+        query = (
+            select(AbSession)
+            .where(AbSession.created_by == user_id)
+            .order_by(col(AbSession.id).desc())
+            .limit(limit)
+        )
+        return list(session.exec(query))

@@ -228,3 +228,18 @@ def jobs_of_user(engine: Engine, *, user_id: str, limit: int = 10) -> list[Train
                 .limit(limit)
             ).all()
         )
+
+
+def last_outcomes(engine: Engine) -> dict[str, TrainingJob]:
+    """Each provider's most recent succeeded or failed job (what it last told us)."""
+    with session_scope(engine) as session:
+        query = (
+            select(TrainingJob)
+            .where(col(TrainingJob.status).in_(("succeeded", "failed")))
+            .order_by(col(TrainingJob.id).desc())
+            .limit(200)
+        )
+        found: dict[str, TrainingJob] = {}
+        for job in session.exec(query):
+            found.setdefault(job.provider, job)
+        return found

@@ -40,59 +40,126 @@ class Milestone:
     silent_since: datetime | None = None
 
 
-# Needles in the provider's error code or message -> what to do, and the front-end
-# action that helps (each front end words that action its own way).
-_HINTS: tuple[tuple[tuple[str, ...], str, NextStep | None], ...] = (
+# Error classes, checked in this order: the first class with a needle in the
+# provider's error code or message wins. Order matters: a CUDA out-of-memory
+# message names the model it was loading, and a permission error names the file.
+PERMISSION = "permission"
+OUT_OF_MEMORY = "out_of_memory"
+OUTAGE = "outage"
+QUOTA = "quota"
+DATA = "data"
+MODEL = "model"
+UNKNOWN = "unknown"
+_CLASSES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (OUT_OF_MEMORY, ("out of memory", "outofmemory", "oom", "cuda error: out", "memoryerror")),
     (
-        ("permission", "not_allowed", "unauthorized", "forbidden"),
-        "This organisation can no longer fine-tune on this provider; start the job on the "
-        "team's worker instead.",
-        NextStep.START_ON_WORKER,
+        PERMISSION,
+        (
+            "permission",
+            "not_allowed",
+            "not allowed",
+            "unauthorized",
+            "forbidden",
+            "access denied",
+            "do not have access",
+            "fine_tuning_unavailable",
+        ),
     ),
     (
-        ("quota", "billing", "rate_limit", "insufficient"),
+        OUTAGE,
+        (
+            "server_error",
+            "internal error",
+            "service unavailable",
+            "unavailable",
+            "timed out",
+            "interrupted",
+            "timeout",
+            "overloaded",
+            "bad gateway",
+            "502",
+            "503",
+            "504",
+        ),
+    ),
+    (QUOTA, ("quota", "billing", "rate_limit", "rate limit", "insufficient")),
+    (
+        DATA,
+        (
+            "invalid_file",
+            "training_file",
+            "validation_file",
+            "invalid_example",
+            "invalid_training",
+            "file format",
+            "jsonl",
+            "examples",
+            "dataset",
+        ),
+    ),
+    (MODEL, ("model_not_found", "not_found", "does not exist", "not available for fine-tuning")),
+)
+# What to do about each class, and the front-end action that helps (each front
+# end words that action its own way).
+_ADVICE: dict[str, tuple[str, NextStep | None]] = {
+    OUT_OF_MEMORY: (
+        "The GPU ran out of memory: start again with a smaller batch size, 4-bit loading on, "
+        "or a shorter maximum sequence length.",
+        NextStep.START_AGAIN,
+    ),
+    PERMISSION: (
+        "This organisation is not allowed to fine-tune on this provider; train on the team's "
+        "worker instead.",
+        NextStep.START_ON_WORKER,
+    ),
+    OUTAGE: (
+        "The provider had an outage or timed out; nothing is wrong with the job. Retry later.",
+        NextStep.START_AGAIN,
+    ),
+    QUOTA: (
         "The provider refused for quota or billing: check the account's limits, then start again.",
         None,
     ),
-    (
-        ("file", "format", "training_file", "validation_file", "invalid_example"),
-        "The provider rejected the data: fix the file (the validation report in this thread "
-        "lists problems), drop it again and start a new job.",
+    DATA: (
+        "The provider rejected the data: validate the file (drop it again or press "
+        "Validate fixed file), fix what the report lists, then start a new job.",
         None,
     ),
-    (
-        ("model", "not_found"),
+    MODEL: (
         "The base model is not available for fine-tuning here: pick another one.",
         NextStep.LIST_MODELS,
     ),
-    (
-        ("memory", "oom", "cuda"),
-        "The worker ran out of memory: start again with 4-bit on, a lower LoRA rank or shorter "
-        "examples.",
-        None,
+    UNKNOWN: (
+        "Check the provider's dashboard for details, then start again; "
+        "if it keeps failing, ask the bot's admins.",
+        NextStep.START_AGAIN,
     ),
-)
-_DEFAULT_HINT = (
-    "Check the provider's dashboard for details, then start again; "
-    "if it keeps failing, ask the bot's admins."
-)
+}
 
 
 @dataclass(frozen=True)
 class FailureHint:
-    """What to do about a failed job: plain advice, and the action that helps, if any."""
+    """What to do about a failed job: its error class, plain advice, and the action that helps."""
 
     text: str
     next_step: NextStep | None = None
+    error_class: str = UNKNOWN
+
+
+def error_class(code: str | None, message: str | None) -> str:
+    """The class of a provider error (:data:`OUT_OF_MEMORY`, :data:`PERMISSION`, ...)."""
+    text = f"{code or ''} {message or ''}".lower()
+    for name, needles in _CLASSES:
+        if any(needle in text for needle in needles):
+            return name
+    return UNKNOWN
 
 
 def failure_hint(code: str | None, message: str | None) -> FailureHint:
     """What to do about a failed job, from the provider's error code and message."""
-    text = f"{code or ''} {message or ''}".lower()
-    for needles, hint, step in _HINTS:
-        if any(needle in text for needle in needles):
-            return FailureHint(hint, step)
-    return FailureHint(_DEFAULT_HINT, NextStep.START_AGAIN)
+    name = error_class(code, message)
+    text, step = _ADVICE[name]
+    return FailureHint(text, step, name)
 
 
 def _last_before(points: Sequence[Point], step: int, attribute: str) -> float | None:
@@ -140,6 +207,28 @@ def _started(
     )
 
 
+def finished_epochs(job: JobSnapshot, points: Sequence[Point]) -> list[Milestone]:
+    """Each finished epoch with its losses at the boundary, in order.
+
+    Not thread replies: one reply per epoch buried the outcome, so the progress
+    message shows them instead (it is edited, so nobody is notified per epoch).
+    """
+    found = []
+    for epoch, bound in _epoch_boundaries(job, points):
+        step = bound if bound is not None else (points[-1].step if points else 0)
+        found.append(
+            Milestone(
+                key=f"epoch:{epoch}",
+                kind="epoch",
+                epoch=epoch,
+                n_epochs=job.n_epochs,
+                train_loss=_last_before(points, step, "train_loss"),
+                valid_loss=_last_before(points, step, "valid_loss"),
+            )
+        )
+    return found
+
+
 def expected_milestones(
     job: JobSnapshot,
     points: Sequence[Point],
@@ -148,7 +237,8 @@ def expected_milestones(
     queue_position: int | None = None,
     silent_since: datetime | None = None,
 ) -> list[Milestone]:
-    """Every reply the job deserves so far, in posting order.
+    """Every reply the job deserves so far, in posting order (epochs are not
+    replies: :func:`finished_epochs`).
 
     Parameters:
         job: the provider's last job object.
@@ -162,18 +252,6 @@ def expected_milestones(
     started = _started(job, points, running_since=running_since, queue_position=queue_position)
     if started:
         found.append(started)
-    for epoch, bound in _epoch_boundaries(job, points):
-        step = bound if bound is not None else (points[-1].step if points else 0)
-        found.append(
-            Milestone(
-                key=f"epoch:{epoch}",
-                kind="epoch",
-                epoch=epoch,
-                n_epochs=job.n_epochs,
-                train_loss=_last_before(points, step, "train_loss"),
-                valid_loss=_last_before(points, step, "valid_loss"),
-            )
-        )
     if silent_since is not None and not job.is_final:
         found.append(
             Milestone(

@@ -48,6 +48,8 @@ class JobSnapshot:
     error_code: str | None = None
     error_message: str | None = None
     cost_usd: float | None = None
+    # The hyperparameters the provider says it used (name -> value as given).
+    hyperparameters: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_final(self) -> bool:
@@ -92,6 +94,18 @@ def snapshot_from_json(job_json: str) -> JobSnapshot:
         error_code=(error.get("code") or None) if isinstance(error, Mapping) else None,
         error_message=(error.get("message") or None) if isinstance(error, Mapping) else None,
         cost_usd=_reported_cost(job),
+        hyperparameters=_hyperparameters(hyper or supervised),
+    )
+
+
+def _hyperparameters(values: object) -> tuple[tuple[str, str], ...]:
+    """Scalar hyperparameters in the provider's order ("auto" kept: it is what was used)."""
+    if not isinstance(values, Mapping):
+        return ()
+    return tuple(
+        (str(name), str(value))
+        for name, value in values.items()
+        if isinstance(value, str | int | float) and not isinstance(value, bool)
     )
 
 

@@ -21,6 +21,9 @@ import hashlib
 import json
 import random
 import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +35,7 @@ from core.config import Settings
 from core.errors import ConfigError, NextStep, ProviderError, TrainingError
 from core.evaluation.spend import model_call_spend_usd
 from core.providers import Provider
+from core.storage import SharedStorage
 from core.store.datasets import Dataset, get_dataset, new_short_id, utcnow
 from core.store.jobs import (
     TrainingJob,
@@ -239,9 +243,11 @@ def check_budget(engine: Engine, *, settings: Settings, cost: float | None) -> N
 def _refuse_over_budget(settings: Settings, *, cost: float, spent: float) -> NoReturn:
     cap = settings.monthly_budget_usd or 0.0
     over = spent + cost - cap
+    # Under a cent over would read "$0.00 over the budget".
+    by = f"${over:,.2f} over" if over >= 0.005 else "just over"
     raise BudgetExceeded(
         f"This job (about ${cost:,.2f}) would take this month's estimated spend to "
-        f"${spent + cost:,.2f}, ${over:,.2f} over the ${cap:,.2f} monthly budget.",
+        f"${spent + cost:,.2f}, {by} the ${cap:,.2f} monthly budget.",
         hint="Use fewer epochs, a smaller dataset or the worker, or ask an admin to raise "
         "TUNEBOT_MONTHLY_BUDGET_USD.",
     )
@@ -364,9 +370,9 @@ def launch_job(
     options = JobOptions(**json.loads(job.options_json))
     try:
         provider = providers[job.provider]
-        training, validation = _job_files(engine, job, options, settings=settings)
-        training_id = provider.upload_file(training)
-        validation_id = provider.upload_file(validation) if validation else None
+        with _job_files(engine, job, options, settings=settings) as (training, validation):
+            training_id = provider.upload_file(training)
+            validation_id = provider.upload_file(validation) if validation else None
         created = provider.create_job(
             model=options.base_model,
             training_file=training_id,
@@ -400,22 +406,44 @@ def _id(job: TrainingJob) -> int:
     return job.id
 
 
+@contextmanager
 def _job_files(
     engine: Engine, job: TrainingJob, options: JobOptions, *, settings: Settings
-) -> tuple[Path, Path | None]:
+) -> Iterator[tuple[Path, Path | None]]:
+    """Local copies of the files to upload, read from shared storage (any replica's).
+
+    A split made here is stored too (``jobs/<job>/validation.jsonl``): the
+    held-out evaluation after training may run on another replica.
+    """
+    storage = SharedStorage.from_settings(settings)
     dataset = get_dataset(engine, job.dataset_id or -1)
-    if dataset is None or not dataset.training_path or not Path(dataset.training_path).is_file():
-        raise TrainingError(
-            "The validated dataset file is no longer stored.", hint="Drop the file again."
-        )
-    training = Path(dataset.training_path)
-    if options.validation_split:
-        out_dir = settings.data_dir / "jobs" / job.short_id
-        return split_jsonl(
-            training, fraction=options.validation_split, seed=options.seed, out_dir=out_dir
-        )
-    validation = Path(dataset.validation_path) if dataset.validation_path else None
-    return training, validation if validation and validation.is_file() else None
+    gone = TrainingError(
+        "The validated dataset file is no longer stored.", hint="Drop the file again."
+    )
+    if dataset is None or not dataset.training_path:
+        raise gone
+    with ExitStack() as stack:
+        try:
+            training = stack.enter_context(storage.local_copy(dataset.training_path))
+        except FileNotFoundError:
+            raise gone from None
+        if options.validation_split:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tunebot-split-")))
+            train, valid = split_jsonl(
+                training, fraction=options.validation_split, seed=options.seed, out_dir=tmp
+            )
+            storage.put(valid, split_key(job.short_id))
+            yield train, valid
+            return
+        validation = None
+        if dataset.validation_path and storage.exists(dataset.validation_path):
+            validation = stack.enter_context(storage.local_copy(dataset.validation_path))
+        yield training, validation
+
+
+def split_key(job_short_id: str) -> str:
+    """Where a job's held-out split is kept in shared storage."""
+    return f"jobs/{job_short_id}/validation.jsonl"
 
 
 def split_jsonl(path: Path, *, fraction: float, seed: int, out_dir: Path) -> tuple[Path, Path]:
@@ -426,7 +454,9 @@ def split_jsonl(path: Path, *, fraction: float, seed: int, out_dir: Path) -> tup
     Raises:
         TrainingError: fewer than two examples.
     """
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    # "\n" only: str.splitlines() would also cut at U+2028/U+2029/U+0085 inside a string.
+    text = path.read_text(encoding="utf-8-sig")
+    lines = [line for line in text.split("\n") if line.strip()]
     if len(lines) < 2:
         raise TrainingError(
             "Too few examples to hold some out for validation.", hint="Leave the split empty."

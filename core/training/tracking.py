@@ -25,7 +25,7 @@ from core.store.progress import (
     PollRows,
     load_poll_rows,
 )
-from core.training.milestones import Milestone, expected_milestones
+from core.training.milestones import Milestone, expected_milestones, finished_epochs
 from core.training.progress import JobSnapshot, ProgressState, derive_progress, snapshot_from_json
 
 
@@ -41,6 +41,8 @@ class JobView:
     points: list[MetricPoint]
     expected: list[Milestone]
     messages: dict[str, JobMessage] = field(default_factory=dict)
+    epochs: list[Milestone] = field(default_factory=list)
+    dataset_short_id: str | None = None
 
     @property
     def unposted(self) -> list[Milestone]:
@@ -58,8 +60,9 @@ class JobView:
 
 @dataclass(frozen=True)
 class _DatasetFacts:
-    uploader_id: str
+    uploader_id: str | None
     tokens_per_epoch: int | None
+    short_id: str
 
 
 # Dataset rows never change once written; their facts are kept per process so a
@@ -81,10 +84,12 @@ def _dataset_facts(engine: Engine, dataset_ids: set[int]) -> dict[int, _DatasetF
     if missing:
         if len(_DATASET_FACTS) > _DATASET_FACTS_MAX:
             _DATASET_FACTS.clear()
-        for dataset_id, uploader_id, report_json in uploaders_and_reports(
+        for dataset_id, uploader_id, report_json, short_id in uploaders_and_reports(
             engine, dataset_ids=missing
         ):
-            _DATASET_FACTS[dataset_id] = _DatasetFacts(uploader_id, _tokens_per_epoch(report_json))
+            _DATASET_FACTS[dataset_id] = _DatasetFacts(
+                uploader_id, _tokens_per_epoch(report_json), short_id
+            )
     return {i: _DATASET_FACTS[i] for i in dataset_ids if i in _DATASET_FACTS}
 
 
@@ -156,4 +161,6 @@ def _view(
             queue_position=state.queue_position,
             silent_since=silent,
         ),
+        epochs=finished_epochs(snapshot, points),
+        dataset_short_id=facts.short_id if facts else None,
     )

@@ -10,6 +10,7 @@ made earlier in the same example.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from core.validation.content import (
@@ -28,6 +29,14 @@ MESSAGE_KEYS = frozenset(
 EXAMPLE_KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
 _PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
 _ROLE_LIST = "system, developer, user, assistant, tool, function"
+# OpenAI fetches http(s) images or decodes inline ones of these types.
+_IMAGE_URL = re.compile(
+    r"(?:https?://\S|data:image/(?:jpeg|jpg|png|gif|webp);base64,[A-Za-z0-9+/])"
+)
+_IMAGE_FIX = (
+    'Write {"type": "image_url", "image_url": {"url": "https://..." or '
+    '"data:image/png;base64,...", "detail": "auto"}}.'
+)
 
 
 @dataclass(slots=True)
@@ -178,12 +187,49 @@ class MessageChecker:
             kind = part.get("type") if isinstance(part, dict) else None
             if isinstance(part, dict) and kind == "text" and isinstance(part.get("text"), str):
                 self._text(f"{where}.content[{number}]", part["text"])
-            elif not (isinstance(part, dict) and kind == "image_url"):
+            elif isinstance(part, dict) and kind == "image_url":
+                self._image(part, f"{where}.content[{number}]")
+            else:
                 self._add(
                     "data_type",
                     f"{where}.content[{number}] must be a text or image_url part.",
                     'Use {"type": "text", "text": "..."}.',
                 )
+
+    def _image(self, part: dict[str, object], where: str) -> None:
+        """An image part as OpenAI accepts it: {"type": "image_url", "image_url": {"url": ...}}."""
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, dict) else None
+        if type(url) is not str:
+            self._add(
+                "invalid_image",
+                f"{where}.image_url must be an object with a string 'url', got {describe(image)}.",
+                _IMAGE_FIX,
+            )
+            return
+        assert isinstance(image, dict)
+        extra = [key for key in part if key not in ("type", "image_url")]
+        extra += [key for key in image if key not in ("url", "detail")]
+        if extra:
+            self._add(
+                "invalid_image",
+                f"{where} has unrecognised key(s) " + ", ".join(map(repr, extra)) + ".",
+                _IMAGE_FIX,
+            )
+        if not _IMAGE_URL.match(url):
+            self._add(
+                "invalid_image",
+                f"{where}.image_url.url is neither an http(s) URL nor a base64 image data URL "
+                f"(starts {url[:40]!r}).",
+                _IMAGE_FIX,
+            )
+        detail = image.get("detail", "auto")
+        if detail not in ("auto", "low", "high"):
+            self._add(
+                "invalid_image",
+                f"{where}.image_url.detail is {detail!r}; use auto, low or high.",
+                _IMAGE_FIX,
+            )
 
     def _keys(self, message: dict[str, object], where: str, role: object) -> None:
         """Everything beyond role and content: weight, name, tool calls, tool replies."""

@@ -20,7 +20,8 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "empty_file": (ERROR, "The file holds no examples."),
     "not_utf8": (ERROR, "Text that is not UTF-8 (for example a UTF-16 export)."),
     "binary_file": (ERROR, "A binary file, not text."),
-    "invalid_json": (ERROR, "A line (or element) that is not valid JSON."),
+    "invalid_json": (ERROR, "A line (or element) that is not valid JSON (NaN, Infinity too)."),
+    "duplicate_key": (ERROR, "An object with the same key twice (one value would be lost)."),
     "unsupported_file_type": (ERROR, "A file type tunebot does not read."),
     "file_too_large": (ERROR, "The file is larger than tunebot or OpenAI accept."),
     "line_too_long": (ERROR, "One line larger than any training example can be."),
@@ -53,6 +54,16 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
         "A malformed tool call or function call, or an orphan tool reply.",
     ),
     "invalid_tools": (ERROR, "Malformed tool or function definitions."),
+    "invalid_image": (ERROR, "A malformed image_url content part."),
+    "last_message_not_assistant": (
+        ERROR,
+        "Worker models: the example does not end with the assistant reply to train.",
+    ),
+    "no_prompt_before_answer": (
+        ERROR,
+        "Worker models: a lone assistant message, with nothing before it to answer.",
+    ),
+    "trailing_messages": (WARNING, "Messages after the last assistant reply (never trained)."),
     "example_unrecognized_key": (WARNING, "A top-level key the format does not use."),
     "deprecated_functions": (WARNING, "The deprecated 'functions'/'function_call' fields."),
     # open models: the model's own chat template renders every chat example
@@ -70,6 +81,10 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "missing_field": (ERROR, "A required field of the format is missing."),
     "preference_old_keys": (ERROR, "Old DPO key names (*_completion)."),
     "invalid_preference": (ERROR, "A malformed preference (DPO) example."),
+    "text_format_unsupported": (
+        ERROR,
+        "text examples for an OpenAI model, which trains on chat only.",
+    ),
     "legacy_format": (WARNING, "prompt/completion: current chat models train on chat only."),
     "prompt_separator_missing": (WARNING, "Prompts do not share a common ending separator."),
     "completion_ending_missing": (WARNING, "Completions do not share a common ending."),
@@ -83,6 +98,8 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "missing_user_message": (WARNING, "An example without a user message."),
     # file
     "too_few_examples": (ERROR, "Fewer than 10 examples (OpenAI's minimum)."),
+    "too_few_after_fix": (ERROR, "--fix kept fewer than 10 examples (OpenAI's minimum)."),
+    "too_many_examples": (ERROR, "More examples than tunebot checks in one file."),
     "few_examples": (WARNING, "Fewer than 50 examples (OpenAI suggests 50-100 to see gains)."),
 }
 

@@ -60,12 +60,17 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class CheckContext:
-    """The target model's limit, its counter and the special tokens to refuse."""
+    """The target model's limit, its counter and the special tokens to refuse.
+
+    ``worker`` is true for open models, trained by tunebot's worker: its trainer
+    learns the final assistant reply, so examples must end with one.
+    """
 
     model: str
     max_tokens: int
     counter: Counter
     specials: frozenset[str]
+    worker: bool = False
 
     @classmethod
     def for_target(cls, target: Target) -> CheckContext:
@@ -83,7 +88,7 @@ class CheckContext:
             hf_counter = HFTokenCounter(target.tokenizer_path)
             specials |= hf_counter.special_tokens
             counter = hf_counter
-        return cls(spec.id, spec.max_tokens, counter, specials)
+        return cls(spec.id, spec.max_tokens, counter, specials, spec.provider == "open")
 
     def too_long(self, tokens: ExampleTokens | int) -> tuple[str, str, str | None] | None:
         """The ``too_many_tokens`` problem when an example is over the limit."""

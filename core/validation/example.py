@@ -7,7 +7,6 @@ the parent for small files and in a process pool for large ones.
 from __future__ import annotations
 
 import json
-from hashlib import blake2b
 
 from core.datasets.formats import detect_example_format
 from core.datasets.jsonl import decode_line, overlong_problem
@@ -25,6 +24,7 @@ from core.validation.content import (
     special_tokens_in,
 )
 from core.validation.context import CheckContext
+from core.validation.fingerprint import NO_FINGERPRINT, fingerprint
 from core.validation.outcome import Outcome
 from core.validation.preference import check_preference
 from core.validation.prompt_completion import check_prompt_completion
@@ -37,11 +37,6 @@ _FORMAT_HINT = (
 )
 
 
-def digest_of(raw: bytes) -> bytes:
-    """16-byte fingerprint for duplicate detection (128 bits: collisions never happen)."""
-    return blake2b(raw, digest_size=16).digest()
-
-
 LONE_SURROGATE = ReadProblem(
     "not_utf8",
     "The example holds a lone UTF-16 surrogate escape (such as \\ud83d without its pair), "
@@ -51,16 +46,14 @@ LONE_SURROGATE = ReadProblem(
 
 
 def check_value(data: object, *, line: int, ctx: CheckContext) -> Outcome:
-    """Check an example decoded by a non-JSONL reader (fingerprint from its canonical JSON)."""
+    """Check an example decoded by a non-JSONL reader."""
     try:
-        text = json.dumps(data, sort_keys=True, ensure_ascii=False)
-    except (RecursionError, ValueError):
-        return check_example(data, line=line, digest=b"", ctx=ctx)
-    try:
-        encoded = text.encode("utf-8")
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         return problem_outcome(line, LONE_SURROGATE)
-    return check_example(data, line=line, digest=digest_of(encoded), ctx=ctx)
+    except (RecursionError, ValueError):
+        pass
+    return check_example(data, line=line, ctx=ctx)
 
 
 def has_lone_surrogate(raw: bytes, value: object) -> bool:
@@ -89,12 +82,14 @@ def check_line(raw: bytes, line: int, ctx: CheckContext) -> Outcome | None:
         return problem_outcome(line, problem)
     if has_lone_surrogate(stripped, data):
         return problem_outcome(line, LONE_SURROGATE)
-    return check_example(data, line=line, digest=digest_of(stripped), ctx=ctx)
+    return check_example(data, line=line, ctx=ctx)
 
 
 def check_chunk(first_line: int, data: bytes, ctx: CheckContext) -> list[Outcome]:
     """Check a chunk of whole JSONL lines (the unit of work of the process pool)."""
-    outcomes = []
+    outcomes: list[Outcome] = []
+    if not data.strip():
+        return outcomes
     for offset, raw in enumerate(data.split(b"\n")):
         outcome = check_line(raw, first_line + offset, ctx)
         if outcome is not None:
@@ -109,8 +104,30 @@ def problem_outcome(line: int, problem: ReadProblem) -> Outcome:
     )
 
 
-def check_example(data: object, *, line: int, digest: bytes, ctx: CheckContext) -> Outcome:
-    """Detect the example's format and run its checks."""
+def check_example(data: object, *, line: int, ctx: CheckContext) -> Outcome:
+    """Detect the example's format, run its checks, and fingerprint it when it has no error.
+
+    ``data`` is consumed: its texts are stripped in place for the fingerprint.
+    """
+    outcome = _checked(data, line=line, ctx=ctx)
+    if any(severity(code) == "error" for code, _message, _fix in outcome.problems):
+        return outcome
+    o = outcome  # rebuilt by hand: dataclasses.replace costs more than the fingerprint
+    return Outcome(
+        o.line,
+        o.format,
+        o.tokens,
+        o.trained,
+        o.estimated,
+        fingerprint(data),
+        o.problems,
+        o.has_system,
+        o.legacy,
+    )
+
+
+def _checked(data: object, *, line: int, ctx: CheckContext) -> Outcome:
+    digest = NO_FINGERPRINT
     if not isinstance(data, dict):
         message = f"The example must be a JSON object, got {describe(data)}."
         return _unknown(line, digest, "data_type", message)
@@ -185,6 +202,8 @@ def check_chat(
         problems.append(_NOTHING_TRAINED)
     if not summary.has_user:
         problems.append(_NO_USER)
+    if summary.has_assistant:
+        _check_ending(messages, problems, worker=ctx.worker)
     tools = example.get("tools")
     functions = example.get("functions")
     try:
@@ -212,6 +231,41 @@ def check_chat(
         tuple(problems),
         summary.has_system,
     )
+
+
+def _check_ending(messages: list[object], problems: list[Problem], *, worker: bool) -> None:
+    """What follows the last assistant reply, and (for the worker) what precedes it."""
+    last = messages[-1]
+    role = last.get("role") if isinstance(last, dict) else None
+    if role != "assistant":
+        shown = role if isinstance(role, str) else "non-assistant"
+        if worker:
+            problems.append(
+                (
+                    "last_message_not_assistant",
+                    f"The example ends with a {shown} message; the worker trains the final "
+                    "assistant reply, so the example must end with one.",
+                    "End the example with the assistant reply, or drop the messages after it.",
+                )
+            )
+        else:
+            problems.append(
+                (
+                    "trailing_messages",
+                    f"The example ends with a {shown} message after the last assistant reply; "
+                    "it is billed but never trained.",
+                    "Drop the messages after the last assistant reply.",
+                )
+            )
+    elif worker and len(messages) == 1:
+        problems.append(
+            (
+                "no_prompt_before_answer",
+                "The example is a lone assistant message; the worker trains a reply to the "
+                "messages before it, and there are none.",
+                "Add the user message the reply answers.",
+            )
+        )
 
 
 def check_text(

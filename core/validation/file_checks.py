@@ -5,6 +5,9 @@ They run after every example has been folded into the :class:`Tally`.
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
+
 from core.datasets.formats import file_format
 from core.tokens import ModelSpec
 from core.validation.findings import FindingLog
@@ -16,8 +19,8 @@ RECOMMENDED_EXAMPLES = 50
 """OpenAI: 'we typically see clear improvements from fine-tuning on 50 to 100 examples'."""
 
 
-def check_file(tally: Tally, log: FindingLog, *, spec: ModelSpec) -> list[tuple[int, int]]:
-    """Add file-level findings; return the duplicate pairs (example, first example)."""
+def check_file(tally: Tally, log: FindingLog, *, spec: ModelSpec) -> npt.NDArray[np.int32]:
+    """Add file-level findings; return, per kept example, the example it repeats or -1."""
     _check_count(tally, log)
     _check_formats(tally, log, spec=spec)
     if tally.no_system and tally.formats.get("chat"):
@@ -28,23 +31,42 @@ def check_file(tally: Tally, log: FindingLog, *, spec: ModelSpec) -> list[tuple[
             "Fine if intended; a system prompt used in training should also be sent at inference.",
             line=tally.no_system_first,
         )
-    pairs = tally.duplicates()
+    first_of = tally.repeats()
+    _report_repeats(first_of, tally, log)
+    if tally.legacy_state.count:
+        legacy_advice(tally.legacy_state, log)
+    return first_of
+
+
+def _report_repeats(first_of: npt.NDArray[np.int32], tally: Tally, log: FindingLog) -> None:
+    """One finding per repeat: the first ones listed, all of them counted."""
+    repeats = first_of >= 0
+    total = int(repeats.sum())
+    if not total:
+        return
     lines = tally.lines
-    for example, first in pairs:
+    listed = np.flatnonzero(repeats)[: log.cap].tolist()
+    for example in listed:
         log.add(
             "duplicate_example",
-            f"The example repeats the one on line {lines[first]}.",
+            f"The example repeats the one on line {lines[int(first_of[example])]}.",
             "--fix keeps the first and drops repeats.",
             line=lines[example],
             example=example,
         )
-    if tally.legacy_state.count:
-        legacy_advice(tally.legacy_state, log)
-    return pairs
+    log.count("duplicate_example", total - len(listed))
 
 
 def _check_count(tally: Tally, log: FindingLog) -> None:
     n = tally.examples
+    if n > tally.max_examples:
+        log.add(
+            "too_many_examples",
+            f"The file has {n:,} examples; tunebot checks up to {tally.max_examples:,} per file "
+            "(the first beyond the limit is on this line).",
+            "Split the file; --fix keeps only the examples up to the limit.",
+            line=tally.first_unkept_line,
+        )
     if n == 0:
         log.add("empty_file", "The file holds no examples.", "Add training examples.")
     elif n < MIN_EXAMPLES:
@@ -76,6 +98,15 @@ def _check_formats(tally: Tally, log: FindingLog, *, spec: ModelSpec) -> None:
             f"The file mixes formats: {shown}.",
             "Keep one format per file (--fix converts prompt/completion to chat).",
             line=tally.first_line[present[1]],
+        )
+    if tally.formats.get("text") and spec.provider == "openai":
+        log.add(
+            "text_format_unsupported",
+            f"{tally.formats['text']:,} example(s) are plain text (first on this line); "
+            f"{spec.id} is an OpenAI chat model and trains on chat examples only.",
+            'Rewrite them as chat ({"messages": [...]}), or train on the worker with an '
+            "open model (text examples are continued pre-training).",
+            line=tally.first_line["text"],
         )
     if tally.formats.get("prompt_completion") and spec.provider != "open":
         log.add(

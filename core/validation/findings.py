@@ -36,6 +36,10 @@ class FindingLog:
         if self.counts[code] <= self.cap:
             self._kept.append((code, message, fix, line, example))
 
+    def count(self, code: str, more: int) -> None:
+        """Count ``more`` findings of ``code`` that are not listed (beyond the cap)."""
+        self.counts[code] += more
+
     def truncated(self) -> dict[str, int]:
         """Codes whose findings were not all kept, with how many were dropped."""
         return {code: n - self.cap for code, n in self.counts.items() if n > self.cap}

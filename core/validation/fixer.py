@@ -8,21 +8,24 @@ change is listed in the report. Nothing else about the content changes.
 
 Split naming: ``OUT.jsonl`` gets the training examples and ``OUT.valid.jsonl``
 (the same name with ``.valid`` before the extension) the validation examples,
-chosen by ``random.Random(seed).sample``, so the same seed gives the same split.
+chosen by ``numpy.random.default_rng(seed)``, so the same seed gives the same split.
 """
 
 from __future__ import annotations
 
-import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
 
 from core.datasets.formats import detect_example_format
 from core.datasets.jsonl import LineChunk, decode_line, iter_line_chunks
 from core.datasets.reader import open_dataset
 from core.datasets.sniff import UTF8_BOM, FileType
+from core.validation.fingerprint import strip_texts
 from core.validation.report import Change
 from core.validation.safe_json import dumps_safe
 
@@ -60,20 +63,19 @@ def write_fixed(
     file_type: FileType,
     *,
     out: Path,
-    drop: dict[int, str],
-    examples: int,
+    drop: Callable[[int], str | None],
+    kept: int,
     split: float | None,
     seed: int,
 ) -> FixResult:
     """Write the kept examples of ``path`` to ``out`` (and the validation split).
 
     Parameters:
-        drop: example index -> why it is dropped (one line for the report).
-        examples: number of examples validation saw (indices run 0..examples-1).
+        drop: example index -> why it is dropped (one line for the report), or None.
+        kept: how many examples are not dropped.
         split: fraction (0..1) of kept examples that go to the validation file.
     """
     result = FixResult(train_path=out)
-    kept = examples - len(drop)
     held_out = _validation_positions(kept, split, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     valid_path = validation_path_for(out) if split else None
@@ -83,11 +85,12 @@ def write_fixed(
         try:
             position = 0
             for index, line, data in _examples(path, file_type):
-                if index in drop:
-                    result.change("dropped_example", drop[index], line=line, example=index)
+                why = drop(index)
+                if why is not None:
+                    result.change("dropped_example", why, line=line, example=index)
                     continue
                 text = dumps_safe(_clean(data, result, line=line, example=index)) + "\n"
-                if valid is not None and position in held_out:
+                if valid is not None and position < len(held_out) and held_out[position]:
                     valid.write(text)
                     result.validation_written += 1
                 else:
@@ -101,11 +104,14 @@ def write_fixed(
     return result
 
 
-def _validation_positions(kept: int, split: float | None, seed: int) -> set[int]:
+def _validation_positions(kept: int, split: float | None, seed: int) -> npt.NDArray[np.bool_]:
+    """A mask over the kept examples (1 byte each, not a set of Python ints)."""
+    held_out = np.zeros(max(kept, 0), dtype=bool)
     if not split or kept < 2:
-        return set()
+        return held_out
     size = min(kept - 1, max(1, round(kept * split)))
-    return set(random.Random(seed).sample(range(kept), size))
+    held_out[np.random.default_rng(seed).choice(kept, size, replace=False)] = True
+    return held_out
 
 
 def _examples(path: Path, file_type: FileType) -> Iterator[tuple[int, int, object]]:
@@ -156,7 +162,7 @@ def _clean(data: object, result: FixResult, *, line: int, example: int) -> objec
             ]
         }
         result.change_counts["converted_to_chat"] += 1
-    stripped = _strip_texts(cleaned)
+    stripped = strip_texts(cleaned)
     if stripped:
         result.change(
             "stripped_whitespace",
@@ -165,37 +171,6 @@ def _clean(data: object, result: FixResult, *, line: int, example: int) -> objec
             example=example,
         )
     return cleaned
-
-
-def _strip_texts(example: dict[str, object]) -> int:
-    """Strip message contents, text parts and ``text`` in place; return how many changed."""
-    changed = 0
-    holders: list[object] = [
-        example.get("messages"),
-        example.get("preferred_output"),
-        example.get("non_preferred_output"),
-    ]
-    source = example.get("input")
-    if isinstance(source, dict):
-        holders.append(source.get("messages"))
-    for messages in holders:
-        for message in messages if isinstance(messages, list) else ():
-            if not isinstance(message, dict):
-                continue
-            changed += _strip_key(message, "content")
-            parts = message.get("content")
-            for part in parts if isinstance(parts, list) else ():
-                if isinstance(part, dict):
-                    changed += _strip_key(part, "text")
-    return changed + _strip_key(example, "text")
-
-
-def _strip_key(holder: dict[str, object], key: str) -> int:
-    value = holder.get(key)
-    if isinstance(value, str) and value and value != value.strip():
-        holder[key] = value.strip()
-        return 1
-    return 0
 
 
 def _summarise(result: FixResult) -> None:

@@ -111,6 +111,8 @@ def _counting_blanks(
 
 
 def _non_blank(data: bytes) -> int:
+    if not data.strip():  # a run of blank lines: counted at C speed
+        return 0
     return sum(1 for raw in data.split(b"\n") if raw.strip())
 
 

@@ -6,6 +6,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from core.config import ValidationSettings
 from core.datasets.reader import OpenedDataset, open_dataset
 from core.datasets.sniff import FileType
@@ -14,7 +17,7 @@ from core.tokens import resolve_model
 from core.validation.assemble import assemble_report, unreadable_report
 from core.validation.codes import CODES
 from core.validation.context import CheckContext, Target
-from core.validation.file_checks import check_file
+from core.validation.file_checks import MIN_EXAMPLES, check_file
 from core.validation.findings import FindingLog
 from core.validation.fixer import FixResult, validation_path_for, write_fixed
 from core.validation.outcome import Outcome
@@ -78,11 +81,11 @@ def validate_file(
         return unreadable_report(path, error, spec=spec)
     tally = _check_examples(path, opened, target, size=size, workers=workers, progress=progress)
     log = tally.log
-    duplicates = check_file(tally, log, spec=spec)
+    first_of = check_file(tally, log, spec=spec)
     fixed = None
     if fix_path is not None:
         fixed = _fix(
-            path, opened.file_type, tally, duplicates, fix_path=fix_path, split=split, seed=seed
+            path, opened.file_type, tally, first_of, fix_path=fix_path, split=split, seed=seed
         )
     return assemble_report(
         path, opened.file_type.value, tally, log, target=target, size=size, fixed=fixed
@@ -173,21 +176,38 @@ def _fix(
     path: Path,
     file_type: FileType,
     tally: Tally,
-    duplicates: list[tuple[int, int]],
+    first_of: npt.NDArray[np.int32],
     *,
     fix_path: Path,
     split: float | None,
     seed: int,
 ) -> FixResult:
-    drop = {
-        index: "Dropped: the example has errors (see the findings for this line)."
-        for index in tally.bad_examples
-    }
-    for example, first in duplicates:
-        drop.setdefault(example, f"Dropped: repeats the example on line {tally.lines[first]}.")
-    return write_fixed(
-        path, file_type, out=fix_path, drop=drop, examples=tally.examples, split=split, seed=seed
+    bad = np.frombuffer(tally.bad, dtype=np.uint8) if tally.bad else np.zeros(0, np.uint8)
+    dropped = bad.astype(bool) | (first_of >= 0)
+    kept = int(len(dropped) - dropped.sum())
+    lines = tally.lines
+    limit = tally.max_examples
+
+    def reason(index: int) -> str | None:
+        if index >= limit:
+            return f"Dropped: beyond the first {limit:,} examples tunebot checks."
+        if bad[index]:
+            return "Dropped: the example has errors (see the findings for this line)."
+        first = int(first_of[index])
+        return f"Dropped: repeats the example on line {lines[first]}." if first >= 0 else None
+
+    result = write_fixed(
+        path, file_type, out=fix_path, drop=reason, kept=kept, split=split, seed=seed
     )
+    if result.written < MIN_EXAMPLES:
+        tally.log.add(
+            "too_few_after_fix",
+            f"The fixed file holds {result.written} training example(s) after dropping "
+            f"{tally.examples - kept:,} and holding out {result.validation_written}; "
+            f"OpenAI requires at least {MIN_EXAMPLES}.",
+            "Add examples, fix the dropped ones, or use a smaller --split.",
+        )
+    return result
 
 
 __all__ = ["validate_file"]

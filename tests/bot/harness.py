@@ -9,6 +9,7 @@ background pool, slack_sdk's retry handlers, the openai SDK — is real.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from core.store.datasets import Dataset, add_dataset
 from core.store.engine import create_db_engine, init_db, session_scope
 from core.store.jobs import TrainingJob
 from core.validation.report import Report
+from tests.postgres import bot_database_url
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 CHANNEL = "C0TUNEBOT"
@@ -52,7 +54,7 @@ def make_settings(tmp_path: Path, slack: FakeSlack, **overrides: Any) -> Setting
         "SLACK_BOT_TOKEN": slack.bot_token,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_BASE_URL": slack.base_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'tunebot.db'}",
+        "DATABASE_URL": bot_database_url(tmp_path / "tunebot.db"),
         "TUNEBOT_DATA_DIR": tmp_path / "data",
         "TUNEBOT_PROVIDER_MAX_RETRIES": 1,
         "TUNEBOT_PROVIDER_TIMEOUT": 10.0,
@@ -69,6 +71,7 @@ class RunningBot:
     server: LoopbackServer
     sender: SlackEventSender
     slack: FakeSlack
+    listeners: ThreadPoolExecutor
 
     @property
     def url(self) -> str:
@@ -77,8 +80,14 @@ class RunningBot:
     def stop(self) -> None:
         self.sender.close()
         self.server.stop()
+        # Listeners still running after the ack (votes, modal work) hold database
+        # connections; they finish before the engine is disposed.
+        self.listeners.shutdown(wait=True, cancel_futures=True)
         self.ctx.validation_pool.shutdown(wait=True, cancel_futures=True)
         self.ctx.pool.shutdown(wait=True, cancel_futures=True)
+        # A/B answers still running would hold a connection past dispose(); on
+        # PostgreSQL it is then collected open (a ResourceWarning in a later test).
+        self.ctx.generation_pool.shutdown(wait=True, cancel_futures=True)
         self.ctx.engine.dispose()
 
     def drop_file(
@@ -98,14 +107,24 @@ class RunningBot:
 
 def start_bot(settings: Settings, slack: FakeSlack) -> RunningBot:
     ctx = build_context(settings)
-    app = build_app(ctx)
+    listeners = ThreadPoolExecutor(8, thread_name_prefix="test-bolt-listener")
+    app = build_app(ctx, listener_executor=listeners)
     http_app = build_http_app(app, engine=ctx.engine, max_request_bytes=settings.max_request_bytes)
     server = LoopbackServer(http_app, name="tunebot-http")
     server.start()
     sender = SlackEventSender(
         f"{server.url}/slack/events", signing_secret=SIGNING_SECRET, slack=slack
     )
-    return RunningBot(ctx=ctx, server=server, sender=sender, slack=slack)
+    return RunningBot(ctx=ctx, server=server, sender=sender, slack=slack, listeners=listeners)
+
+
+_UNIT_ENGINES: list[Any] = []
+
+
+def dispose_unit_engines() -> None:
+    """Close the engines :func:`unit_context` made (their pooled connections with them)."""
+    while _UNIT_ENGINES:
+        _UNIT_ENGINES.pop().dispose()
 
 
 def unit_context(
@@ -122,12 +141,13 @@ def unit_context(
         **_BLANK,
         "SLACK_BOT_TOKEN": "xoxb-unit",
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'unit.db'}",
+        "DATABASE_URL": bot_database_url(tmp_path / "unit.db"),
         "TUNEBOT_DATA_DIR": tmp_path / "data",
         **settings,
     }
     config = Settings(_env_file=None, **values)  # type: ignore[call-arg]
     engine = create_db_engine(config.database_url)
+    _UNIT_ENGINES.append(engine)
     init_db(engine)
     return BotContext(
         settings=config,

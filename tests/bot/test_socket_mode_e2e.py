@@ -22,6 +22,7 @@ from bot.fakeslack.api import FakeSlack
 from bot.fakeslack.events import message_event
 from bot.fakeslack.socket_mode import ACK_DEADLINE
 from tests.bot.flows.test_drop import chat_jsonl
+from tests.postgres import bot_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 CHANNEL = "C0TUNEBOT"
@@ -41,7 +42,7 @@ def serve(fake_slack: FakeSlack, tmp_path: Path) -> Iterator[subprocess.Popen[st
     }
     env.update(fake_slack.socket_env())
     env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'serve.db'}",
+        DATABASE_URL=bot_database_url(tmp_path / "serve.db"),
         TUNEBOT_DATA_DIR=str(tmp_path / "data"),
     )
     log_path = tmp_path / "serve.log"
@@ -98,7 +99,7 @@ def test_file_share_envelope_is_acked_and_the_report_lands_in_the_thread(
 
     (posted,) = fake_slack.wait_for(report, timeout=WAIT, message="the report in the thread")
     assert "Ready to fine-tune" in posted["text"]
-    assert "Examples" in json.dumps(posted["blocks"])
+    assert " examples · " in json.dumps(posted["blocks"], ensure_ascii=False)
     assert [a.envelope_id for a in fake_slack.acks()] == [envelope_id]
 
 

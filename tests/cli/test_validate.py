@@ -138,3 +138,31 @@ def test_installed_command_as_a_process(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert (report["verdict"], report["examples"], report["format"]) == ("ready", 320, "chat")
+
+
+def test_fix_on_a_file_it_cannot_fix_says_so(cli: CliRunner, tmp_path: Path) -> None:
+    # DPO pairs under old key names: every example is dropped, nothing is repaired.
+    old_keys = [
+        {"prompt": f"Q{i}?", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(5)
+    ]
+    source = write_jsonl(tmp_path / "dpo_old_keys.jsonl", old_keys)
+    out = tmp_path / "fixed.jsonl"
+    result = cli.invoke(app, ["validate", str(source), "--fix", str(out)])
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.stdout.split())
+    assert "--fix could not repair this file" in text and "(5 examples)" not in text
+    # Fixable problems, but too few examples: the fixed file is written and still not ready.
+    few = [
+        {
+            "messages": [
+                {"role": "user", "content": f" Q{i} "},
+                {"role": "assistant", "content": "A"},
+            ]
+        }
+        for i in range(5)
+    ]
+    result = cli.invoke(
+        app, ["validate", str(write_jsonl(tmp_path / "few.jsonl", few)), "--fix", str(out)]
+    )
+    text = " ".join(result.stdout.split())
+    assert "(5 examples)" in text and "still not ready" in text and "too_few_examples" in text

@@ -27,7 +27,7 @@ def test_overridden_auth_lets_requests_through(client: TestClient) -> None:
     assert body == {
         "object": "list",
         "data": [{"id": "tiny", "object": "model", "created": body["data"][0]["created"],
-                  "owned_by": "tunebot-worker"}],
+                  "owned_by": "tunebot-worker", "root": body["data"][0]["root"]}],
         "has_more": False,
     }  # fmt: skip
 

@@ -186,7 +186,8 @@ def _not_jsonl(path: Path) -> str | None:
         return "Invalid file format for fine-tuning: this looks like a binary file." + hint
     if "\n" not in text.strip() and len(head) == SNIFF_BYTES:
         return None  # a first line longer than the sniff window: the validator decides
-    first = text.strip().split("\n")[0]  # "\n" only: JSONL may hold U+2028 in strings
+    # "\n" only, as JSONL readers split: str.splitlines() also cuts at U+2028 and U+0085.
+    first = next(line for line in text.split("\n") if line.strip())
     try:
         value = json.loads(first)
     except json.JSONDecodeError:

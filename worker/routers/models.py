@@ -17,7 +17,10 @@ OWNER = "tunebot-worker"
 
 def served_models(state: StateDep) -> list[ModelObject]:
     started = state.config.started_at
-    models = [ModelObject(id=name, created=started, owned_by=OWNER) for name in state.config.models]
+    models = [
+        ModelObject(id=name, created=started, owned_by=OWNER, root=path)
+        for name, path in state.config.models.items()
+    ]
     for job in state.store.finished_models():
         if job.fine_tuned_model:
             created = job.finished_at or job.created_at

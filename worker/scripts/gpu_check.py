@@ -39,6 +39,13 @@ QUESTIONS = [(f"What is item {i}?", f"Item {i} is number {i * 7 % 13}.") for i i
 SYSTEM = "Answer with the item's number."
 
 
+# The check proves the path (train, save, serve), not quality: say so next to the answer.
+TINY_MODEL_NOTE = (
+    "(The tiny model is random weights trained for a few steps: its answers are noise. "
+    "That is expected; this check proves training and serving work, not quality.)"
+)
+
+
 def check_params(steps: int, **extra: Any) -> TrainingParams:
     """QLoRA forced on, a few steps, one checkpoint at the end."""
     return TrainingParams(
@@ -254,6 +261,7 @@ def main(argv: list[str] | None = None) -> None:
         f"merged export: {export['safetensors_mib']:.1f} MiB safetensors ({export['dtype']}) "
         f"in {export['seconds']:.1f}s; transformers answers {export['answer']!r}"
     )
+    print(f"  {TINY_MODEL_NOTE}")
     print("OK: QLoRA supervised + DPO, serving and export work")
 
 

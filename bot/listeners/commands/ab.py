@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks.ab import RESULTS_QUESTION, build_results_confirm
+from bot.blocks.ab import build_unblind_confirm
 from bot.context import BotContext
 from bot.flows.ab import (
     SessionRequest,
+    count_prompts,
     link_text,
     may_unblind,
     request_for_job,
@@ -18,6 +19,7 @@ from bot.listeners.commands.parsing import Reply, UsageError, parse_flags
 from core.evaluation.arms import Arm
 from core.evaluation.runs import heldout_file, queue_run
 from core.evaluation.sessions import find_session
+from core.storage import SharedStorage
 from core.store.datasets import find_dataset, get_dataset
 from core.store.jobs import find_job
 
@@ -100,7 +102,8 @@ def _results(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply
         raise UsageError(f"No A/B session `{args[0][:40]}` in this channel.", usage=USAGE)
     if not may_unblind(ctx, session, command["user_id"]):
         return Reply(text=unblind_refusal(session))
-    return Reply(text=RESULTS_QUESTION, blocks=build_results_confirm(session.short_id))
+    # The results unblind the session for everyone: ask first (the button posts them).
+    return Reply(**build_unblind_confirm(session.short_id, count_prompts(ctx.engine, session)))
 
 
 def _heldout(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
@@ -122,8 +125,7 @@ def _heldout(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply
         path = dataset.training_path if dataset else None
     else:
         dataset = get_dataset(ctx.engine, job.dataset_id) if job.dataset_id else None
-        found = heldout_file(job, dataset, data_dir=ctx.settings.data_dir)
-        path = str(found) if found else None
+        path = heldout_file(job, dataset, storage=SharedStorage.from_settings(ctx.settings))
     if not path:
         return Reply(
             text="I have no held-out data for this job. Drop a held-out file in the channel, "

@@ -18,7 +18,7 @@ def handle(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
         raise UsageError("`cancel` takes exactly one job id.", usage=USAGE)
     user = command["user_id"]
     if not ctx.authorizer.is_allowed(user):
-        return Reply(text=ctx.authorizer.refusal())
+        return Reply(text=ctx.authorizer.refusal("cancel"))
     # Scoped to the channel like `status`: a job id seen elsewhere is not a handle here.
     job = find_job(ctx.engine, ref=args[0], channel_id=command["channel_id"])
     if job is None:

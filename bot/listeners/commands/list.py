@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.blocks.jobs import build_list_text
 from bot.context import BotContext
+from bot.flows.cards import dataset_card, job_card
 from bot.listeners.commands.parsing import Reply, UsageError
 from core.store.datasets import recent_datasets
 from core.store.jobs import recent_jobs
@@ -20,7 +21,9 @@ def handle(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
     channel = command["channel_id"]
     return Reply(
         text=build_list_text(
-            datasets=recent_datasets(ctx.engine, channel_id=channel, limit=10),
-            jobs=recent_jobs(ctx.engine, channel_id=channel, limit=10),
+            datasets=[
+                dataset_card(d) for d in recent_datasets(ctx.engine, channel_id=channel, limit=10)
+            ],
+            jobs=[job_card(j) for j in recent_jobs(ctx.engine, channel_id=channel, limit=10)],
         )
     )

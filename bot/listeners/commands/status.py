@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.blocks.jobs import build_job_status_text
 from bot.context import BotContext
+from bot.flows.cards import job_card
 from bot.listeners.commands.parsing import Reply, UsageError
 from core.store.jobs import find_job, recent_jobs
 
@@ -25,8 +26,8 @@ def handle(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
             raise UsageError(
                 f"No job `{args[0]}`; `/finetune list` shows recent ones.", usage=USAGE
             )
-        return Reply(text=build_job_status_text(job))
+        return Reply(text=build_job_status_text(job_card(job)))
     jobs = recent_jobs(ctx.engine, channel_id=command["channel_id"], limit=3)
     if not jobs:
         return Reply(text="No jobs in this channel yet. Drop a dataset file to start.")
-    return Reply(text="\n\n".join(build_job_status_text(job) for job in jobs))
+    return Reply(text="\n\n".join(build_job_status_text(job_card(job)) for job in jobs))

@@ -16,6 +16,7 @@ from sqlmodel import select
 from bot.background.evaluations import run_pending_heldout, start_evaluation_scheduler
 from bot.fakeslack.api import FakeSlack
 from core.evaluation.runs import queue_runs
+from core.storage import SharedStorage
 from core.store.datasets import Dataset
 from core.store.engine import session_scope
 from core.store.evaluation import HeldoutRun, JudgeVerdict
@@ -106,7 +107,7 @@ def test_report_posted_once_with_scores_judge_and_csv(
 
 def test_missing_heldout_file_is_reported_in_the_thread(bot: RunningBot, tmp_path: Path) -> None:
     parent = _job(bot, tmp_path)
-    queue_runs(bot.ctx.engine, data_dir=bot.ctx.settings.data_dir)
+    queue_runs(bot.ctx.engine, storage=SharedStorage.from_settings(bot.ctx.settings))
     (tmp_path / "valid.jsonl").unlink()  # e.g. the data folder was cleaned meanwhile
     assert _run(bot) == 1
     (message,) = bot.slack.bot_messages(CHANNEL, parent["ts"])

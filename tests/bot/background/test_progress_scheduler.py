@@ -63,13 +63,17 @@ def test_success_posts_each_milestone_once_edits_progress_and_uploads_the_curve(
         scheduler.tick()
     assert len(rig.slack.calls()) == calls_when_final  # a finished job costs nothing more
 
-    assert rig.reply_keys(job) == ["started", "epoch:1", "epoch:2", "epoch:3", "plot", "result"]
+    # Epochs fold into the progress message; the outcome is a reply of its own (it notifies).
+    assert rig.reply_keys(job) == ["started", "plot", "result"]
     # one progress message, edited in place, never re-posted
     progress = rig.progress_message(job)
     assert "Succeeded" in progress["text"]
+    shown = str(progress["blocks"])
+    assert all(f"Epoch {k}/3: train loss" in shown for k in (1, 2, 3))
+    assert f"Started by <@{STARTER}>" in shown and job.base_model in shown  # options kept
     assert len(rig.slack.edits(CHANNEL, str(job.progress_ts))) >= 4
     posts = [c for c in rig.slack.calls("chat.postMessage") if c.args.get("thread_ts")]
-    assert len(posts) == 1 + 5  # "job started" + five milestone replies
+    assert len(posts) == 1 + 2  # "job started" + started and result (the plot is an upload)
     assert not any(b.get("type") == "actions" for b in progress["blocks"])  # no Cancel left
 
     upload = rig.slack.uploads(CHANNEL, job.thread_ts)
@@ -83,6 +87,8 @@ def test_success_posts_each_milestone_once_edits_progress_and_uploads_the_curve(
     assert (button["action_id"], button["value"]) == ("ab_start", job.short_id)
     result_text = str(result["blocks"])
     assert f"{12 * 2048:,}" in result_text  # trained tokens from the provider
+    assert "Final train loss" in result_text and "Duration" in result_text
+    assert "Hyperparameters: " in result_text and "n_epochs 3" in result_text
     # the uploader and the starter are mentioned once, in the last reply only
     mentioned = [
         m["ts"]
@@ -97,7 +103,8 @@ def test_success_posts_each_milestone_once_edits_progress_and_uploads_the_curve(
 def test_epoch_milestones_carry_the_losses(rig: Rig) -> None:
     job = rig.start_job(total_steps=4, n_epochs=2, steps_per_tick=2)
     run_until_final(rig, rig.scheduler(), job)
-    epoch_one = next(m["text"] for m in rig.replies(job) if "Epoch 1/2" in m["text"])
+    assert not [m for m in rig.replies(job) if "Epoch 1/2" in m["text"]]
+    epoch_one = str(rig.progress_message(job)["blocks"])
     # epoch 1 ends at step 2 of 4: the fake's loss there, validation 8 % above it
     loss = loss_at(2, 4)
     assert f"train loss {loss:.4f}, valid loss {round(loss * 1.08, 4):.4f}" in epoch_one
@@ -231,16 +238,16 @@ def test_a_bug_in_one_job_does_not_stop_the_others(
     monkeypatch.setattr(bot.background.poster, "loss_curve_png", plot_fails_for_one_job)
     scheduler = rig.scheduler()
     run_until_final(rig, scheduler, lucky)
-    assert rig.reply_keys(unlucky)[-1] == "epoch:1"  # stuck before its plot, nothing skipped
+    assert rig.reply_keys(unlucky)[-1] == "started"  # stuck before its plot, nothing skipped
     monkeypatch.setattr(bot.background.poster, "loss_curve_png", real_plot)
     run_until_final(rig, scheduler, unlucky)
-    assert rig.reply_keys(unlucky) == ["started", "epoch:1", "plot", "result"]
+    assert rig.reply_keys(unlucky) == ["started", "plot", "result"]
 
 
 def test_a_burst_of_replies_is_spread_over_ticks_without_losing_any(rig: Rig) -> None:
     jobs = [rig.start_job(total_steps=2, n_epochs=1, steps_per_tick=2) for _ in range(3)]
     scheduler = rig.scheduler(posts_per_tick=2)
     posted = [scheduler.tick().posted for _ in range(12)]
-    assert max(posted) == 2 and sum(posted) == 3 * 4  # started, epoch:1, plot, result each
+    assert max(posted) == 2 and sum(posted) == 3 * 3  # started, plot, result each
     for job in jobs:
-        assert rig.reply_keys(job) == ["started", "epoch:1", "plot", "result"]
+        assert rig.reply_keys(job) == ["started", "plot", "result"]

@@ -75,7 +75,7 @@ def test_crash_after_posting_before_recording_is_not_posted_again(
     for _ in range(10):
         restarted.tick()
     assert finalized(rig, job)
-    assert rig.reply_keys(job) == ["started", "epoch:1", "plot", "result"]
+    assert rig.reply_keys(job) == ["started", "plot", "result"]
     record = messages(rig, job)[key]
     assert record.state == POSTED and record.ts  # reconciled from the thread
 
@@ -88,7 +88,7 @@ def test_crash_after_recording_intent_before_posting_posts_once(
 
     def die_before_slack(**kwargs: object) -> object:
         payload = (kwargs.get("metadata") or {}).get("event_payload", {})  # type: ignore[union-attr]
-        if payload.get("key") == "epoch:1":
+        if payload.get("key") == "result":
             raise Crash
         return real(**kwargs)
 
@@ -96,12 +96,12 @@ def test_crash_after_recording_intent_before_posting_posts_once(
     with pytest.raises(Crash):
         for _ in range(10):
             rig.scheduler().tick()
-    assert messages(rig, job)["epoch:1"].state == INTENT
-    assert "epoch:1" not in rig.reply_keys(job)
+    assert messages(rig, job)["result"].state == INTENT
+    assert "result" not in rig.reply_keys(job)
     monkeypatch.setattr(rig.client, "chat_postMessage", real)
     for _ in range(10):
         rig.scheduler().tick()
-    assert rig.reply_keys(job) == ["started", "epoch:1", "epoch:2", "plot", "result"]
+    assert rig.reply_keys(job) == ["started", "plot", "result"]
 
 
 def _spawn(rig: Rig, log: Path) -> subprocess.Popen[bytes]:
@@ -148,7 +148,7 @@ def test_sigkill_mid_job_and_restart_loses_and_doubles_nothing(rig: Rig) -> None
         process.terminate()  # SIGTERM: a clean stop
         code = process.wait(timeout=30)
     assert code == 0, log.read_text()[-3000:]
-    expected = ["started"] + [f"epoch:{k}" for k in range(1, 5)] + ["plot", "result"]
+    expected = ["started", "plot", "result"]
     for job in jobs:
         assert rig.reply_keys(job) == expected
         assert "Succeeded" in rig.slack.message(CHANNEL, str(job.progress_ts))["text"]

@@ -9,9 +9,10 @@ from bot.blocks.ab import (
     build_results,
     build_reveal,
     build_scoreboard,
+    build_unblind_confirm,
     shown,
 )
-from bot.blocks.heldout import build_heldout_report
+from bot.blocks.heldout import build_heldout_report, unreadable_judgements
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT
 from core.evaluation.arms import Answer
 from core.evaluation.examples import Example
@@ -200,3 +201,83 @@ def test_heldout_report() -> None:
         "Position A chosen in 50.0%",
     ):
         assert expected in dumped, expected
+
+
+def test_pair_quotes_its_prompt_escaped() -> None:
+    a = shown(_response("baseline", BASE, "A", "one"), hidden_names=(FT, BASE))
+    b = shown(_response("candidate", FT, "B", "two"), hidden_names=(FT, BASE))
+    message = build_pair_message(1, a, b, prompt_id=7, prompt="How do I reset <@U0X>?\nThanks")
+    head = message["blocks"][0]["text"]["text"]
+    assert "> How do I reset &lt;@U0X&gt;?\n> Thanks" in head
+
+
+def test_scoreboard_leads_with_the_verdict_and_reads_like_a_person_wrote_it() -> None:
+    board = Scoreboard(
+        prompts=30,
+        counted_prompts=30,
+        failed_prompts=0,
+        votes=30,
+        voters=1,
+        summaries={"baseline": summarize(Tally(wins=25, losses=2, ties=3, a_wins=14, b_wins=13))},
+        vote_tallies={"baseline": Tally(wins=25, losses=2, ties=3)},
+    )
+    message = build_scoreboard(_session(), board)
+    first = message["blocks"][0]["text"]["text"]
+    assert first.startswith(":vs: *A/B test `ab-123abc`: fine-tuned is better*")
+    dumped = _texts(message)
+    assert "p < 0.001" in dumped and "p = 0.000" not in dumped
+    assert "from 1 person" in dumped and "1 people" not in dumped
+    assert message["text"].startswith("A/B test ab-123abc: fine-tuned is better")
+
+
+def test_results_ask_before_unblinding() -> None:
+    ask = build_unblind_confirm("ab-123abc", 1)
+    assert "1 prompt:" in ask["text"] and "no longer blind" in ask["text"]
+    (button,) = ask["blocks"][1]["elements"]
+    assert (button["action_id"], button["value"]) == ("ab_results", "ab-123abc")
+    assert button["confirm"]["title"]["text"] == "Unblind this A/B test?"
+
+
+def test_results_table_words_every_outcome() -> None:
+    board = Scoreboard(1, 1, 0, 2, 2, {"baseline": summarize(Tally())}, {})
+    row = _row(1)
+    rows = [
+        PromptRow(**{**row.__dict__, "outcome": outcome, "number": n})
+        for n, outcome in enumerate(("both bad", "tie", "no votes", "not counted"), 1)
+    ]
+    dumped = _texts(build_results(_session(), rows, board))
+    assert "both_bad" not in dumped and "both bad" in dumped
+
+
+def _item(outcome_calls: tuple[JudgeCall, JudgeCall]) -> ItemResult:
+    example = Example([{"role": "user", "content": "Q?"}], "A")
+    return ItemResult(
+        0,
+        example,
+        Answer("x", None, 0.1, 5, 1),
+        Answer("y", None, 0.1, 5, 1),
+        JudgeOutcome(outcome_calls),
+    )
+
+
+def test_heldout_report_says_when_no_verdict_is_possible_and_counts_unreadable_judges() -> None:
+    won = _item((JudgeCall("A", "a", "A"), JudgeCall("B", "b", "B")))
+    unreadable = _item((JudgeCall("A", "invalid", "I think both"), JudgeCall("B", "b", "B")))
+    tie = _item((JudgeCall("A", "tie", "tie"), JudgeCall("B", "tie", "tie")))
+    items = [won, unreadable, tie]
+    stats = ModelStats(FT, 3, 0, 0.0, 0.0, 0.1, 0.1, 5, 1)
+    result = HeldoutResult(
+        items=items,
+        classification=False,
+        candidate=stats,
+        baseline=stats,
+        reference=summarize(Tally(ties=3)),
+        judge=summarize(Tally(wins=1, ties=2)),
+        worst=[],
+    )
+    assert unreadable_judgements(items) == 1
+    dumped = _texts(build_heldout_report(result, job_short_id="job-1", judge_model="gpt-4o"))
+    assert "Too few prompts for any verdict" in dumped and "3 prompts can never" in dumped
+    assert "ties *1*" in dumped and "unreadable judge answers *1*" in dumped
+    many = HeldoutResult(**{**result.__dict__, "items": items * 4})
+    assert "Too few" not in _texts(build_heldout_report(many, job_short_id="j", judge_model=None))

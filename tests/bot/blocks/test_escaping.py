@@ -21,33 +21,44 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.blocks.ab import build_pair_message, build_results, build_reveal, build_scoreboard, shown
+from bot.blocks.ab import (
+    build_pair_message,
+    build_results,
+    build_reveal,
+    build_scoreboard,
+    build_unblind_confirm,
+    shown,
+)
 from bot.blocks.heldout import build_heldout_failure, build_heldout_report
-from bot.blocks.home import build_home_view
+from bot.blocks.home import HomeDataset, HomeJob, HomePage, HomeSession, build_home_view
 from bot.blocks.job_thread import (
     JobLabel,
+    ResultFacts,
+    build_failure_message,
     build_progress_message,
     build_result_message,
     milestone_text,
 )
 from bot.blocks.jobs import (
+    JobChoices,
     build_job_failed_text,
     build_job_started_blocks,
     build_job_status_text,
     build_list_text,
 )
 from bot.blocks.report import build_report_blocks, build_report_text
-from bot.blocks.start_modal import build_start_modal
+from bot.blocks.start_modal import Spend, build_start_modal
 from bot.blocks.text import error_text
+from bot.flows.cards import dataset_card
 from core.errors import NextStep, TunebotError
 from core.evaluation.arms import Answer
 from core.evaluation.examples import Example
 from core.evaluation.heldout import HeldoutResult, ItemResult, ModelStats
 from core.evaluation.stats import Tally, summarize
 from core.evaluation.votes import Scoreboard
+from core.providers import Checkpoint
 from core.store.datasets import Dataset
 from core.training.milestones import FailureHint, Milestone
-from core.training.overview import Overview
 from core.validation.report import Finding
 from tests.bot.blocks.test_ab import _response, _row, _session
 from tests.bot.blocks.test_job_thread import state
@@ -78,7 +89,13 @@ hostile = st.lists(st.one_of(st.sampled_from(CONTROL), st.text(max_size=8)), max
 label = hostile.map(lambda s: s[:64])  # A/B labels are at most 64 characters
 
 # tunebot's own markup: mentions of Slack ids and App Home permalinks.
-OURS = re.compile(r"<[@#][A-Z0-9]+>|<slack://channel\?id=[A-Z0-9]+&message=[0-9.]+\|thread>")
+OURS = re.compile(
+    r"<[@#][A-Z0-9]+>|<slack://channel\?id=[A-Z0-9]+&message=[0-9.]+\|thread>"
+    r"|<https://[a-z0-9.-]+/archives/[A-Z0-9]+/p[0-9]+(\?[a-z_]+=[0-9.]+(&amp;[a-z_]+=[A-Z0-9]+)*)?"
+    r"\|open thread>"
+    r"|<!date\^[0-9]+\^\{date_short_pretty\} \{time\}\|[0-9: -]+UTC>"
+)
+PERMALINK = "https://team.slack.com/archives/C0TUNEBOT/p1000?thread_ts=1.000&cid=C0TUNEBOT"
 ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")
 
 
@@ -157,7 +174,7 @@ def test_job_messages_are_inert(text: str, other: str) -> None:
         fine_tuned_model=text,
         status=other,
         provider=text,
-        options_json=json.dumps({"n_epochs": other, "suffix": text}),
+        options_json=json.dumps({"n_epochs": other, "suffix": text, "method": "dpo", "beta": 0.2}),
         error_json=json.dumps({"message": other}),
         created_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
@@ -165,17 +182,29 @@ def test_job_messages_are_inert(text: str, other: str) -> None:
     assert_inert(build_job_status_text(job))
     error = TunebotError(other, hint=text, next_step=NextStep.START_ON_WORKER)
     assert_inert(build_job_failed_text(provider=text, message=error_text(error)))
-    assert_inert(build_list_text(datasets=[_dataset(text)], jobs=[job]))
-    assert_inert(build_home_view(Overview(datasets=[_dataset(other)], jobs=[job])))
-    modal = build_start_modal(
-        provider=text,
-        dataset_short_id="ds-1",
-        file_name=other,
-        models=[text or "m"],
-        default_model=None,
-        private_metadata="{}",
+    assert_inert(build_list_text(datasets=[dataset_card(_dataset(text))], jobs=[job]))
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    page = HomePage(
+        jobs=[
+            HomeJob(job.short_id, status, text, other, text, "C0TUNEBOT", when, link=PERMALINK)
+            for status in ("succeeded", "running", other)
+        ],
+        sessions=[HomeSession("ab-1", text, other, "C0TUNEBOT", when)],
+        datasets=[HomeDataset("ds-1", other, text, 3, "C0TUNEBOT", when, link=PERMALINK)],
     )
-    assert_inert(modal["blocks"])
+    assert_inert(build_home_view(page))
+    for method in ("supervised", "dpo"):
+        modal = build_start_modal(
+            provider=text,
+            dataset_short_id="ds-1",
+            file_name=other,
+            models=[text or "m"],
+            default_model=None,
+            private_metadata="{}",
+            spend=Spend(estimated_cost_usd=1.0, model=other, budget_usd=5.0),
+            method=method,
+        )
+        assert_inert(modal["blocks"])
 
 
 @PROPERTY
@@ -188,13 +217,20 @@ def test_job_thread_is_inert(text: str, other: str) -> None:
         started_by="U0ALICE",
         uploader_id="U0BOB",
         fine_tuned_model=text,
+        choices=JobChoices(suffix=text, method="dpo", beta=0.1),
+        dataset_short_id="ds-1",
+        offer_retry_on=(text, "worker"),
     )
     assert_inert(build_progress_message(state(), label_))
-    assert_inert(build_result_message(label_, reported_cost_usd=1.0))
+    facts = ResultFacts(train_loss=0.5, hyperparameters=((text, other),), reported_cost_usd=1.0)
+    checkpoint = Checkpoint(model=other, step=3, train_loss=0.5, valid_loss=None)
+    assert_inert(build_result_message(label_, facts, checkpoints=[checkpoint]))
+    assert_inert(build_result_message(label_, ResultFacts()))
     failed = Milestone(
         key="final", kind="failed", error_message=text, error_code=other, hint=FailureHint(other)
     )
     assert_inert(milestone_text(failed, label_))
+    assert_inert(build_failure_message(failed, label_))
     silence = Milestone(key="s", kind="silence", silent_since=datetime(2026, 1, 1, tzinfo=UTC))
     assert_inert(milestone_text(silence, label_, provider_failure=other))
 
@@ -214,7 +250,8 @@ def test_ab_messages_are_inert(text: str, other: str, name_a: str, name_b: str) 
     assert_inert(pair)
     assert_inert(build_reveal(session, number=1, choice="a", previous=None, revealed={"A": answer}))
     row = dataclasses.replace(_row(1), prompt=text)
-    assert_inert(build_results(session, [row], board))
+    assert_inert(build_results(session, [row], board, train_pairs=1))
+    assert_inert(build_unblind_confirm(session.short_id, 1))
 
 
 @PROPERTY

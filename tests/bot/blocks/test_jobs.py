@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 
-from bot.blocks.jobs import build_job_started_blocks, build_job_status_text, build_list_text
+from bot.blocks.jobs import (
+    JobCard,
+    build_job_started_blocks,
+    build_job_status_text,
+    build_list_text,
+)
 from bot.fakeslack.blocks import parse_blocks
+from bot.flows.cards import dataset_card, job_card
 from core.store.datasets import Dataset
 from core.store.jobs import TrainingJob
 
 
-def _job(**fields: object) -> TrainingJob:
+def _job(**fields: object) -> JobCard:
     values: dict[str, object] = {
         "short_id": "job-abc123",
         "request_id": "view:V1",
@@ -25,7 +31,7 @@ def _job(**fields: object) -> TrainingJob:
         "estimated_cost_usd": 1.25,
     }
     values.update(fields)
-    return TrainingJob(**values)  # type: ignore[arg-type]
+    return job_card(TrainingJob(**values))  # type: ignore[arg-type]
 
 
 def test_started_message_says_what_was_started_and_how_to_cancel() -> None:
@@ -36,7 +42,7 @@ def test_started_message_says_what_was_started_and_how_to_cancel() -> None:
         "job-abc123",
         "ftjob-1",
         "OpenAI",
-        "epochs 2",
+        "2 epochs",
         "suffix `faq`",
         "10%",
         "$1.25",
@@ -69,5 +75,7 @@ def test_list_shows_datasets_and_jobs_or_says_none() -> None:
         model="m",
         report_json="{}",
     )
-    text = build_list_text(datasets=[dataset], jobs=[_job(fine_tuned_model="ft:model")])
+    text = build_list_text(
+        datasets=[dataset_card(dataset)], jobs=[_job(fine_tuned_model="ft:model")]
+    )
     assert "`ds-1` faq.jsonl — ready, 12 examples" in text and "→ `ft:model`" in text

@@ -7,7 +7,7 @@ import json
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT
 from bot.blocks.report import build_report_blocks, build_report_text, summarise_findings
 from bot.fakeslack.blocks import parse_blocks
-from core.validation.report import Finding, Report, TokenStats
+from core.validation.report import Change, Finding, Report, TokenStats
 
 
 def _report(**fields: object) -> Report:
@@ -29,21 +29,26 @@ def _report(**fields: object) -> Report:
     return Report(**values)  # type: ignore[arg-type]
 
 
-def test_ready_report_has_facts_and_one_button_per_provider() -> None:
+def test_ready_report_opens_with_cost_and_start_buttons_then_compact_facts() -> None:
     blocks = build_report_blocks(
         _report(), dataset_short_id="ds-abc123", providers=["worker", "openai"], fixed_file=False
     )
     parse_blocks(blocks)
     assert blocks[0]["type"] == "header" and "Ready" in blocks[0]["text"]["text"]
-    facts = json.dumps(blocks[1])
-    assert "ds-abc123" in facts and "120" in facts and "$0.11" in facts and "36,000" in facts
-    (actions,) = [b for b in blocks if b["type"] == "actions"]
+    first = json.dumps(blocks[1])
+    assert "$0.11" in first and "36,000" in first
+    actions = blocks[2]
+    assert actions["type"] == "actions"
     assert [e["action_id"] for e in actions["elements"]] == ["start_job:worker", "start_job:openai"]
     assert [e["value"] for e in actions["elements"]] == ["ds-abc123", "ds-abc123"]
     assert actions["elements"][0]["style"] == "primary"
+    facts = blocks[3]
+    assert facts["type"] == "context"
+    assert "120 examples" in facts["elements"][0]["text"] and "p95 250" in json.dumps(facts)
+    assert "ds-abc123" in json.dumps(blocks[-1])
 
 
-def test_not_ready_report_offers_no_buttons() -> None:
+def test_not_ready_report_opens_with_what_to_fix_and_offers_no_start() -> None:
     errors = [Finding(code="invalid_json", severity="error", message="Not JSON.", line=4)]
     blocks = build_report_blocks(
         _report(verdict="not_ready", errors=errors),
@@ -51,8 +56,30 @@ def test_not_ready_report_offers_no_buttons() -> None:
         providers=["worker"],
         fixed_file=False,
     )
+    parse_blocks(blocks)
     assert not [b for b in blocks if b["type"] == "actions"]
-    assert "`invalid_json` ×1: Not JSON. — line 4" in json.dumps(blocks, ensure_ascii=False)
+    first = json.dumps(blocks[1], ensure_ascii=False)
+    assert "Fix these first" in first and "`invalid_json` ×1: Not JSON. — line 4" in first
+    assert "jobs train on it" not in json.dumps(blocks)
+
+
+def test_not_ready_report_with_a_fix_offers_to_validate_it() -> None:
+    errors = [Finding(code="invalid_json", severity="error", message="Not JSON.", line=4)]
+    changes = [Change(line=2, code="stripped", message="Whitespace stripped.")]
+    blocks = build_report_blocks(
+        _report(verdict="not_ready", errors=errors, changes=changes, fixed_examples=119),
+        dataset_short_id="ds-1",
+        providers=["worker"],
+        fixed_file=True,
+    )
+    parse_blocks(blocks)
+    dumped = json.dumps(blocks)
+    assert "jobs train on it" not in dumped
+    assert "1 change (119 examples kept)" in dumped and "1 changes" not in dumped
+    (offer,) = [b for b in blocks if b.get("accessory")]
+    button = offer["accessory"]
+    assert button["text"]["text"] == "Validate fixed file"
+    assert (button["action_id"], button["value"]) == ("validate_fixed", "ds-1")
 
 
 def test_thousands_of_findings_stay_inside_slacks_limits() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.blocks.ids import START_MODAL_CALLBACK_ID as CALLBACK_ID
-from bot.blocks.start_modal import build_start_modal
+from bot.blocks.start_modal import Spend, build_start_modal, spend_text
 from bot.fakeslack.blocks import check_view
 
 
@@ -79,3 +79,42 @@ def test_oversized_private_metadata_is_refused() -> None:
             default_model=None,
             private_metadata="x" * 3001,
         )
+
+
+def test_model_ids_longer_than_the_option_text_do_not_crash_the_builder() -> None:
+    long_id = "ft:gpt-4o-mini-2024-07-18:acme-research-department::" + "x" * 60  # over 75 chars
+    too_long = "org/" + "y" * 200  # over the 150-character option value
+    for models in ([long_id], [too_long], [long_id, too_long, "gpt-4o-mini"]):
+        view = build_start_modal(
+            provider="openai",
+            dataset_short_id="ds-1",
+            file_name="faq.jsonl",
+            models=models,
+            default_model=None,
+            private_metadata="{}",
+        )
+        check_view(view)
+        (model,) = [b for b in view["blocks"] if b.get("block_id") == "base_model"]
+        if models == [too_long]:
+            assert model["element"]["type"] == "plain_text_input"  # nothing to pick: type it
+        else:
+            values = [o["value"] for o in model["element"]["options"]]
+            assert long_id in values and too_long not in values
+            assert all(len(o["text"]["text"]) <= 75 for o in model["element"]["options"])
+
+
+def test_modal_shows_cost_and_what_is_left_of_the_budget() -> None:
+    view = build_start_modal(
+        provider="openai",
+        dataset_short_id="ds-1",
+        file_name="faq.jsonl",
+        models=["gpt-4o-mini"],
+        default_model="gpt-4o-mini",
+        private_metadata="{}",
+        spend=Spend(estimated_cost_usd=1.2, model="gpt-4o-mini", budget_usd=50, spent_usd=45.5),
+    )
+    check_view(view)
+    text = str(view["blocks"][1])
+    assert "$1.20" in text and "budget left this month: *$4.50* of $50.00" in text
+    worker = spend_text(Spend(), provider="worker")
+    assert "no API cost" in worker and "budget" not in worker

@@ -15,8 +15,8 @@ from sqlmodel import select
 
 from bot.auth import Authorizer
 from bot.background.evaluations import evaluation_tick
-from bot.blocks.ab import build_results_confirm
-from bot.blocks.job_thread import JobLabel, build_result_message
+from bot.blocks.ab import build_unblind_confirm
+from bot.blocks.job_thread import JobLabel, ResultFacts, build_result_message
 from bot.fakeslack.api import FakeSlack
 from bot.fakeslack.events import message_event
 from core.evaluation import sessions
@@ -373,7 +373,8 @@ def test_command_with_few_shot_results_and_exports(
         ],
         timeout=WAIT,
     )
-    assert "A/B/T/bad" in json.dumps(table[0]["blocks"])
+    dumped = json.dumps(table[0]["blocks"])
+    assert "A/B/tie/bad" in dumped and "both_bad" not in dumped
 
 
 def _confirmed_results(bot: RunningBot, short_id: str, user: str) -> None:
@@ -388,6 +389,7 @@ def _confirmed_results(bot: RunningBot, short_id: str, user: str) -> None:
         e for b in question.get("blocks") or [] if b["type"] == "actions" for e in b["elements"]
     ]
     assert [b["action_id"] for b in buttons] == ["ab_results"], question
+    assert buttons[0]["text"]["text"] == "Post results and unblind"
     assert buttons[0]["confirm"]["deny"]["text"] == "Keep it blind"
     assert "no longer blind" in question["text"]
     assert not _result_tables(bot)  # nothing unblinded by the command alone
@@ -414,7 +416,7 @@ def test_only_the_creator_or_an_admin_unblinds_and_jobs_stay_in_their_channel(
     bot.sender.command(f"ab results {short_id}", user_id=BOB, channel_id=CHANNEL)
     refusal = bot.slack.wait_for(lambda: bot.slack.responses(CHANNEL, BOB), timeout=WAIT)[0]
     assert "Only <@U0ALICE>" in refusal["text"] and not refusal.get("blocks")
-    forged = {"ts": "1.0", "text": "x", "blocks": build_results_confirm(short_id)}
+    forged = {"ts": "1.0", "text": "x", "blocks": build_unblind_confirm(short_id, 1)["blocks"]}
     bot.sender.action("ab_results", user_id=BOB, channel_id=CHANNEL, message=forged)
     bot.slack.wait_for(lambda: bot.slack.ephemerals(CHANNEL, BOB), timeout=WAIT)
     assert not _result_tables(bot)
@@ -549,7 +551,7 @@ def test_the_result_messages_own_button_starts_the_session(
     posted = bot.ctx.client.chat_postMessage(
         channel=CHANNEL,
         thread_ts=parent["ts"],
-        **build_result_message(label, reported_cost_usd=None),
+        **build_result_message(label, ResultFacts()),
     )
     result = bot.slack.message(CHANNEL, posted["ts"])
     response = bot.sender.action("ab_start", user_id=ALICE, channel_id=CHANNEL, message=result)

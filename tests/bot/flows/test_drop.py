@@ -62,13 +62,16 @@ def test_drop_gets_a_report_with_json_and_hourglass_removed(bot: RunningBot) -> 
     report = wait_report(bot, message["ts"])
     assert "Ready to fine-tune" in report["text"]
     texts = json.dumps(report["blocks"])
-    assert "Examples" in texts and "ds-" in texts
+    assert "20 examples" in texts and "ds-" in texts
     bot.slack.wait_for(lambda: bot.slack.uploads(CHANNEL, message["ts"]), timeout=WAIT)
     uploads = bot.slack.uploads(CHANNEL, message["ts"])
     assert [u["filename"] for u in uploads] == ["faq.report.json"]
     # No provider configured: no start buttons.
     assert '"actions"' not in texts
-    bot.slack.wait_for(lambda: not bot.slack.reactions(CHANNEL, message["ts"]), timeout=WAIT)
+    bot.slack.wait_for(
+        lambda: list(bot.slack.reactions(CHANNEL, message["ts"])) == ["white_check_mark"],
+        timeout=WAIT,
+    )
     (dataset,) = recent_datasets(bot.ctx.engine, channel_id=CHANNEL)
     assert dataset.uploader_id == "U0ALICE" and dataset.examples == 20 and len(dataset.sha256) == 64
 
@@ -147,3 +150,55 @@ def test_slack_429_on_post_message_is_retried(bot: RunningBot) -> None:
 
 def test_healthz(bot: RunningBot) -> None:
     assert httpx.get(f"{bot.url}/healthz").json() == {"ok": True}
+
+
+def test_the_file_gets_a_check_or_a_cross(bot: RunningBot) -> None:
+    _, good, _ = bot.drop_file("faq.jsonl", chat_jsonl())
+    _, bad, _ = bot.drop_file("broken.jsonl", b"{not json\n" * 12)
+    for message, emoji in ((good, "white_check_mark"), (bad, "x")):
+        wait_report(bot, message["ts"])
+        bot.slack.wait_for(
+            lambda m=message, e=emoji: list(bot.slack.reactions(CHANNEL, m["ts"])) == [e],
+            timeout=WAIT,
+            message=emoji,
+        )
+
+
+def test_unfixable_file_gets_no_empty_fixed_file(bot: RunningBot) -> None:
+    old_keys = "".join(
+        json.dumps({"prompt": f"Q{i}?", "chosen": f"good {i}", "rejected": f"bad {i}"}) + "\n"
+        for i in range(12)
+    )
+    _, message, _ = bot.drop_file("dpo_old_keys.jsonl", old_keys.encode())
+    report = wait_report(bot, message["ts"])
+    bot.slack.wait_for(lambda: bot.slack.uploads(CHANNEL, message["ts"]), timeout=WAIT)
+    names = [u["filename"] for u in bot.slack.uploads(CHANNEL, message["ts"])]
+    assert names == ["dpo_old_keys.report.json"]  # no 0-byte fixed file
+    dumped = json.dumps(report["blocks"])
+    assert "jobs train on it" not in dumped and "Validate fixed file" not in dumped
+
+
+def test_validate_fixed_file_reports_on_the_fix_in_the_thread(bot: RunningBot) -> None:
+    # Twelve good examples and one that is not JSON: --fix drops it, the rest is ready.
+    data = chat_jsonl(12) + b"{not json\n"
+    _, message, _ = bot.drop_file("mostly.jsonl", data)
+    report = wait_report(bot, message["ts"])
+    assert report["blocks"][1]["text"]["text"].startswith("*Fix these first*")
+    assert "jobs train on it" not in json.dumps(report["blocks"])
+    bot.slack.wait_for(
+        lambda: len(bot.slack.uploads(CHANNEL, message["ts"])) == 2, timeout=WAIT, message="fix"
+    )
+    response = bot.sender.action(
+        "validate_fixed", user_id="U0ALICE", channel_id=CHANNEL, message=report
+    )
+    assert response.status_code == 200
+    second = bot.slack.wait_for(
+        lambda: [
+            m
+            for m in thread_replies(bot, message["ts"])
+            if "mostly.fixed.jsonl" in (m.get("text") or "") and m.get("blocks")
+        ],
+        timeout=WAIT,
+        message="the fixed file's report",
+    )[0]
+    assert "Ready to fine-tune" in second["text"] and "12 examples" in second["text"]

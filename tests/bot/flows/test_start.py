@@ -248,6 +248,59 @@ def test_status_cancel_and_models_commands(bot: RunningBot, fake_openai: FakeOpe
     assert "gpt-4o-mini-2024-07-18" in models
 
 
+def test_after_permission_denied_openai_is_no_longer_offered(
+    bot: RunningBot, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.deny_job_creation()
+    message, _, short_id = dropped_report(bot)
+    bot.sender.command(f"start {short_id} --provider openai", user_id=ALICE, channel_id=CHANNEL)
+    wait_text(bot, message["ts"], "Could not start")
+    # The next report remembers the refusal (from the job rows, so restarts do too).
+    _, again, _ = bot.drop_file("more.jsonl", chat_jsonl(30))
+    report = wait_report(bot, again["ts"])
+    labels = [
+        e["text"]["text"] for b in report["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert labels == ["Fine-tune on worker"]
+
+
+def test_modal_shows_cost_and_budget_and_refuses_over_budget_inside_the_form(
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    running = start_openai_bot(
+        tmp_path, fake_slack, fake_openai, TUNEBOT_ADMINS=ALICE, TUNEBOT_MONTHLY_BUDGET_USD=0.0001
+    )
+    try:
+        _, report, short_id = dropped_report(running)
+        view = open_modal(running, report, short_id, user=ALICE, provider="openai")
+        shown = json.dumps(view["blocks"])
+        assert "Estimated cost: *$" in shown and "budget left this month" in shown
+        response = submit(running, view, user=ALICE, epochs="3")
+        answer = response.json()
+        assert answer["response_action"] == "errors"
+        assert "monthly budget" in answer["errors"]["base_model"]
+        assert fake_openai.jobs() == [] and jobs(running) == []
+    finally:
+        running.stop()
+
+
+def test_modal_opens_in_time_when_the_model_list_is_slow(
+    bot: RunningBot, fake_openai: FakeOpenAI
+) -> None:
+    _, report, short_id = dropped_report(bot)
+    fake_openai.latency = 4.0  # listing models takes longer than Slack's 3-second trigger
+    view = open_modal(bot, report, short_id, user=ALICE, provider="openai")
+    (model,) = [b for b in view["blocks"] if b.get("block_id") == "base_model"]
+    assert model["element"]["type"] == "plain_text_input"  # type the id; the list is coming
+    assert not [c for c in bot.slack.calls("views.open") if c.status != 200]
+    fake_openai.latency = 0.0
+    # The list refreshed in the background: the next click gets it from the cache at once.
+    bot.slack.wait_for(lambda: bot.ctx.model_lists.get(bot.ctx.providers["openai"]), timeout=WAIT)
+    view = open_modal(bot, report, short_id, user=ALICE, provider="openai")
+    (model,) = [b for b in view["blocks"] if b.get("block_id") == "base_model"]
+    assert model["element"]["type"] == "static_select"
+
+
 def preference_jsonl(n: int = 12) -> bytes:
     rows = (
         json.dumps(

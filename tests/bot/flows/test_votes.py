@@ -24,6 +24,7 @@ from tests.bot.flows.test_ab import (
     BASE,
     FT,
     WAIT,
+    _confirmed_results,
     _job,
     _prompt,
     _start,
@@ -100,9 +101,8 @@ def _tuned_side(pair: dict[str, Any]) -> str:
 
 
 def _results(bot: RunningBot, thread: str) -> dict[str, Any]:
-    session = _session(bot)
-    response = bot.sender.command(f"ab results {session.short_id}", user_id=BOB, channel_id=CHANNEL)
-    assert response.status_code == 200
+    # Unblinding is the creator's or an admin's (ALICE is an admin), behind a confirm.
+    _confirmed_results(bot, _session(bot).short_id, ALICE)
     return bot.slack.wait_for(
         lambda: [m for m in bot.slack.bot_messages(CHANNEL, thread) if "Results of" in m["text"]],
         timeout=WAIT,
@@ -262,8 +262,9 @@ def test_the_monthly_budget_applies_to_training_on_votes(
     votes_bot: RunningBot, tmp_path: Path, fake_openai: FakeOpenAI
 ) -> None:
     bot = votes_bot
-    bot.ctx.settings.monthly_budget_usd = 0.0001
     thread, _ = _voted_session(bot, tmp_path, decided=MIN_PAIRS)
+    # Set after the votes: A/B answers count against the budget too, and would be refused.
+    bot.ctx.settings.monthly_budget_usd = 0.0001
     _click(bot, _results(bot, thread), ALICE)
     refusal = bot.slack.wait_for(
         lambda: [e for e in bot.slack.ephemerals(CHANNEL, ALICE) if "Not started" in e["text"]],

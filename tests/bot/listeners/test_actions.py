@@ -26,6 +26,11 @@ def _click(user: str, provider: str = "openai") -> dict[str, Any]:
     }
 
 
+def _model_block(view: dict[str, Any]) -> dict[str, Any]:
+    (block,) = [b for b in view["blocks"] if b.get("block_id") == "base_model"]
+    return block
+
+
 def _ctx(tmp_path: Path, provider: Mock) -> Any:
     ctx = unit_context(
         tmp_path, client=Mock(WebClient), providers={"openai": provider}, admins=(ALICE,)
@@ -59,7 +64,7 @@ def test_allowed_user_gets_the_modal_with_models(tmp_path: Path) -> None:
         "provider": "openai",
         "method": "supervised",
     }
-    model = view["blocks"][1]["element"]
+    model = _model_block(view)["element"]
     assert model["initial_option"]["value"] == "gpt-4o-mini-2024-07-18"  # the report's model
     start_button_clicked(ctx, _click(ALICE))
     assert provider.list_models.call_count == 1  # cached
@@ -81,7 +86,7 @@ def test_provider_down_still_opens_a_modal_with_a_text_field(tmp_path: Path) -> 
     ctx = _ctx(tmp_path, provider)
     start_button_clicked(ctx, _click(ALICE))
     view = ctx.client.views_open.call_args.kwargs["view"]
-    assert view["blocks"][1]["element"]["type"] == "plain_text_input"
+    assert _model_block(view)["element"]["type"] == "plain_text_input"
 
 
 def test_unknown_provider_is_explained(tmp_path: Path) -> None:

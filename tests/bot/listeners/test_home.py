@@ -51,3 +51,18 @@ def test_home_for_a_newcomer_says_how_to_start(rig: Rig, bot: RunningBot) -> Non
     rig.slack.add_user("U0CAROL", name="carol")
     home = open_home(bot, rig, "U0CAROL")
     assert "No jobs yet" in home and "No datasets yet" in home
+
+
+def test_home_links_each_thread_shows_local_times_sessions_and_buttons(
+    rig: Rig, bot: RunningBot
+) -> None:
+    job = rig.start_job()
+    home = open_home(bot, rig, UPLOADER)
+    expected = bot.ctx.client.chat_getPermalink(channel=job.channel_id, message_ts=job.thread_ts)
+    assert f"<{expected['permalink']}|open thread>" in home
+    assert "<!date^" in home and "{date_short_pretty}" in home
+    assert "*A/B tests*" in home and "No A/B tests yet" in home
+    view = rig.slack.home_view(UPLOADER)
+    assert view is not None
+    actions = [b["accessory"]["action_id"] for b in view["blocks"] if b.get("accessory")]
+    assert "home_refresh" in actions and "progress_cancel" in actions  # a running job

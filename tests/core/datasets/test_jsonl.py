@@ -56,3 +56,10 @@ def test_decode_line_problems() -> None:
     assert problem is not None and problem.code == "invalid_json"
     _, problem = decode_line(b"[1, 2]")
     assert problem is None  # valid JSON; the checks report that it is not an object
+
+
+def test_an_unterminated_string_says_at_column_once() -> None:
+    _, problem = decode_line(b'{"messages": "unfinished')
+    assert problem is not None
+    assert "Unterminated string starting at column 14" in problem.message
+    assert "at at" not in problem.message

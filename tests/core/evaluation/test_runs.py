@@ -11,6 +11,7 @@ from sqlmodel import select
 from core.config import Settings
 from core.errors import EvaluationError
 from core.evaluation import runs
+from core.storage import SharedStorage
 from core.store.datasets import Dataset
 from core.store.engine import session_scope
 from core.store.evaluation import HeldoutItem, HeldoutRun, JudgeVerdict
@@ -75,8 +76,8 @@ def test_queue_once_per_job_with_heldout_data(engine: Engine, tmp_path: Path) ->
     job = _job(engine, tmp_path)
     _job(engine, tmp_path, validation=False)
     _job(engine, tmp_path, status="running")
-    assert len(runs.queue_runs(engine, data_dir=tmp_path)) == 1
-    assert runs.queue_runs(engine, data_dir=tmp_path) == []
+    assert len(runs.queue_runs(engine, storage=SharedStorage(str(tmp_path)))) == 1
+    assert runs.queue_runs(engine, storage=SharedStorage(str(tmp_path))) == []
     assert runs.queue_run(engine, job_id=job.id, data_path="x") is None
 
 
@@ -84,7 +85,7 @@ def test_claim_is_exclusive_and_execute_records_everything(
     engine: Engine, tmp_path: Path, scripted: ScriptedProvider
 ) -> None:
     _job(engine, tmp_path)
-    runs.queue_runs(engine, data_dir=tmp_path)
+    runs.queue_runs(engine, storage=SharedStorage(str(tmp_path)))
     run = runs.claim_run(engine)
     assert run is not None and run.status == "running"
     assert runs.claim_run(engine) is None
@@ -120,7 +121,7 @@ def test_claim_is_exclusive_and_execute_records_everything(
 
 def test_missing_file_fails_the_run_with_a_message(engine: Engine, tmp_path: Path) -> None:
     _job(engine, tmp_path)
-    runs.queue_runs(engine, data_dir=tmp_path)
+    runs.queue_runs(engine, storage=SharedStorage(str(tmp_path)))
     run = runs.claim_run(engine)
     Path(run.data_path).unlink()
     with pytest.raises(EvaluationError):
@@ -141,10 +142,14 @@ def test_split_made_at_job_start_is_found(engine: Engine, tmp_path: Path) -> Non
         db.add(dataset)
     settings = Settings(_env_file=None, TUNEBOT_DATA_DIR=tmp_path / "data")  # type: ignore[call-arg]
     options = JobOptions(provider="worker", base_model="base", validation_split=0.5)
-    _training, validation = _job_files(engine, job, options, settings=settings)  # as job start does
-    assert runs.queue_runs(engine, data_dir=settings.data_dir) != []
+    with _job_files(engine, job, options, settings=settings):  # as job start does
+        pass
+    storage = SharedStorage.from_settings(settings)
+    assert runs.queue_runs(engine, storage=storage) != []
     with session_scope(engine) as db:
-        assert db.exec(select(HeldoutRun)).one().data_path == str(validation)
+        stored = db.exec(select(HeldoutRun)).one().data_path
+    assert stored == storage.location(f"jobs/{job.short_id}/validation.jsonl")
+    assert len(runs.read_shared_examples(storage, stored)) == 3  # half of the six
 
 
 def test_judge_spec() -> None:

@@ -29,6 +29,7 @@ from core.store.datasets import Dataset
 from core.store.engine import create_db_engine, init_db, session_scope
 from core.store.jobs import TrainingJob
 from tests.fakes.openai_api import FakeOpenAI
+from tests.postgres import bot_database_url
 
 CHANNEL = "C0TUNEBOT"
 UPLOADER = "U0BOB"
@@ -74,7 +75,7 @@ class Rig:
     def env(self, **extra: Any) -> dict[str, str]:
         """Environment for a bot process pointed at the fakes (no secrets of ours)."""
         values: dict[str, str] = {
-            "DATABASE_URL": f"sqlite:///{self.db_path}",
+            "DATABASE_URL": bot_database_url(self.db_path),
             "SLACK_BOT_TOKEN": self.slack.bot_token,
             "SLACK_API_BASE_URL": self.slack.base_url,
             "TUNEBOT_PROVIDER_MAX_RETRIES": "0",

@@ -24,6 +24,7 @@ from core.training.start import (
     JobAlreadyActive,
     JobOptions,
     StartRequest,
+    check_budget,
     claim_job,
     launch_job,
     split_jsonl,
@@ -125,6 +126,17 @@ def test_budget_refusal_says_by_how_much(
         settings=settings,
         providers=providers,
     )
+
+
+def test_a_job_under_a_cent_over_the_budget_is_not_called_zero_over(
+    engine: Engine, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    _dataset(engine, tmp_path)
+    settings = _settings(tmp_path, TUNEBOT_MONTHLY_BUDGET_USD=5.999)
+    with pytest.raises(BudgetExceeded) as caught:
+        check_budget(engine, settings=settings, cost=6.0)
+    assert "$0.00 over" not in caught.value.message
+    assert "just over the $6.00 monthly budget" in caught.value.message
 
 
 def test_one_job_per_request_and_per_active_options(

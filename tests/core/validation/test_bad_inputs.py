@@ -166,3 +166,44 @@ def test_lone_surrogate_escapes(tmp_path: Path) -> None:
     array = tmp_path / "s.json"
     array.write_text("[" + ",\n".join([*map(json.dumps, good_rows(11)), lone]) + "]")
     assert [(f.code, f.line) for f in run(array).errors] == [("not_utf8", 12)]
+
+
+def _raw_workbook(path: Path, sheet_xml: str, *, shared: str | None = None) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr(
+            "xl/workbook.xml", '<workbook><sheets><sheet name="S"/></sheets></workbook>'
+        )
+        archive.writestr("xl/worksheets/sheet1.xml", sheet_xml)
+        if shared is not None:
+            archive.writestr("xl/sharedStrings.xml", shared)
+    return path
+
+
+def test_workbook_cell_at_the_last_column_and_row_costs_nothing(tmp_path: Path) -> None:
+    """calamine sized its grid from this one cell (512 GB) and aborted the process."""
+    rows = "".join(
+        f'<row r="{r}"><c r="A{r}" t="s"><v>{2 * r - 2}</v></c><c r="B{r}" t="s"><v>{2 * r - 1}'
+        "</v></c></row>"
+        for r in range(2, 14)
+    )
+    texts = ["prompt", "completion"] + [x for i in range(12) for x in (f"Q{i}?", f"A{i}.")]
+    shared = "<sst>" + "".join(f"<si><t>{t}</t></si>" for t in texts) + "</sst>"
+    header = '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>'
+    far = '<row r="1048576"><c r="XFD1048576"><v>7</v></c></row>'
+    path = _raw_workbook(
+        tmp_path / "far.xlsx",
+        f"<worksheet><sheetData>{header}{rows}{far}</sheetData></worksheet>",
+        shared=shared,
+    )
+    report = run(path)
+    assert report.readable and report.examples == 13  # the far row is one (empty) example
+    assert report.format == "prompt_completion"
+    assert {f.line for f in findings(report, "missing_content")} == {1_048_576}
+
+
+def test_workbook_doctype_is_refused(tmp_path: Path) -> None:
+    lol = '<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
+    path = _raw_workbook(tmp_path / "lol.xlsx", lol + "<worksheet><sheetData/></worksheet>")
+    report = run(path)
+    assert codes(report) == {"invalid_xlsx"} and "DOCTYPE" in report.errors[0].message

@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from core.config import Settings
+from core.tokens import resolve_model
 from core.validation.codes import CODES
+from core.validation.file_checks import check_file
+from core.validation.findings import FindingLog
+from core.validation.outcome import Outcome
+from core.validation.tally import Tally
 from tests.core.validation.helpers import (
     FIXTURES,
     chat,
@@ -34,7 +39,15 @@ CALL = {
 TOOLS = [{"type": "function", "function": {"name": "lookup_order", "parameters": {}}}]
 
 EXAMPLE_CASES: dict[str, object] = {
-    "invalid_json": '{"messages": [',
+    "invalid_json": '{"messages": [{"role": "user", "content": "hi", "score": NaN}]}',
+    "duplicate_key": '{"messages": [{"role": "user", "content": "a", "content": "b"}]}',
+    "invalid_image": {
+        "messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": "cat.png"}]},
+            A,
+        ]
+    },
+    "trailing_messages": {"messages": [U, A, U]},
     "not_utf8": b'{"messages": [{"role": "user", "content": "caf\xe9"}]}',
     "data_type": [U, A],
     "missing_messages_list": {"messages": []},
@@ -177,6 +190,53 @@ def test_mixed_formats_and_legacy_advice(tmp_path: Path) -> None:
     assert mixed.format == "mixed" and hit.line == 21
 
 
+WORKER_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+@pytest.mark.parametrize(
+    ("code", "messages"),
+    [("last_message_not_assistant", [U, A, U]), ("no_prompt_before_answer", [A])],
+)
+def test_worker_models_need_a_final_reply_to_a_prompt(
+    tmp_path: Path, code: str, messages: list[object]
+) -> None:
+    """The worker trains the last assistant reply on the turns before it; OpenAI does not."""
+    path = write_jsonl(tmp_path / "w.jsonl", [*good_rows(11), {"messages": messages}])
+    [hit] = findings(run(path, model=WORKER_MODEL), code)
+    assert (hit.line, hit.severity) == (12, "error")
+    assert not findings(run(path, model="gpt-4o-mini"), code)
+
+
+def test_text_examples_are_not_ready_for_openai(tmp_path: Path) -> None:
+    rows = [{"text": f"Paragraph number {i} of the manual."} for i in range(12)]
+    path = write_jsonl(tmp_path / "t.jsonl", rows)
+    report = run(path, model="gpt-4o-mini")
+    [hit] = findings(report, "text_format_unsupported")
+    assert hit.line == 1 and report.verdict == "not_ready"
+    assert run(path, model=WORKER_MODEL).verdict != "not_ready"  # few_examples warns
+
+
+def test_fixed_file_below_the_minimum_says_so(tmp_path: Path) -> None:
+    rows = [*good_rows(9), *good_rows(3)]  # 12 examples, 3 repeats: only warnings
+    path = write_jsonl(tmp_path / "d.jsonl", rows)
+    report = run(path, fix_path=tmp_path / "fixed.jsonl")
+    assert report.fixed_examples == 9
+    [hit] = findings(report, "too_few_after_fix")
+    assert "9 training example(s)" in hit.message and report.verdict == "not_ready"
+    enough = run(write_jsonl(tmp_path / "e.jsonl", good_rows(12)), fix_path=tmp_path / "f.jsonl")
+    assert not findings(enough, "too_few_after_fix")
+
+
+def test_examples_past_the_cap_are_counted_not_kept() -> None:
+    tally = Tally(FindingLog(), max_examples=3)
+    for line in range(1, 6):
+        tally.add(Outcome(line, "chat", 5, 2, False, b"\x01" * 8, ()), error_codes=frozenset())
+    assert (tally.examples, tally.kept, tally.first_unkept_line) == (5, 3, 4)
+    first_of = check_file(tally, tally.log, spec=resolve_model("gpt-4o-mini"))
+    assert first_of.tolist() == [-1, 0, 0]
+    assert tally.log.counts["too_many_examples"] == 1
+
+
 def test_too_many_tokens_against_the_models_limit(tmp_path: Path) -> None:
     long = chat("Summarise this: " + "parcel " * 17_000)
     path = write_jsonl(tmp_path / "long.jsonl", [*good_rows(11), long])
@@ -236,6 +296,11 @@ COVERED_ELSEWHERE = {
     "template_cannot_render_tools": "test_open_models",
 }
 COVERED_HERE = {
+    "last_message_not_assistant",
+    "no_prompt_before_answer",
+    "text_format_unsupported",
+    "too_few_after_fix",
+    "too_many_examples",
     "too_few_examples",
     "few_examples",
     "missing_system_message",

@@ -141,3 +141,30 @@ def test_fix_never_overwrites_its_input(tmp_path: Path) -> None:
     valid = write_jsonl(tmp_path / "x.valid.jsonl", good_rows(50))
     with pytest.raises(ConfigError, match="overwrite"):
         run(valid, fix_path=tmp_path / "x.jsonl", split=0.1)
+
+
+def test_unicode_line_breaks_are_escaped_one_line_per_example(tmp_path: Path) -> None:
+    """U+2028, U+2029 and U+0085 are valid in JSON strings, but str.splitlines() cuts there."""
+    rows = [chat(f"Line one\u2028line two {i}?", f"Para\u2029graph\x85 {i}.") for i in range(12)]
+    source = tmp_path / "breaks.jsonl"
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    assert len(source.read_text("utf-8").splitlines()) > 12  # what broke before
+    report = run(source, fix_path=tmp_path / "fixed.jsonl")
+    assert report.verdict != "not_ready" and report.examples == 12
+    text = (tmp_path / "fixed.jsonl").read_text("utf-8")
+    assert len(text.splitlines()) == 12
+    assert [json.loads(line) for line in text.splitlines()] == rows
+    assert "\\u2028" in text and "\u2028" not in text
+
+
+def test_training_split_cuts_lines_at_newlines_only(tmp_path: Path) -> None:
+    from core.training.start import split_jsonl
+
+    rows = [chat(f"Q\u2028{i}?", f"A\x85{i}.") for i in range(12)]
+    source = tmp_path / "raw.jsonl"
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    train, valid = split_jsonl(source, fraction=0.25, seed=1, out_dir=tmp_path / "job")
+    kept = [
+        json.loads(line) for p in (train, valid) for line in p.read_bytes().split(b"\n") if line
+    ]
+    assert sorted(map(json.dumps, kept)) == sorted(map(json.dumps, rows))
