@@ -147,10 +147,7 @@ def test_slack_429_on_chat_update_delays_but_never_drops_the_final_edit(rig: Rig
 
 def test_sdk_retry_handler_absorbs_a_429_within_the_tick(rig: Rig) -> None:
     job = rig.start_job(total_steps=2, n_epochs=1, steps_per_tick=2)
-    scheduler = ProgressScheduler(
-        settings=rig.settings,
-        engine=rig.engine,
-        providers=rig.providers,
+    scheduler = rig.scheduler(
         client=slack_client(
             rig.slack, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)]
         ),
@@ -158,7 +155,6 @@ def test_sdk_retry_handler_absorbs_a_429_within_the_tick(rig: Rig) -> None:
     rig.slack.fail_next("chat.update", retry_after=0.2, times=1)
     run_until_final(rig, scheduler, job)
     assert "Succeeded" in rig.progress_message(job)["text"]
-    scheduler.poller.close()
 
 
 def test_edits_are_throttled_per_job_and_by_the_global_budget(rig: Rig) -> None:
@@ -210,19 +206,21 @@ def test_a_failing_provider_delays_only_its_own_jobs(
                 "TUNEBOT_WORKER_API_KEY": worker_api.api_key,
             },
         )
-        broken = rig.start_job(total_steps=4, n_epochs=1)
-        healthy = rig.start_job(provider_name="worker")
-        fake_openai.fail_for(30, status=503)
-        scheduler = rig.scheduler(TUNEBOT_POLL_SECONDS=0.2)
-        ticks = run_until_final(rig, scheduler, healthy, pause=0.2)
-        assert rig.reply_keys(healthy)[-2:] == ["plot", "result"]
-        # the broken provider was backed off: fewer tries than ticks
-        assert len(fake_openai.requests("jobs.retrieve")) < ticks
-        assert rig.reply_keys(broken) == []
-        with session_scope(rig.engine) as session:
-            row = session.get(TrainingJob, broken.id)
-        assert row is not None and row.status == "validating_files"  # keeps its last status
-        rig.close()
+        try:
+            broken = rig.start_job(total_steps=4, n_epochs=1)
+            healthy = rig.start_job(provider_name="worker")
+            fake_openai.fail_for(30, status=503)
+            scheduler = rig.scheduler(TUNEBOT_POLL_SECONDS=0.2)
+            ticks = run_until_final(rig, scheduler, healthy, pause=0.2)
+            assert rig.reply_keys(healthy)[-2:] == ["plot", "result"]
+            # the broken provider was backed off: fewer tries than ticks
+            assert len(fake_openai.requests("jobs.retrieve")) < ticks
+            assert rig.reply_keys(broken) == []
+            with session_scope(rig.engine) as session:
+                row = session.get(TrainingJob, broken.id)
+            assert row is not None and row.status == "validating_files"  # keeps its last status
+        finally:
+            rig.close()  # also when an assertion failed: its pollers hold aiohttp sessions
 
 
 def test_a_bug_in_one_job_does_not_stop_the_others(
@@ -248,15 +246,8 @@ def test_a_bug_in_one_job_does_not_stop_the_others(
 
 def test_a_burst_of_replies_is_spread_over_ticks_without_losing_any(rig: Rig) -> None:
     jobs = [rig.start_job(total_steps=2, n_epochs=1, steps_per_tick=2) for _ in range(3)]
-    scheduler = ProgressScheduler(
-        settings=rig.settings,
-        engine=rig.engine,
-        providers=rig.providers,
-        client=rig.client,
-        posts_per_tick=2,
-    )
+    scheduler = rig.scheduler(posts_per_tick=2)
     posted = [scheduler.tick().posted for _ in range(12)]
     assert max(posted) == 2 and sum(posted) == 3 * 3  # started, plot, result each
     for job in jobs:
         assert rig.reply_keys(job) == ["started", "plot", "result"]
-    scheduler.poller.close()

@@ -95,10 +95,23 @@ class Rig:
         blank = {"OPENAI_API_KEY": None, "AZURE_OPENAI_API_KEY": None, "TUNEBOT_WORKER_URL": None}
         return Settings(_env_file=None, **{**blank, **self.env(**extra)})  # type: ignore[arg-type]
 
-    def scheduler(self, **extra: Any) -> ProgressScheduler:
+    def scheduler(
+        self, *, client: WebClient | None = None, posts_per_tick: int | None = None, **extra: Any
+    ) -> ProgressScheduler:
+        """A scheduler whose poller :meth:`close` stops (even after a failed assertion).
+
+        Parameters:
+            client: a Slack client other than the rig's (its retry handlers, say).
+            posts_per_tick: the scheduler's own default unless given.
+            extra: settings overrides, as environment variable names.
+        """
         settings = self.make_settings(**{**self.overrides, **extra}) if extra else self.settings
         made = ProgressScheduler(
-            settings=settings, engine=self.engine, providers=self.providers, client=self.client
+            settings=settings,
+            engine=self.engine,
+            providers=self.providers,
+            client=client or self.client,
+            **({} if posts_per_tick is None else {"posts_per_tick": posts_per_tick}),
         )
         self._schedulers.append(made)
         return made

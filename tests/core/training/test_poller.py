@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from openai.types.fine_tuning import FineTuningJob
 from sqlalchemy.engine import Engine
 
@@ -70,8 +72,18 @@ class ScriptedProvider:
         return []
 
 
-def poller(engine: Engine, **providers: ScriptedProvider) -> Poller:
-    return Poller(engine=engine, providers=providers, poll_seconds=30, concurrency=4)
+@pytest.fixture
+def poller(engine: Engine) -> Iterator[Callable[..., Poller]]:
+    """Makes pollers on ``engine``; each one's loop thread is stopped after the test."""
+    made: list[Poller] = []
+
+    def make(**providers: ScriptedProvider) -> Poller:
+        made.append(Poller(engine=engine, providers=providers, poll_seconds=30, concurrency=4))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
 
 
 def claimed(engine: Engine, provider: str, n: int) -> list[int]:
@@ -81,10 +93,12 @@ def claimed(engine: Engine, provider: str, n: int) -> list[int]:
     return [i for i in ids if i is not None]
 
 
-def test_a_slow_provider_gets_its_share_and_the_other_is_not_held_up(engine: Engine) -> None:
+def test_a_slow_provider_gets_its_share_and_the_other_is_not_held_up(
+    engine: Engine, poller: Callable[..., Poller]
+) -> None:
     slow, fast = ScriptedProvider("openai", delay=0.5), ScriptedProvider("worker")
     ids = claimed(engine, "openai", 6) + claimed(engine, "worker", 6)
-    report = poller(engine, openai=slow, worker=fast).poll(ids, deadline_seconds=10)
+    report = poller(openai=slow, worker=fast).poll(ids, deadline_seconds=10)
     assert report.polled == 12 and report.failed == 0
     # the slow provider held 2 of the 4 threads; the fast one was done before it answered once
     assert max(end for _, end in fast.spans) < min(end for _, end in slow.spans)
@@ -94,10 +108,12 @@ def test_a_slow_provider_gets_its_share_and_the_other_is_not_held_up(engine: Eng
     assert statuses == {"running"}
 
 
-def test_a_timing_out_provider_is_probed_with_one_job_then_left_alone(engine: Engine) -> None:
+def test_a_timing_out_provider_is_probed_with_one_job_then_left_alone(
+    engine: Engine, poller: Callable[..., Poller]
+) -> None:
     down = ScriptedProvider("openai", down=True)
     ids = claimed(engine, "openai", 10)
-    worker = poller(engine, openai=down)
+    worker = poller(openai=down)
     first = worker.poll(ids, deadline_seconds=5)
     # the polls already in flight (the pool's 4 threads) time out; the other 6 wait
     assert (first.failed, first.deferred) == (4, 6) and down.calls == 4
@@ -114,10 +130,12 @@ def test_a_timing_out_provider_is_probed_with_one_job_then_left_alone(engine: En
     assert all(start >= probe[1] for start, _ in rest)  # the rest only after the probe answered
 
 
-def test_a_poll_past_the_deadline_stores_its_own_answer_later(engine: Engine) -> None:
+def test_a_poll_past_the_deadline_stores_its_own_answer_later(
+    engine: Engine, poller: Callable[..., Poller]
+) -> None:
     slow = ScriptedProvider("openai", delay=0.5)
     ids = claimed(engine, "openai", 2)
-    worker = poller(engine, openai=slow)
+    worker = poller(openai=slow)
     first = worker.poll(ids, deadline_seconds=0.1)
     assert (first.polled, first.deferred) == (0, 2)
     worker.poll(ids, deadline_seconds=0.1)  # still in flight: not asked twice
