@@ -66,10 +66,11 @@ def runs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Run]:
     """Run the selected cases (all of them, unless ``-k`` chose some) in parallel, once."""
+    # Other modules parametrize a "case" too: only this corpus's Case values count.
     selected = {
-        item.callspec.params["case"].name
+        param.name
         for item in request.session.items
-        if hasattr(item, "callspec") and "case" in item.callspec.params
+        if hasattr(item, "callspec") and isinstance(param := item.callspec.params.get("case"), Case)
     }
     folder = tmp_path_factory.mktemp("corpus")
     chosen = [case for case in CASES if case.name in selected]
