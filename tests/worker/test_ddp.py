@@ -55,10 +55,11 @@ def test_two_gloo_ranks_follow_the_single_process_loss_curve(
         command = trainer_command(
             sys.executable, path, n_processes=2 if name == "ddp" else 1, cpu=True
         )
-        log = (spec.output_dir / "trainer.log").open("wb")
-        processes[name] = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=spec.output_dir
-        )
+        # The child keeps its own copy of the descriptor; ours closes at once.
+        with (spec.output_dir / "trainer.log").open("wb") as log:
+            processes[name] = subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=spec.output_dir
+            )
     for name, process in processes.items():
         assert process.wait(timeout=900) == 0, (specs[name].output_dir / "trainer.log").read_text()[
             -3000:
