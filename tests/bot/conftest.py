@@ -10,6 +10,8 @@ import pytest
 
 from bot.fakeslack.api import FakeSlack
 from tests.bot.harness import RunningBot, dispose_unit_engines, make_settings, start_bot
+from tests.core.training.harness import Rig
+from tests.fakes.openai_api import FakeOpenAI
 from tests.postgres import TEST_DATABASE_URL
 
 
@@ -19,6 +21,13 @@ def bot(tmp_path: Path, fake_slack: FakeSlack) -> Iterator[RunningBot]:
     running = start_bot(make_settings(tmp_path, fake_slack), fake_slack)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def rig(tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> Iterator[Rig]:
+    """Fakes, database and clients for tests that drive jobs; its pollers closed after."""
+    with Rig(slack=fake_slack, openai=fake_openai, tmp=tmp_path) as made:
+        yield made
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,8 @@ Each FakeOpenAI job advances one stage (or ``steps_per_tick`` steps) per
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,16 +19,10 @@ from bot.fakeslack.api import FakeSlack
 from core.store.engine import session_scope
 from core.store.jobs import TrainingJob
 from core.store.progress import JobPollState
+from core.training.poller import backoff_seconds
 from tests.core.training.harness import CHANNEL, STARTER, UPLOADER, Rig, slack_client
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.openai_jobs import loss_at
-
-
-@pytest.fixture
-def rig(tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> Iterator[Rig]:
-    made = Rig(slack=fake_slack, openai=fake_openai, tmp=tmp_path)
-    yield made
-    made.close()
 
 
 def state_of(rig: Rig, job: TrainingJob) -> JobPollState:
@@ -211,10 +205,15 @@ def test_a_failing_provider_delays_only_its_own_jobs(
             healthy = rig.start_job(provider_name="worker")
             fake_openai.fail_for(30, status=503)
             scheduler = rig.scheduler(TUNEBOT_POLL_SECONDS=0.2)
-            ticks = run_until_final(rig, scheduler, healthy, pause=0.2)
+            run_until_final(rig, scheduler, healthy, pause=0.2)
             assert rig.reply_keys(healthy)[-2:] == ["plot", "result"]
-            # the broken provider was backed off: fewer tries than ticks
-            assert len(fake_openai.requests("jobs.retrieve")) < ticks
+            # The broken provider was backed off: each wait after a failure is at
+            # least twice the one before (0.2 s, 0.4 s, ...). Compared by gaps, not
+            # by a count of ticks, which a busy machine stretches.
+            tries = fake_openai.requests("jobs.retrieve")
+            assert len(tries) >= 2
+            for n, (before, after) in enumerate(itertools.pairwise(tries)):
+                assert after.start - before.end >= backoff_seconds(n, base=0.2) - 0.05
             assert rig.reply_keys(broken) == []
             with session_scope(rig.engine) as session:
                 row = session.get(TrainingJob, broken.id)

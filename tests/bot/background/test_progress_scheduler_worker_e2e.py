@@ -37,7 +37,7 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
 def test_a_worker_job_is_followed_to_its_result(
     tmp_path: Path, fake_slack: FakeSlack, worker: WorkerProcess
 ) -> None:
-    rig = Rig(
+    with Rig(
         slack=fake_slack,
         openai=None,
         tmp=tmp_path,
@@ -47,36 +47,36 @@ def test_a_worker_job_is_followed_to_its_result(
             "TUNEBOT_POLL_SECONDS": "0.5",
             "TUNEBOT_PROVIDER_TIMEOUT": "60",
         },
-    )
-    write_chat_jsonl(rig.data)
-    job = rig.start_job(
-        provider_name="worker",
-        model="tiny",
-        hyperparameters={**FAST_HYPERPARAMETERS, "n_epochs": 3},
-    )
-    scheduler = rig.scheduler()
-    deadline = time.monotonic() + 300
-    while True:
-        scheduler.tick()
-        with session_scope(rig.engine) as session:
-            state = session.get(JobPollState, job.id)
-            if state is not None and state.finalized:
-                break
-        assert time.monotonic() < deadline, (
-            rig.reply_keys(job),
-            worker.log_path.read_text()[-2000:],
+    ) as rig:
+        write_chat_jsonl(rig.data)
+        job = rig.start_job(
+            provider_name="worker",
+            model="tiny",
+            hyperparameters={**FAST_HYPERPARAMETERS, "n_epochs": 3},
         )
-        time.sleep(0.5)
+        scheduler = rig.scheduler()
+        deadline = time.monotonic() + 300
+        while True:
+            scheduler.tick()
+            with session_scope(rig.engine) as session:
+                state = session.get(JobPollState, job.id)
+                if state is not None and state.finalized:
+                    break
+            assert time.monotonic() < deadline, (
+                rig.reply_keys(job),
+                worker.log_path.read_text()[-2000:],
+            )
+            time.sleep(0.5)
 
-    assert rig.reply_keys(job) == ["started", "plot", "result"]
-    assert "Epoch 3/3: train loss" in str(rig.progress_message(job)["blocks"])
-    fine_tuned = worker.client().fine_tuning.jobs.retrieve(str(job.provider_job_id))
-    assert fine_tuned.status == "succeeded" and fine_tuned.fine_tuned_model
-    assert fine_tuned.fine_tuned_model in rig.replies(job)[-1]["text"]
-    assert "Succeeded" in rig.progress_message(job)["text"]
-    (upload,) = rig.slack.uploads(CHANNEL, job.thread_ts)
-    assert upload["content"][:8] == b"\x89PNG\r\n\x1a\n"
-    with session_scope(rig.engine) as session:
-        points = session.exec(select(MetricPoint).where(MetricPoint.job_id == job.id)).all()
-    assert points and all(p.train_loss is not None for p in points if p.valid_loss is None)
-    assert any(p.tokens_per_second for p in points)  # the worker reports throughput
+        assert rig.reply_keys(job) == ["started", "plot", "result"]
+        assert "Epoch 3/3: train loss" in str(rig.progress_message(job)["blocks"])
+        fine_tuned = worker.client().fine_tuning.jobs.retrieve(str(job.provider_job_id))
+        assert fine_tuned.status == "succeeded" and fine_tuned.fine_tuned_model
+        assert fine_tuned.fine_tuned_model in rig.replies(job)[-1]["text"]
+        assert "Succeeded" in rig.progress_message(job)["text"]
+        (upload,) = rig.slack.uploads(CHANNEL, job.thread_ts)
+        assert upload["content"][:8] == b"\x89PNG\r\n\x1a\n"
+        with session_scope(rig.engine) as session:
+            points = session.exec(select(MetricPoint).where(MetricPoint.job_id == job.id)).all()
+        assert points and all(p.train_loss is not None for p in points if p.valid_loss is None)
+        assert any(p.tokens_per_second for p in points)  # the worker reports throughput

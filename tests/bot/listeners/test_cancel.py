@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from bot.background.progress_scheduler import ProgressScheduler, start_scheduler
-from bot.fakeslack.api import FakeSlack
 from tests.bot.harness import RunningBot, make_settings, start_bot
 from tests.core.training.harness import CHANNEL, STARTER, UPLOADER, Rig
-from tests.fakes.openai_api import FakeOpenAI
-
-
-@pytest.fixture
-def rig(tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> Iterator[Rig]:
-    made = Rig(slack=fake_slack, openai=fake_openai, tmp=tmp_path)
-    yield made
-    made.engine.dispose()
 
 
 @pytest.fixture

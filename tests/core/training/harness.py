@@ -72,6 +72,12 @@ class Rig:
             scheduler.poller.close()
         self.engine.dispose()
 
+    def __enter__(self) -> Rig:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()  # also when an assertion failed: its pollers hold aiohttp sessions
+
     def env(self, **extra: Any) -> dict[str, str]:
         """Environment for a bot process pointed at the fakes (no secrets of ours)."""
         values: dict[str, str] = {
