@@ -4,12 +4,17 @@ import json
 from typing import Any
 
 import tiktoken
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.tokens import (
     ChatTokenCounter,
     ExampleTokens,
     compact_json,
+    counting,
+    get_encoding,
 )
+from core.tokens.counting import windowed_count
 from tests.core.tokens.conftest import TOY_FILE
 
 
@@ -131,3 +136,55 @@ def test_lone_surrogate_from_json_is_counted(o200k: tiktoken.Encoding) -> None:
 def test_prompt_completion(cl100k: tiktoken.Encoding) -> None:
     counter = ChatTokenCounter(cl100k)
     assert counter.count_prompt_completion("hello", " world") == ExampleTokens(2, 1, False)
+
+
+# --- long texts: counted in windows, cut where the pattern starts a new piece anyway ---
+_WORD = st.text(
+    alphabet=st.sampled_from(list("abcXYZéß0123456789!?.,'\"-/😀中文")), min_size=1, max_size=8
+)
+_GAP = st.sampled_from([" ", " \n", ".  ", " - ", ",\t", " \r\n  "])
+
+
+@settings(max_examples=150, deadline=None)
+@given(pieces=st.lists(st.tuples(_WORD, _GAP), min_size=1, max_size=80))
+def test_windowed_count_is_the_exact_count(pieces: list[tuple[str, str]]) -> None:
+    # Every gap starts with a space after a word, so each 16-character stretch has a cut.
+    text = "".join(word + gap for word, gap in pieces)
+    for encoding in (get_encoding("o200k_base"), get_encoding("cl100k_base")):
+        count = windowed_count(encoding.encode_ordinary, long=64, window=32, search=16)
+        assert count(text) == len(encoding.encode_ordinary(text)), text
+
+
+def test_a_long_natural_text_keeps_its_exact_count(o200k: tiktoken.Encoding) -> None:
+    words = [
+        "the",
+        "model",
+        "answers",
+        "12,345",
+        "questions;",
+        "naïve",
+        "users",
+        "ask",
+        "'why?'",
+        "—",
+        "日本語",
+        "too",
+    ]
+    text = " ".join(words[n % len(words)] for n in range(300_000))  # ~1.9 MB: 8 windows
+    assert len(text) > counting.LONG_TEXT_CHARS
+    counter = ChatTokenCounter(o200k)
+    assert counter.count_text(text) == len(o200k.encode_ordinary(text))
+
+
+def test_one_huge_word_is_counted_in_bounded_windows(o200k: tiktoken.Encoding) -> None:
+    seen: list[int] = []
+
+    def encode(text: str) -> list[int]:
+        seen.append(len(text))
+        return o200k.encode_ordinary(text)
+
+    text = "y" * (3 * counting.LONG_TEXT_CHARS)  # no space anywhere: cut where windows end
+    count = windowed_count(encode)(text)
+    assert max(seen) == counting.WINDOW_CHARS and sum(seen) == len(text)
+    exact = len(o200k.encode_ordinary(text))
+    assert abs(count - exact) <= len(seen)  # at most a token per cut
