@@ -41,6 +41,7 @@ from bot.probes import Readiness, probe_routes, serve_probes
 from bot.slack_connection import SlackRejected, until_reached
 from core.config import Settings
 from core.logs import ContextThreadPoolExecutor
+from core.store.schema import SchemaOutOfDate, require_current_database
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,34 @@ def missing_settings(settings: Settings) -> list[str]:
             "SLACK_APP_TOKEN (xapp-…, for Socket Mode) or SLACK_SIGNING_SECRET (for HTTP mode)"
         )
     return missing
+
+
+def preflight(settings: Settings) -> None:
+    """What must hold before anything starts: the settings, and a current schema.
+
+    An empty database is created; an old one is refused, naming the command
+    that upgrades it (#13).
+
+    Raises:
+        StartupError: every missing setting listed, or the schema is out of date.
+    """
+    if missing := missing_settings(settings):
+        lines = "\n".join(f"  - {item}" for item in missing)
+        raise StartupError(f"set these environment variables (or put them in .env):\n{lines}")
+    try:
+        require_current_database(settings.database_url)
+    except SchemaOutOfDate as exc:
+        raise StartupError(exc.user_message()) from None
+
+
+def serve(settings: Settings, *, host: str, port: int, health_port: int | None = None) -> None:
+    """``tunebot serve``: check, build, then serve until stopped (:meth:`Runtime.serve`).
+
+    Raises:
+        StartupError: from :func:`preflight`, or Slack rejected a token.
+    """
+    preflight(settings)
+    Runtime(settings).serve(host=host, port=port, health_port=health_port)
 
 
 class Runtime:
