@@ -29,7 +29,7 @@ from bot.blocks.text import OUTCOME_WORDS, p_value_text, plural
 from core.evaluation.export import PromptRow
 from core.evaluation.stats import Summary, Tally, Verdict, rule_text
 from core.evaluation.votes import Scoreboard
-from core.store.evaluation import BASELINE, CANDIDATE, FEW_SHOT, AbResponse, AbSession
+from core.store.evaluation import BASELINE, CANDIDATE, FEW_SHOT
 
 # Button order is part of the spec: A, B, Tie, Both bad.
 VOTE_BUTTONS = (
@@ -52,6 +52,31 @@ HOW_TO = (
 
 
 @dataclass(frozen=True)
+class AbCard:
+    """An A/B session as its messages show it (``bot.flows.cards.ab_card`` makes one)."""
+
+    short_id: str
+    candidate_model: str
+    baseline_model: str
+    candidate_label: str = "fine-tuned"
+    baseline_label: str = "base"
+    few_shot: bool = False  # a third arm: the base model with training examples as a prompt
+    min_decisive: int = 10
+    alpha: float = 0.05
+
+
+@dataclass(frozen=True)
+class AbAnswer:
+    """One model's answer to one prompt; ``position`` is the slot it was shown in."""
+
+    arm: str
+    model: str
+    position: str
+    text: str | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class ShownResponse:
     """A response as the public message shows it."""
 
@@ -61,13 +86,13 @@ class ShownResponse:
     failed: bool
 
 
-def arm_label(session: AbSession, arm: str) -> str:
+def arm_label(session: AbCard, arm: str) -> str:
     """What people call an arm: "fine-tuned", "base", "base + few-shot prompt" (escaped:
     labels are chosen by people)."""
     return escape(_arm_name(session, arm))
 
 
-def _arm_name(session: AbSession, arm: str) -> str:
+def _arm_name(session: AbCard, arm: str) -> str:
     if arm == FEW_SHOT:
         return f"{session.baseline_label} + few-shot prompt"
     return session.baseline_label if arm == BASELINE else session.candidate_label
@@ -122,7 +147,7 @@ def summary_lines(
     return lines
 
 
-def _opponent_sections(session: AbSession, board: Scoreboard) -> list[Block]:
+def _opponent_sections(session: AbCard, board: Scoreboard) -> list[Block]:
     """Per opponent: the votes as cast, then the statistics over per-prompt decisions."""
     sections: list[Block] = []
     for opponent, summary in board.summaries.items():
@@ -137,13 +162,13 @@ def _opponent_sections(session: AbSession, board: Scoreboard) -> list[Block]:
     return sections
 
 
-def build_scoreboard(session: AbSession, board: Scoreboard) -> dict[str, Any]:
+def build_scoreboard(session: AbCard, board: Scoreboard) -> dict[str, Any]:
     """The session's root message: what is compared, how to vote, the score so far."""
     arms = (
         f"*{arm_label(session, CANDIDATE)}* `{escape(session.candidate_model)}` vs "
         f"*{arm_label(session, BASELINE)}* `{escape(session.baseline_model)}`"
     )
-    if session.few_shot_prompt:
+    if session.few_shot:
         few_shot = arm_label(session, FEW_SHOT)
         arms += f" and *{few_shot}* (up to 5 training examples in the system prompt)"
     counts = (
@@ -181,7 +206,7 @@ def scrub(text: str, names: Iterable[str]) -> str:
     return text
 
 
-def shown(response: AbResponse, *, hidden_names: Sequence[str]) -> ShownResponse:
+def shown(response: AbAnswer, *, hidden_names: Sequence[str]) -> ShownResponse:
     """The public form of a response: truncated, or a scrubbed failure note."""
     if response.error is not None or response.text is None:
         reason = escape(scrub(response.error or "no answer", hidden_names))
@@ -251,12 +276,12 @@ def build_wip_text(number: int) -> str:
 
 
 def build_reveal(
-    session: AbSession,
+    session: AbCard,
     *,
     number: int,
     choice: str,
     previous: str | None,
-    revealed: dict[str, AbResponse],
+    revealed: dict[str, AbAnswer],
 ) -> str:
     """The ephemeral reveal for one voter: their vote and which model was which."""
     if previous is None:
@@ -281,7 +306,7 @@ def _cell(text: str, width: int) -> str:
     return escape(cut) + " " * (width - len(cut))
 
 
-def _table_line(row: PromptRow, session: AbSession) -> str:
+def _table_line(row: PromptRow, session: AbCard) -> str:
     winner = {
         "candidate": session.candidate_label,
         "opponent": _arm_name(session, row.opponent),
@@ -293,7 +318,7 @@ def _table_line(row: PromptRow, session: AbSession) -> str:
 
 
 def build_results(
-    session: AbSession,
+    session: AbCard,
     rows: Sequence[PromptRow],
     board: Scoreboard,
     *,
@@ -359,7 +384,7 @@ def build_unblind_confirm(session_short_id: str, prompts: int) -> dict[str, Any]
     return {"text": text, "blocks": [b.to_dict() for b in blocks]}
 
 
-def _train_button(session: AbSession, pairs: int) -> ActionsBlock:
+def _train_button(session: AbCard, pairs: int) -> ActionsBlock:
     """Start a DPO job on the decided pairs, continuing the session's fine-tuned model."""
     return ActionsBlock(
         elements=[

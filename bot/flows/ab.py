@@ -29,6 +29,7 @@ from bot.blocks.ab import (
 )
 from bot.blocks.text import error_text
 from bot.context import BotContext, log_failure
+from bot.flows.cards import ab_answer, ab_card
 from bot.slack_ops import post_in_thread, post_wip, tell_user, update_wip, upload_to_thread
 from core.errors import EvaluationError, TunebotError
 from core.evaluation import export, sessions, vote_training, votes
@@ -140,7 +141,7 @@ def start_session(ctx: BotContext, request: SessionRequest) -> tuple[AbSession, 
     if not created:
         return session, False
     assert session.id is not None
-    root = build_scoreboard(session, votes.scoreboard(ctx.engine, session))
+    root = build_scoreboard(ab_card(session), votes.scoreboard(ctx.engine, session))
     response = ctx.client.chat_postMessage(channel=request.channel_id, **root)
     session.thread_ts = str(response["ts"])
     sessions.attach_thread(ctx.engine, session.id, session.thread_ts)
@@ -262,7 +263,7 @@ def finish_prompt(ctx: BotContext, session: AbSession, prompt: AbPrompt) -> None
         sessions.set_message_ts(ctx.engine, prompt.id, wip_ts)
     pair = sessions.generate(ctx.engine, session, prompt, providers=ctx.providers)
     hidden = (session.candidate_model, session.baseline_model)
-    sides = [shown(r, hidden_names=hidden) for r in (pair.response_a, pair.response_b)]
+    sides = [shown(ab_answer(r), hidden_names=hidden) for r in (pair.response_a, pair.response_b)]
     message = build_pair_message(
         number, sides[0], sides[1], prompt_id=prompt.id, prompt=prompt.text
     )
@@ -304,12 +305,13 @@ def record_vote(
         return
     session = get_session(ctx.engine, session_id=change.prompt.session_id)
     assert session is not None and session.id is not None
+    revealed = votes.reveal(ctx.engine, prompt_id)
     text = build_reveal(
-        session,
+        ab_card(session),
         number=prompt_number(ctx, change.prompt),
         choice=change.choice,
         previous=change.previous,
-        revealed=votes.reveal(ctx.engine, prompt_id),
+        revealed={slot: ab_answer(response) for slot, response in revealed.items()},
     )
     ctx.client.chat_postEphemeral(
         channel=session.channel_id, user=user_id, thread_ts=session.thread_ts, text=text
@@ -339,7 +341,7 @@ def refresh_scoreboard(ctx: BotContext, session_id: int) -> None:
     session = get_session(ctx.engine, session_id=session_id)
     if session is None or session.thread_ts is None:
         return
-    message = build_scoreboard(session, votes.scoreboard(ctx.engine, session))
+    message = build_scoreboard(ab_card(session), votes.scoreboard(ctx.engine, session))
     try:
         update_wip(ctx.client, channel=session.channel_id, ts=session.thread_ts, **message)
     except SlackApiError as exc:
@@ -370,7 +372,7 @@ def post_results(ctx: BotContext, session: AbSession) -> int:
         and vote_training.source_model(ctx.engine, session) is not None
     )
     message = build_results(
-        session,
+        ab_card(session),
         rows,
         votes.scoreboard(ctx.engine, session),
         train_pairs=pairs if trainable else None,

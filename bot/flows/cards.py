@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 
+from bot.blocks.ab import AbAnswer, AbCard
 from bot.blocks.jobs import DatasetCard, JobCard, JobChoices
 from core.store.datasets import Dataset
+from core.store.evaluation import AbResponse, AbSession
 from core.store.jobs import TrainingJob
 
 
@@ -49,4 +51,27 @@ def dataset_card(dataset: Dataset) -> DatasetCard:
         verdict=dataset.verdict,
         examples=dataset.examples,
         created_at=dataset.created_at,
+    )
+
+
+def ab_card(session: AbSession) -> AbCard:
+    return AbCard(
+        short_id=session.short_id,
+        candidate_model=session.candidate_model,
+        baseline_model=session.baseline_model,
+        candidate_label=session.candidate_label,
+        baseline_label=session.baseline_label,
+        few_shot=bool(session.few_shot_prompt),
+        min_decisive=session.min_decisive,
+        alpha=session.alpha,
+    )
+
+
+def ab_answer(response: AbResponse) -> AbAnswer:
+    return AbAnswer(
+        arm=response.arm,
+        model=response.model,
+        position=response.position,
+        text=response.text,
+        error=response.error,
     )

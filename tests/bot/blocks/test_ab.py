@@ -5,6 +5,8 @@ from typing import Any
 
 from bot.blocks.ab import (
     RESPONSE_CHARS,
+    AbAnswer,
+    AbCard,
     build_pair_message,
     build_results,
     build_reveal,
@@ -21,40 +23,19 @@ from core.evaluation.heldout import HeldoutResult, ItemResult, ModelStats
 from core.evaluation.judge import JudgeCall, JudgeOutcome
 from core.evaluation.stats import Tally, summarize
 from core.evaluation.votes import Scoreboard
-from core.store.evaluation import AbResponse, AbSession
 
 FT = "ft:gpt-4o-mini:acme::secret1"
 BASE = "gpt-4o-mini"
 
 
-def _session(**extra: Any) -> AbSession:
-    return AbSession(
-        id=1,
-        short_id="ab-123abc",
-        request_id="r",
-        channel_id="C1",
-        thread_ts="1.0",
-        created_by="U1",
-        candidate_provider="openai",
-        candidate_model=FT,
-        baseline_provider="openai",
-        baseline_model=BASE,
-        **extra,
-    )
+def _session(**extra: Any) -> AbCard:
+    return AbCard(short_id="ab-123abc", candidate_model=FT, baseline_model=BASE, **extra)
 
 
 def _response(
     arm: str, model: str, position: str, text: str | None, error: str | None = None
-) -> AbResponse:
-    return AbResponse(
-        prompt_id=1,
-        arm=arm,
-        provider="openai",
-        model=model,
-        position=position,
-        text=text,
-        error=error,
-    )
+) -> AbAnswer:
+    return AbAnswer(arm=arm, model=model, position=position, text=text, error=error)
 
 
 def _texts(message: dict[str, Any]) -> str:

@@ -238,8 +238,11 @@ def test_job_thread_is_inert(text: str, other: str) -> None:
 @PROPERTY
 @given(text=hostile, other=hostile, name_a=label, name_b=label)
 def test_ab_messages_are_inert(text: str, other: str, name_a: str, name_b: str) -> None:
-    session = _session(candidate_label=name_a or "x", baseline_label=name_b or "y")
-    session.candidate_model, session.baseline_model = text, other
+    session = dataclasses.replace(
+        _session(candidate_label=name_a or "x", baseline_label=name_b or "y"),
+        candidate_model=text,
+        baseline_model=other,
+    )
     board = Scoreboard(1, 1, 0, 1, 1, {"baseline": summarize(Tally(wins=1))}, {})
     assert_inert(build_scoreboard(session, board))
     answer = _response("candidate", text, "A", other or "x")
