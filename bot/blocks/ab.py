@@ -25,30 +25,22 @@ from slack_sdk.models.blocks import (
 from bot.blocks.ids import AB_RESULTS_ACTION_ID, TRAIN_ON_VOTES_ACTION_ID, VOTE_ACTION_PREFIX
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, truncate
 from bot.blocks.mrkdwn import escape
-from bot.blocks.text import OUTCOME_WORDS, p_value_text, plural
+from bot.blocks.text import (
+    AB_HOW_TO,
+    OUTCOME_WORDS,
+    VOTE_BUTTONS,
+    VOTE_LABELS,
+    p_value_text,
+    plural,
+)
 from core.evaluation.export import PromptRow
 from core.evaluation.stats import Summary, Tally, Verdict, rule_text
 from core.evaluation.votes import Scoreboard
 from core.store.evaluation import BASELINE, CANDIDATE, FEW_SHOT
 
-# Button order is part of the spec: A, B, Tie, Both bad.
-VOTE_BUTTONS = (
-    ("a", "A is better"),
-    ("b", "B is better"),
-    ("tie", "Tie"),
-    ("both_bad", "Both bad"),
-)
-VOTE_LABELS = dict(VOTE_BUTTONS)
 RESPONSE_CHARS = 2800
 PROMPT_QUOTE_CHARS = 500
 TABLE_PROMPT_CHARS = 48
-
-HOW_TO = (
-    "*How to take part:* reply in this thread with a prompt. Both models answer it at the "
-    "same time; their order is random and their names are hidden. Vote with the buttons "
-    "under each pair: you then see (only you) which model was which. One vote per person "
-    "per prompt, and you can change it. This message keeps the score."
-)
 
 
 @dataclass(frozen=True)
@@ -187,7 +179,7 @@ def build_scoreboard(session: AbCard, board: Scoreboard) -> dict[str, Any]:
         SectionBlock(text=_md(counts)),
     ]
     blocks.extend(_opponent_sections(session, board))
-    blocks += [DividerBlock(), SectionBlock(text=_md(HOW_TO))]
+    blocks += [DividerBlock(), SectionBlock(text=_md(AB_HOW_TO))]
     blocks.append(
         ContextBlock(
             elements=[

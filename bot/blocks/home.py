@@ -24,10 +24,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.blocks.ids import AB_START_ACTION_ID, CANCEL_ACTION_ID, HOME_REFRESH_ACTION_ID
-from bot.blocks.jobs import provider_title
 from bot.blocks.limits import MAX_SECTION_TEXT, truncate
 from bot.blocks.mrkdwn import escape
-from bot.blocks.text import plural
+from bot.blocks.text import VERDICT_WORDS, plural, provider_name
 
 _VERDICT = {"ready": ":white_check_mark:", "warnings": ":warning:", "not_ready": ":x:"}
 _JOB = {
@@ -41,7 +40,6 @@ _JOB = {
     "starting": ":hourglass_flowing_sand:",
 }
 _CANCELLABLE = ("validating_files", "queued", "running", "pending")
-_VERDICT_WORDS = {"ready": "ready", "warnings": "ready, with warnings", "not_ready": "not ready"}
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,7 @@ def _job_section(job: HomeJob) -> Block:
     icon = _JOB.get(job.status, ":grey_question:")
     model = f" → `{escape(job.fine_tuned_model)}`" if job.fine_tuned_model else ""
     text = (
-        f"{icon} `{job.short_id}` *{escape(job.status)}* on {provider_title(job.provider)} · base "
+        f"{icon} `{job.short_id}` *{escape(job.status)}* on {provider_name(job.provider)} · base "
         f"`{escape(job.base_model)}`{model}\n{when(job.created_at)} · "
         f"{_thread(job.link, job.channel_id)}"
     )
@@ -139,7 +137,7 @@ def _session_line(session: HomeSession) -> str:
 
 def _dataset_line(dataset: HomeDataset) -> str:
     icon = _VERDICT.get(dataset.verdict, ":page_facing_up:")
-    verdict = _VERDICT_WORDS.get(dataset.verdict) or escape(dataset.verdict)
+    verdict = VERDICT_WORDS.get(dataset.verdict) or escape(dataset.verdict)
     return (
         f"{icon} `{dataset.short_id}` *{escape(dataset.file_name[:80])}* · "
         f"{plural(dataset.examples, 'example')} · {verdict} · {when(dataset.created_at)} · "

@@ -21,10 +21,10 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.blocks.ids import AB_START_ACTION_ID, CANCEL_ACTION_ID, START_ACTION_PREFIX
-from bot.blocks.jobs import JobChoices, choices_line, provider_title
+from bot.blocks.jobs import JobChoices, choices_line
 from bot.blocks.limits import MAX_SECTION_TEXT, truncate
 from bot.blocks.mrkdwn import escape
-from bot.blocks.text import hint_text
+from bot.blocks.text import hint_text, provider_name
 from core.providers import Checkpoint
 from core.training.milestones import Milestone
 from core.training.progress import ProgressState
@@ -148,7 +148,7 @@ def build_progress_message(
     still be cancelled.
     """
     emoji, word = _status(state.status)
-    head = f"{emoji} *{word}* · job `{label.short_id}` on *{provider_title(label.provider)}*"
+    head = f"{emoji} *{word}* · job `{label.short_id}` on *{provider_name(label.provider)}*"
     if state.queue_position is not None:
         head += f" · position {state.queue_position} in the queue"
     fields = [
@@ -189,7 +189,7 @@ def build_progress_message(
             )
         )
     text = (
-        f"{word}: job {label.short_id} ({provider_title(label.provider)}, "
+        f"{word}: job {label.short_id} ({provider_name(label.provider)}, "
         f"{escape(label.base_model)}), started by <@{label.started_by}>"
     )
     return {"text": text, "blocks": [block.to_dict() for block in blocks]}
@@ -215,7 +215,7 @@ def milestone_text(
         if milestone.queue_position is not None:
             extra.append(f"queue position was {milestone.queue_position}")
         tail = f" ({', '.join(extra)})" if extra else ""
-        return f":rocket: Training started for job {job} on {provider_title(label.provider)}{tail}."
+        return f":rocket: Training started for job {job} on {provider_name(label.provider)}{tail}."
     if milestone.kind == "epoch":
         return (
             f":checkered_flag: Epoch {milestone.epoch}/{milestone.n_epochs or '?'} finished "
@@ -226,7 +226,7 @@ def milestone_text(
         since = _utc(milestone.silent_since) if milestone.silent_since else "a while"
         why = f" Last error: {escape(provider_failure)}" if provider_failure else ""
         return (
-            f":warning: {provider_title(label.provider)} has not answered about job {job} "
+            f":warning: {provider_name(label.provider)} has not answered about job {job} "
             f"since {since}. "
             f"tunebot keeps retrying with backoff; the status above is the last one "
             f"known.{why}"

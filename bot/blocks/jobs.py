@@ -12,18 +12,12 @@ from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlo
 
 from bot.blocks.limits import MAX_SECTION_TEXT, truncate
 from bot.blocks.mrkdwn import escape
-from bot.blocks.text import plural
-
-PROVIDER_TITLES = {"worker": "the worker", "openai": "OpenAI", "azure": "Azure OpenAI"}
-
-
-def provider_title(name: str) -> str:
-    return PROVIDER_TITLES.get(name) or escape(name)
+from bot.blocks.text import plural, provider_name
 
 
 def build_job_starting_text(*, provider: str, dataset_short_id: str, user_id: str) -> str:
     return (
-        f"⏳ <@{user_id}> is starting a fine-tuning job on {provider_title(provider)} "
+        f"⏳ <@{user_id}> is starting a fine-tuning job on {provider_name(provider)} "
         f"for dataset `{dataset_short_id}`: uploading the file…"
     )
 
@@ -120,7 +114,7 @@ def _options_line(job: JobCard) -> str:
 
 def build_job_started_text(job: JobCard) -> str:
     return (
-        f"🚀 Fine-tuning job `{job.short_id}` started on {provider_title(job.provider)} "
+        f"🚀 Fine-tuning job `{job.short_id}` started on {provider_name(job.provider)} "
         f"(provider id `{escape(job.provider_job_id or '')}`, status {escape(job.status)})."
     )
 
@@ -153,12 +147,12 @@ def build_job_started_blocks(job: JobCard) -> list[dict[str, Any]]:
 def build_job_failed_text(*, provider: str, message: str) -> str:
     """A start failure, with what to do; ``message`` is :func:`bot.blocks.text.error_text`'s
     (already escaped)."""
-    return f"❌ Could not start the job on {provider_title(provider)}. {message}"
+    return f"❌ Could not start the job on {provider_name(provider)}. {message}"
 
 
 def build_job_status_text(job: JobCard) -> str:
     lines = [
-        f"*Job `{job.short_id}`* on {provider_title(job.provider)} — *{escape(job.status)}*",
+        f"*Job `{job.short_id}`* on {provider_name(job.provider)} — *{escape(job.status)}*",
         f"Provider id: `{escape(job.provider_job_id or 'not created')}`; {_options_line(job)}",
         f"Started by <@{job.started_by}> at {job.created_at:%Y-%m-%d %H:%M} UTC",
     ]
@@ -180,7 +174,7 @@ def build_list_text(*, datasets: Sequence[DatasetCard], jobs: Sequence[JobCard])
     ] or ["• none yet: drop a dataset file in this channel"]
     lines.append("*Recent jobs*")
     lines += [
-        f"• `{j.short_id}` {provider_title(j.provider)} {escape(j.base_model)} — {escape(j.status)}"
+        f"• `{j.short_id}` {provider_name(j.provider)} {escape(j.base_model)} — {escape(j.status)}"
         + (f" → `{escape(j.fine_tuned_model)}`" if j.fine_tuned_model else "")
         for j in jobs
     ] or ["• none yet"]

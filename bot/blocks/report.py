@@ -29,25 +29,9 @@ from bot.blocks.limits import (
     truncate,
 )
 from bot.blocks.mrkdwn import escape
-from bot.blocks.text import plural
+from bot.blocks.text import DPO_LABELS, START_LABELS, VERDICT_TITLES, plural
 from core.validation.report import Finding, Report
 
-PROVIDER_LABELS = {
-    "worker": "Fine-tune on worker",
-    "openai": "Fine-tune on OpenAI",
-    "azure": "Fine-tune on Azure OpenAI",
-}
-# A preference (DPO) file's buttons say how it trains.
-DPO_LABELS = {
-    "worker": "Train with DPO on worker",
-    "openai": "Train with DPO on OpenAI",
-    "azure": "Train with DPO on Azure OpenAI",
-}
-VERDICT_TITLES = {
-    "ready": "✅ Ready to fine-tune",
-    "warnings": "⚠️ Ready to fine-tune, with warnings",
-    "not_ready": "❌ Not ready to fine-tune",
-}
 LINES_SHOWN = 5
 # Blocks kept free for the header, facts, notes, buttons and footer.
 _RESERVED_BLOCKS = 10
@@ -100,7 +84,7 @@ def build_report_blocks(
             text = f"At {report.epochs} epochs on OpenAI: {line}. The worker has no API cost."
             blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(text, 2000))]))
         if providers:
-            labels = DPO_LABELS if report.format == "preference" else PROVIDER_LABELS
+            labels = DPO_LABELS if report.format == "preference" else START_LABELS
             blocks.append(_start_buttons(dataset_short_id, providers, labels=labels))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_facts(report))]))
     if report.warnings:

@@ -25,13 +25,13 @@ from bot.blocks.limits import (
     truncate,
 )
 from bot.blocks.mrkdwn import escape
+from bot.blocks.text import provider_name
 
 AUTO = "auto"
 EPOCH_CHOICES = (AUTO, *[str(n) for n in range(1, 26)])
 SPLIT_CHOICES = {"none": "No validation split", "0.05": "5%", "0.1": "10%", "0.2": "20%"}
 LORA_RANKS = ("8", "16", "32", "64")
 FOUR_BIT_CHOICES = {AUTO: "Auto (4-bit on GPU)", "on": "On (QLoRA)", "off": "Off"}
-PROVIDER_NAMES = {"worker": "the team's worker", "openai": "OpenAI", "azure": "Azure OpenAI"}
 # DPO's beta: how closely the model stays to where it started (OpenAI's "auto" is 0.1).
 BETA_CHOICES = {AUTO: "Auto (0.1)", "0.05": "0.05", "0.1": "0.1", "0.2": "0.2", "0.5": "0.5"}
 
@@ -122,9 +122,8 @@ def build_start_modal(
     """
     if len(private_metadata) > MAX_PRIVATE_METADATA:
         raise ValueError("private_metadata is over Slack's 3,000 characters")
-    where = PROVIDER_NAMES.get(provider, provider)
     how = " with preference training (DPO)" if method == "dpo" else ""
-    intro = f"Dataset `{dataset_short_id}` ({escape(file_name)}) on {escape(where)}{how}."
+    intro = f"Dataset `{dataset_short_id}` ({escape(file_name)}) on {provider_name(provider)}{how}."
     blocks: list[Any] = [ContextBlock(elements=[MarkdownTextObject(text=truncate(intro, 2000))])]
     if spend is not None:
         text = truncate(spend_text(spend, provider=provider), 2000)

@@ -1,8 +1,9 @@
-"""User-facing wording the bot adds to what core reports.
+"""User-facing wording shared by the builders, and what the bot adds to what core reports.
 
 Core errors and failure hints carry a :class:`core.errors.NextStep` instead of
 a command; this module says each one as a ``/finetune`` command (or a button),
-so Slack wording lives in the bot only.
+so Slack wording lives in the bot only. The names people see for providers,
+verdicts and votes are here once, so every message says them the same way.
 """
 
 from __future__ import annotations
@@ -12,6 +13,45 @@ from core.errors import NextStep, TunebotError
 from core.training.milestones import FailureHint
 
 INTERNAL_ERROR = "Something went wrong on our side; the error is logged for the admins."
+
+PROVIDER_NAMES = {"worker": "the worker", "openai": "OpenAI", "azure": "Azure OpenAI"}
+# The report's start buttons; a preference (DPO) file's say how it trains.
+START_LABELS = {
+    "worker": "Fine-tune on worker",
+    "openai": "Fine-tune on OpenAI",
+    "azure": "Fine-tune on Azure OpenAI",
+}
+DPO_LABELS = {
+    "worker": "Train with DPO on worker",
+    "openai": "Train with DPO on OpenAI",
+    "azure": "Train with DPO on Azure OpenAI",
+}
+VERDICT_TITLES = {
+    "ready": "✅ Ready to fine-tune",
+    "warnings": "⚠️ Ready to fine-tune, with warnings",
+    "not_ready": "❌ Not ready to fine-tune",
+}
+VERDICT_WORDS = {"ready": "ready", "warnings": "ready, with warnings", "not_ready": "not ready"}
+
+# A/B votes. Button order is part of the spec: A, B, Tie, Both bad.
+VOTE_BUTTONS = (
+    ("a", "A is better"),
+    ("b", "B is better"),
+    ("tie", "Tie"),
+    ("both_bad", "Both bad"),
+)
+VOTE_LABELS = dict(VOTE_BUTTONS)
+AB_HOW_TO = (
+    "*How to take part:* reply in this thread with a prompt. Both models answer it at the "
+    "same time; their order is random and their names are hidden. Vote with the buttons "
+    "under each pair: you then see (only you) which model was which. One vote per person "
+    "per prompt, and you can change it. This message keeps the score."
+)
+
+
+def provider_name(name: str) -> str:
+    """A provider as messages name it; an unknown one escaped as written."""
+    return PROVIDER_NAMES.get(name) or escape(name)
 
 
 def next_step_text(step: NextStep | None, *, subject: str | None = None) -> str:

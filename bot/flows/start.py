@@ -19,10 +19,9 @@ from bot.blocks.jobs import (
     build_job_started_blocks,
     build_job_started_text,
     build_job_starting_text,
-    provider_title,
 )
 from bot.blocks.start_modal import Spend, build_start_modal
-from bot.blocks.text import INTERNAL_ERROR, error_text
+from bot.blocks.text import INTERNAL_ERROR, error_text, provider_name
 from bot.context import BotContext
 from bot.flows.cards import job_card
 from bot.slack_ops import post_wip, tell_user, update_wip
@@ -294,6 +293,6 @@ def cancel_from_button(
         tell(f":warning: {error_text(error)}")
         return
     tell(
-        f"Cancelling job `{job.short_id}` on {provider_title(job.provider)}; the thread will say "
+        f"Cancelling job `{job.short_id}` on {provider_name(job.provider)}; the thread will say "
         "when the provider has stopped it."
     )

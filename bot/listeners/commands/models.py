@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks.jobs import provider_title
 from bot.blocks.limits import MAX_SECTION_TEXT, truncate
-from bot.blocks.text import error_text
+from bot.blocks.text import error_text, provider_name
 from bot.context import BotContext
 from bot.listeners.commands.parsing import Reply, UsageError
 from core.errors import ProviderError
@@ -26,9 +25,9 @@ def handle(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
         try:
             models = provider.list_models()
         except ProviderError as exc:
-            lines.append(f"*{provider_title(name)}*: unavailable — {error_text(exc)}")
+            lines.append(f"*{provider_name(name)}*: unavailable — {error_text(exc)}")
             continue
         more = f" and {len(models) - SHOWN} more" if len(models) > SHOWN else ""
         shown = ", ".join(f"`{m}`" for m in models[:SHOWN]) or "none"
-        lines.append(f"*{provider_title(name)}* ({name}): {shown}{more}")
+        lines.append(f"*{provider_name(name)}* ({name}): {shown}{more}")
     return Reply(text=truncate("\n".join(lines), MAX_SECTION_TEXT))
