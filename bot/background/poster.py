@@ -27,6 +27,7 @@ from bot.blocks.job_thread import (
     plot_file_name,
 )
 from bot.blocks.jobs import JobChoices
+from bot.flows.cards import view_of
 from core.errors import TunebotError
 from core.providers import Checkpoint
 from core.store.engine import session_scope
@@ -236,19 +237,14 @@ class ThreadPoster:
 def job_label(view: JobView) -> JobLabel:
     """How a job is named in its thread's messages."""
     job = view.job
-    return JobLabel(
-        short_id=job.short_id,
-        provider=job.provider,
-        base_model=job.base_model,
-        started_by=job.started_by,
+    return view_of(
+        JobLabel,
+        job,
         uploader_id=view.uploader_id,
-        cancelled_by=job.cancelled_by,
-        fine_tuned_model=job.fine_tuned_model,
-        trained_tokens=job.trained_tokens,
-        estimated_cost_usd=job.estimated_cost_usd,
-        choices=JobChoices.from_json(job.options_json),
         dataset_short_id=view.dataset_short_id,
+        choices=JobChoices.from_json(job.options_json),
         price_per_1m=_price(job.base_model) if job.provider != "worker" else None,
+        offer_retry_on=(),  # decided when a failure is posted
     )
 
 

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
 from bot.blocks.home import HomeDataset, HomeJob, HomePage, HomeSession, build_home_view
+from bot.flows.cards import view_of
 from core.store.evaluation import sessions_of_user
 from core.training.overview import user_overview
 
@@ -47,39 +48,15 @@ def home_page(client: WebClient, engine: Engine, *, user_id: str) -> HomePage:
     """``user_id``'s App Home as view models, each with its thread's permalink."""
     overview = user_overview(engine, user_id=user_id)
     jobs = [
-        HomeJob(
-            short_id=j.short_id,
-            status=j.status,
-            provider=j.provider,
-            base_model=j.base_model,
-            fine_tuned_model=j.fine_tuned_model,
-            channel_id=j.channel_id,
-            created_at=j.created_at,
-            link=permalink(client, j.channel_id, j.thread_ts),
-        )
+        view_of(HomeJob, j, link=permalink(client, j.channel_id, j.thread_ts))
         for j in overview.jobs
     ]
     sessions = [
-        HomeSession(
-            short_id=s.short_id,
-            candidate_label=s.candidate_label,
-            baseline_label=s.baseline_label,
-            channel_id=s.channel_id,
-            created_at=s.created_at,
-            link=permalink(client, s.channel_id, s.thread_ts),
-        )
+        view_of(HomeSession, s, link=permalink(client, s.channel_id, s.thread_ts))
         for s in sessions_of_user(engine, user_id=user_id)
     ]
     datasets = [
-        HomeDataset(
-            short_id=d.short_id,
-            file_name=d.file_name,
-            verdict=d.verdict,
-            examples=d.examples,
-            channel_id=d.channel_id,
-            created_at=d.created_at,
-            link=permalink(client, d.channel_id, d.thread_ts),
-        )
+        view_of(HomeDataset, d, link=permalink(client, d.channel_id, d.thread_ts))
         for d in overview.datasets
     ]
     return HomePage(jobs=jobs, sessions=sessions, datasets=datasets)
