@@ -9,6 +9,16 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG CUDA_IMAGE=nvidia/cuda:12.8.1-runtime-ubuntu24.04
 
 # ---------------------------------------------------------------------------
+# source: the package, copied from the build context once; both images install
+# it from here (and delete it after).
+FROM scratch AS source
+COPY pyproject.toml README.md /src/
+COPY core /src/core
+COPY bot /src/bot
+COPY cli /src/cli
+COPY worker /src/worker
+
+# ---------------------------------------------------------------------------
 # bot: the Slack bot. HTTP mode by default (the image's health check probes
 # /healthz); Socket Mode when SLACK_APP_TOKEN is set.
 FROM ${PYTHON_IMAGE} AS bot
@@ -24,12 +34,7 @@ RUN groupadd --gid 10001 tunebot \
     && mkdir -p /data \
     && chown 10001:10001 /data
 
-WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY core ./core
-COPY bot ./bot
-COPY cli ./cli
-COPY worker ./worker
+COPY --from=source /src /src
 # [postgres]: replicas share one PostgreSQL; [s3]: and dataset files in s3://. No [train]:
 # the bot never imports torch.
 RUN pip install --no-cache-dir "/src[postgres,s3]" \
@@ -70,12 +75,7 @@ RUN apt-get update \
     && mkdir -p /data \
     && chown 10001:10001 /data
 
-WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY core ./core
-COPY bot ./bot
-COPY cli ./cli
-COPY worker ./worker
+COPY --from=source /src /src
 # torch first, pinned as in README.md's install instruction; then the [train] extra.
 RUN pip install --no-cache-dir torch==2.13.0 \
     && pip install --no-cache-dir "/src[train]" \

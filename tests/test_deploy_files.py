@@ -126,7 +126,7 @@ def test_every_copy_source_exists_and_is_not_dockerignored() -> None:
                 assert (ROOT / source).exists(), f"COPY {source}: no such file"
                 assert not _ignored(source, patterns), f"COPY {source}: .dockerignore drops it"
                 copied += 1
-    assert copied >= 10
+    assert copied >= 6  # the package, copied once into the `source` stage
     assert _ignored("tests/fixtures/x.json", patterns) and _ignored("core/__pycache__/a", patterns)
 
 
