@@ -42,19 +42,30 @@ JOB = "job-ab0001"
 WAIT = 15.0
 
 
-@pytest.fixture
-def ab_bot(tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> Iterator[RunningBot]:
-    fake_openai.set_responder(FT, lambda m, b: f"reply one to {m[-1]['content']}")
-    fake_openai.set_responder(BASE, lambda m, b: f"reply two to {m[-1]['content']}")
-    settings = make_settings(
+ANSWER_FT = "reply one to"
+ANSWER_BASE = "reply two to"
+
+
+def start_ab_bot(
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI, **settings: Any
+) -> RunningBot:
+    """The bot on FakeOpenAI, where the two models answer "reply one/two to <prompt>"."""
+    fake_openai.set_responder(FT, lambda m, b: f"{ANSWER_FT} {m[-1]['content']}")
+    fake_openai.set_responder(BASE, lambda m, b: f"{ANSWER_BASE} {m[-1]['content']}")
+    made = make_settings(
         tmp_path,
         fake_slack,
         OPENAI_API_KEY=fake_openai.api_key,
         OPENAI_BASE_URL=fake_openai.base_url,
         TUNEBOT_PROVIDER_MAX_RETRIES=0,
-        TUNEBOT_MIN_EDIT_SECONDS=0.3,
+        **settings,
     )
-    running = start_bot(settings, fake_slack)
+    return start_bot(made, fake_slack)
+
+
+@pytest.fixture
+def ab_bot(tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> Iterator[RunningBot]:
+    running = start_ab_bot(tmp_path, fake_slack, fake_openai, TUNEBOT_MIN_EDIT_SECONDS=0.3)
     yield running
     running.stop()
 
@@ -62,18 +73,13 @@ def ab_bot(tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> It
 def _budget_bot(
     tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI, **prices: float
 ) -> RunningBot:
-    fake_openai.set_responder(FT, lambda m, b: f"reply one to {m[-1]['content']}")
-    fake_openai.set_responder(BASE, lambda m, b: f"reply two to {m[-1]['content']}")
-    settings = make_settings(
+    return start_ab_bot(
         tmp_path,
         fake_slack,
-        OPENAI_API_KEY=fake_openai.api_key,
-        OPENAI_BASE_URL=fake_openai.base_url,
-        TUNEBOT_PROVIDER_MAX_RETRIES=0,
+        fake_openai,
         TUNEBOT_MONTHLY_BUDGET_USD=5.0,
         TUNEBOT_INFERENCE_PRICES=prices,
     )
-    return start_bot(settings, fake_slack)
 
 
 def test_ab_answers_count_toward_the_monthly_budget(

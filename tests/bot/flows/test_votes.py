@@ -21,7 +21,7 @@ from core.store.evaluation import AbSession
 from core.store.jobs import TrainingJob
 from core.store.progress import JobPollState
 from tests.bot.flows.test_ab import (
-    BASE,
+    ANSWER_FT,
     FT,
     WAIT,
     _confirmed_results,
@@ -30,8 +30,9 @@ from tests.bot.flows.test_ab import (
     _start,
     _vote,
     _wait_pairs,
+    start_ab_bot,
 )
-from tests.bot.harness import ALICE, BOB, CHANNEL, RunningBot, make_settings, start_bot
+from tests.bot.harness import ALICE, BOB, CHANNEL, RunningBot
 from tests.fakes.openai_api import FakeOpenAI
 
 MIN_PAIRS = 10
@@ -42,20 +43,15 @@ TRAIN = "ab_train_on_votes"
 def votes_bot(
     tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> Iterator[RunningBot]:
-    fake_openai.set_responder(FT, lambda m, b: f"tuned answer to {m[-1]['content']}")
-    fake_openai.set_responder(BASE, lambda m, b: f"base answer to {m[-1]['content']}")
-    settings = make_settings(
+    running = start_ab_bot(
         tmp_path,
         fake_slack,
-        OPENAI_API_KEY=fake_openai.api_key,
-        OPENAI_BASE_URL=fake_openai.base_url,
-        TUNEBOT_PROVIDER_MAX_RETRIES=0,
+        fake_openai,
         TUNEBOT_MIN_EDIT_SECONDS=0.3,
         TUNEBOT_DPO_MIN_PAIRS=MIN_PAIRS,
         TUNEBOT_ADMINS=[ALICE],
         TUNEBOT_POLL_SECONDS=0.1,  # the scheduler's ticks below poll the job each time
     )
-    running = start_bot(settings, fake_slack)
     yield running
     running.stop()
 
@@ -97,7 +93,7 @@ def _tuned_side(pair: dict[str, Any]) -> str:
         for b in pair["blocks"]
         if b["type"] == "section" and b["text"]["text"].startswith("*Response A*")
     )
-    return "ab_vote_a" if "tuned answer" in a_text else "ab_vote_b"
+    return "ab_vote_a" if ANSWER_FT in a_text else "ab_vote_b"
 
 
 def _results(bot: RunningBot, thread: str) -> dict[str, Any]:
@@ -164,7 +160,7 @@ def test_enough_votes_offer_training_and_one_click_starts_one_dpo_job(
     assert trained == _preferences_upload(bot, thread)
     rows = [json.loads(line) for line in trained.decode().splitlines()]
     assert len(rows) == MIN_PAIRS
-    assert all(r["preferred_output"][0]["content"].startswith("tuned answer") for r in rows)
+    assert all(r["preferred_output"][0]["content"].startswith(ANSWER_FT) for r in rows)
     assert {r["input"]["messages"][0]["content"] for r in rows} == won
 
     # Progress in the session's thread like any job, to the result with its checkpoints.
