@@ -138,6 +138,10 @@ class Provider:
     def __repr__(self) -> str:
         return f"Provider(name={self.name!r}, base_url={str(self._client.base_url)!r})"
 
+    def close(self) -> None:
+        """Close the client's connections (job readers close their own: ``aclose``)."""
+        self._client.close()
+
     # --- files and jobs -------------------------------------------------------
     def upload_file(self, path: Path) -> str:
         """Upload a JSONL file with ``purpose="fine-tune"`` and return its file id.

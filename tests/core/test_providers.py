@@ -206,6 +206,8 @@ def test_build_providers_only_configured(fake_openai: FakeOpenAI) -> None:
     assert list(providers) == ["worker", "openai"]
     assert providers["worker"].list_models() == providers["openai"].list_models()
     assert "sk-" not in repr(providers["openai"])
+    for provider in providers.values():
+        provider.close()
 
 
 def test_azure_upload_waits_until_the_file_is_processed(

@@ -90,6 +90,8 @@ class WorkerProcess:
     """Extra ``tunebot worker`` options (launcher, storage, serving...)."""
     env: dict[str, str] = field(default_factory=dict)
     """Extra environment variables (settings)."""
+    clients: list[OpenAI] = field(default_factory=list)
+    """Clients handed out by :meth:`client`; :meth:`stop` closes their connections."""
 
     @property
     def base_url(self) -> str:
@@ -134,9 +136,16 @@ class WorkerProcess:
         raise RuntimeError("worker did not start in time")
 
     def client(self, *, api_key: str = API_KEY) -> OpenAI:
-        return OpenAI(base_url=self.base_url + "/v1", api_key=api_key, max_retries=0, timeout=120)
+        made = OpenAI(base_url=self.base_url + "/v1", api_key=api_key, max_retries=0, timeout=120)
+        self.clients.append(made)
+        return made
 
     def stop(self) -> None:
+        # The SDK's client sits in a reference cycle: dropped unclosed, its sockets
+        # are freed by a later garbage collection, inside whichever test runs then.
+        for client in self.clients:
+            client.close()
+        self.clients.clear()
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:

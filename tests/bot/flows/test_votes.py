@@ -5,6 +5,7 @@ real openai-SDK provider, and the progress scheduler posting the job's result.""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,12 +79,18 @@ def _voted_session(
     for number, pair in enumerate(pairs):
         _vote(bot, pair, BOB, _tuned_side(pair) if number < decided else "ab_vote_tie")
         if number < decided:
-            shown = int(pair["text"].split(":")[0].removeprefix("Prompt "))
-            won.add(f"question {shown - 1}")
+            # The pair quotes its prompt; numbers follow arrival, which concurrent
+            # listeners don't keep in posting order.
+            (asked,) = re.findall(r"^> (question \d+)$", _head(pair), re.M)
+            won.add(asked)
     bot.slack.wait_for(
         lambda: len(bot.slack.ephemerals(CHANNEL, BOB)) >= total, timeout=WAIT, message="votes"
     )
     return str(root["ts"]), won
+
+
+def _head(pair: dict[str, Any]) -> str:
+    return str(pair["blocks"][0]["text"]["text"])
 
 
 def _tuned_side(pair: dict[str, Any]) -> str:

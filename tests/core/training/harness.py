@@ -70,6 +70,8 @@ class Rig:
         """Stop the pollers' loops (and their connections), then the database."""
         for scheduler in self._schedulers:
             scheduler.poller.close()
+        for provider in self.providers.values():
+            provider.close()
         self.engine.dispose()
 
     def __enter__(self) -> Rig:
