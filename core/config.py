@@ -151,6 +151,31 @@ class Settings(ValidationSettings):
         alias="SLACK_SIGNING_SECRET",
         description="Verifies Slack's requests in HTTP mode (needed without SLACK_APP_TOKEN).",
     )
+    slack_client_id: str | None = Field(
+        default=None,
+        alias="SLACK_CLIENT_ID",
+        description="The app's Client ID (Basic Information page); with SLACK_CLIENT_SECRET "
+        "and SLACK_SIGNING_SECRET, HTTP mode installs into many workspaces through Slack's "
+        "OAuth (/slack/install) instead of using SLACK_BOT_TOKEN.",
+    )
+    slack_client_secret: SecretStr | None = Field(
+        default=None,
+        alias="SLACK_CLIENT_SECRET",
+        description="The app's Client Secret; needed with SLACK_CLIENT_ID.",
+    )
+    slack_oauth_scopes: CommaList = Field(
+        default_factory=list,
+        alias="SLACK_OAUTH_SCOPES",
+        description="Bot scopes an OAuth install asks for, comma-separated; unset: those "
+        "manifest.yml lists.",
+    )
+    slack_oauth_redirect_uri: str | None = Field(
+        default=None,
+        alias="SLACK_OAUTH_REDIRECT_URI",
+        description="Full URL of /slack/oauth_redirect as registered on the app's OAuth & "
+        "Permissions page (https://tunebot.example.com/slack/oauth_redirect); unset: Slack "
+        "uses the app's only registered one.",
+    )
     slack_api_base_url: str = Field(
         default="https://slack.com/api/",
         alias="SLACK_API_BASE_URL",
@@ -325,6 +350,7 @@ class Settings(ValidationSettings):
         "slack_bot_token",
         "slack_app_token",
         "slack_signing_secret",
+        "slack_client_secret",
         "openai_api_key",
         "azure_openai_api_key",
         "worker_api_key",
@@ -338,7 +364,13 @@ class Settings(ValidationSettings):
             raise ValueError("is set but empty; give its value, or unset the variable")
         return value
 
-    @field_validator("slack_api_base_url", "openai_base_url", "azure_openai_endpoint", "worker_url")
+    @field_validator(
+        "slack_api_base_url",
+        "slack_oauth_redirect_uri",
+        "openai_base_url",
+        "azure_openai_endpoint",
+        "worker_url",
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("http://", "https://")):
@@ -370,6 +402,11 @@ class Settings(ValidationSettings):
             if isinstance(value, SecretStr):
                 values.append(value.get_secret_value())
         return values
+
+    @property
+    def oauth_install(self) -> bool:
+        """Many workspaces through Slack's OAuth install (a client id is set)."""
+        return self.slack_client_id is not None
 
     @cached_property
     def configured_providers(self) -> list[str]:
