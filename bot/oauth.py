@@ -21,7 +21,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy.engine import Engine
 
-from bot.slack_clients import SlackClients, acting_for
+from bot.slack_clients import SlackClients, enter_team
 from core.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -80,8 +80,8 @@ def register_workspace_scope(app: App, clients: SlackClients | None) -> None:
     """
 
     def in_workspace(context: BoltContext, next: Callable[[], Any]) -> Any:
-        with acting_for(context.team_id):
-            return next()
+        enter_team(context.team_id)
+        return next()
 
     app.use(in_workspace)
     if clients is None:

@@ -48,6 +48,17 @@ def current_team() -> str | None:
     return _TEAM.get()
 
 
+def enter_team(team_id: str | None) -> None:
+    """Work for ``team_id`` for the rest of the current context (one Slack request).
+
+    Not a ``with`` block: bolt runs its middleware one after another and the
+    listeners after the last one returns, so the team must outlive the
+    middleware. Each request is dispatched in its own copy of the context
+    (Starlette's thread pool), and every request sets it, so none leaks into another.
+    """
+    _TEAM.set(team_id)
+
+
 @contextmanager
 def acting_for(team_id: str | None) -> Iterator[None]:
     """Run the block's Slack calls with ``team_id``'s token (OAuth install mode)."""

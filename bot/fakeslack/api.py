@@ -24,9 +24,11 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import functools
 import json
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -41,7 +43,8 @@ from starlette.routing import Route
 from bot.fakeslack.errors import SlackError
 from bot.fakeslack.faults import SlackFaults, failure_response
 from bot.fakeslack.inspection import SlackInspection
-from bot.fakeslack.methods import SlackMethods
+from bot.fakeslack.methods import Handler, SlackMethods
+from bot.fakeslack.oauth import OAUTH_METHOD, OAuthGrants, SlackTeam, access_response
 from bot.fakeslack.server import LoopbackFake, LoopbackServer
 from bot.fakeslack.socket_mode import SOCKET_METHOD, SlackSocketMode
 from bot.fakeslack.waiting import wait_for
@@ -176,6 +179,8 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
     spec_path:
         Slack's OpenAPI spec to read required arguments from; default: the
         table shipped with the package (derived from that spec).
+    client_id, client_secret:
+        The app's OAuth credentials ``oauth.v2.access`` accepts (:mod:`.oauth`).
     """
 
     def __init__(
@@ -191,8 +196,15 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
         trigger_ttl: float | None = 3.0,
         scopes: Iterable[str] | None = None,
         spec_path: Path | None = None,
+        client_id: str = "1111.2222",
+        client_secret: str = "fake-client-secret",
     ) -> None:
         self.bot_token = bot_token
+        self.oauth = OAuthGrants(client_id=client_id, client_secret=client_secret)
+        self._teams: dict[str, SlackTeam] = {}
+        # Tokens issued by OAuth installs: the workspace each one acts in.
+        self._installed: dict[str, tuple[Workspace, dict[str, Handler]]] = {}
+        self._revoked: set[str] = set()
         self.scopes = list(manifest_scopes() if scopes is None else scopes)
         self.app_token = app_token
         self.methods = set(methods)
@@ -219,6 +231,73 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
     def env(self) -> dict[str, str]:
         """Environment for a bot process using this fake (SLACK_BOT_TOKEN, SLACK_API_BASE_URL)."""
         return {"SLACK_BOT_TOKEN": self.bot_token, "SLACK_API_BASE_URL": self.base_url}
+
+    # ---- more workspaces, OAuth installs ------------------------------------
+    def add_team(
+        self, team_id: str, *, bot_user_id: str = "U0TUNEBOT2", bot_id: str = "B0TUNEBOT2"
+    ) -> SlackTeam:
+        """Another workspace on this server (same app); install the app there with OAuth."""
+        ws = Workspace(
+            team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id, app_id=self.ws.app_id
+        )
+        team = SlackTeam(
+            ws, calls=self._calls, url=lambda: self.url, trigger_ttl=self._impl.trigger_ttl
+        )
+        with self.ws.lock:
+            self._teams[team_id] = team
+        return team
+
+    def authorize(
+        self,
+        team_id: str,
+        *,
+        user_id: str,
+        scopes: Iterable[str] | None = None,
+        redirect_uri: str | None = None,
+    ) -> str:
+        """A member of ``team_id`` clicked **Allow** on the install page: the redirect's code."""
+        if team_id != self.ws.team_id and team_id not in self._teams:
+            raise KeyError(f"no workspace {team_id}; add_team() it first")
+        return self.oauth.authorize(
+            team_id,
+            user_id=user_id,
+            scopes=list(self.scopes if scopes is None else scopes),
+            redirect_uri=redirect_uri,
+        )
+
+    def installed_tokens(self, team_id: str) -> list[str]:
+        """The bot tokens OAuth installs issued in ``team_id`` that still work."""
+        with self.ws.lock:
+            return [t for t, (ws, _) in self._installed.items() if ws.team_id == team_id]
+
+    def uninstall(self, team_id: str) -> None:
+        """The workspace removed the app: every token issued there is revoked."""
+        with self.ws.lock:
+            for token in self.installed_tokens(team_id):
+                del self._installed[token]
+                self._revoked.add(token)
+
+    def _oauth_access(self, args: dict[str, Any]) -> dict[str, Any]:
+        grant = self.oauth.redeem(args)
+        target = self._teams.get(grant.team_id)
+        ws, handlers = (self.ws, self._handlers) if target is None else (target.ws, target.handlers)
+        token = f"xoxb-{ws.team_id}-{secrets.token_hex(12)}"
+        with self.ws.lock:
+            self._installed[token] = (ws, handlers)
+        if target is not None:
+            target.bot_token = token
+        return access_response(ws, grant, token=token)
+
+    def _acting(self, token: str) -> tuple[Workspace, dict[str, Handler]]:
+        """The workspace and handlers a token acts in; Slack's error for a bad one."""
+        if token == self.bot_token:
+            return self.ws, self._handlers
+        with self.ws.lock:
+            found = self._installed.get(token)
+            revoked = token in self._revoked
+        if found is None:
+            raise SlackError("token_revoked" if revoked else "invalid_auth")
+        return found
 
     # ---- failure injection ----------------------------------------------
     def fail_next(
@@ -328,24 +407,33 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
         header = request.headers.get("authorization", "")
         if header.startswith("Bearer "):
             token = header[len("Bearer ") :]
+        elif header.startswith("Basic "):  # oauth.v2.access: the app's id and secret
+            try:
+                pair = base64.b64decode(header[len("Basic ") :], validate=True).decode()
+            except (ValueError, UnicodeDecodeError):
+                raise SlackError("invalid_client_id") from None
+            client_id, _, client_secret = pair.partition(":")
+            args.setdefault("client_id", client_id)
+            args.setdefault("client_secret", client_secret)
         return args, token
 
     def _dispatch(self, method: str, args: dict[str, Any], token: str | None) -> dict[str, Any]:
         if method == SOCKET_METHOD and method in self.methods:
             return self._open_socket(token)  # wants the app-level token, not the bot's
+        if method == OAUTH_METHOD:
+            return self._oauth_access(args)  # the app's client id and secret, no token
         if method not in self.methods or method not in self._handlers:
             raise SlackError("unknown_method")
         if not token:
             raise SlackError("not_authed")
-        if token != self.bot_token:
-            raise SlackError("invalid_auth")
+        _ws, handlers = self._acting(token)
         for name in self._required.get(method, ()):
             if args.get(name) in (None, ""):
                 code = _MISSING_ERRORS.get(name, "invalid_arguments")
                 if code == "invalid_arguments":
                     raise SlackError(code, f"[ERROR] missing required field: {name}")
                 raise SlackError(code)
-        return self._handlers[method](args)
+        return handlers[method](args)
 
     def _record(self, method: str, args: dict[str, Any], status: int, error: str | None) -> None:
         with self.ws.lock:
@@ -370,13 +458,17 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
         file_id = request.path_params["key"].rsplit("-", 1)[-1]
         header = request.headers.get("authorization", "")
         # Real Slack answers a login page (200, text/html) instead of 401/403.
-        if header != f"Bearer {self.bot_token}" or not self.files_read:
+        try:
+            ws, _ = self._acting(header.removeprefix("Bearer "))
+        except SlackError:
+            return HTMLResponse(_LOGIN_PAGE)
+        if not header.startswith("Bearer ") or not self.files_read:
             return HTMLResponse(_LOGIN_PAGE)
         with self.ws.lock:
-            info = self.ws.files.get(file_id)
+            info = ws.files.get(file_id)  # a file of the token's own workspace only
             if info is None or info["name"] != request.path_params["name"]:
                 return HTMLResponse(_LOGIN_PAGE, status_code=404)
-            content = self.ws.file_content[file_id]
+            content = ws.file_content[file_id]
         return Response(
             content,
             media_type=info["mimetype"],
@@ -392,6 +484,9 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
         except json.JSONDecodeError:
             return PlainTextResponse("invalid_payload", status_code=400)
         url = str(request.url).split("?", 1)[0]
+        for team in list(self._teams.values()):
+            if url in team._hooks:
+                return team._accept_response(url, payload)
         return self._accept_response(url, payload)
 
     # ---- waiting -----------------------------------------------------------

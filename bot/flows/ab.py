@@ -309,7 +309,8 @@ def record_vote(
             prompt_id=prompt_id,
             user_id=user_id,
             choice=choice,
-            team_id=ctx.team if ctx.clients is not None else current_team(),
+            team_id=current_team(),
+            within_team=ctx.team,
         )
     except EvaluationError as exc:
         tell_user(ctx.client, channel=channel_id, user=user_id, text=f":warning: {error_text(exc)}")

@@ -48,7 +48,13 @@ class VoteChange:
 
 
 def cast_vote(
-    engine: Engine, *, prompt_id: int, user_id: str, choice: str, team_id: str | None = None
+    engine: Engine,
+    *,
+    prompt_id: int,
+    user_id: str,
+    choice: str,
+    team_id: str | None = None,
+    within_team: str | None = None,
 ) -> VoteChange:
     """Store or change ``user_id``'s vote on a prompt.
 
@@ -56,8 +62,9 @@ def cast_vote(
     the loser of the insert updates the winner's row instead.
 
     Parameters:
-        team_id: the voter's workspace; when given, a prompt of another
-            workspace's session is answered as unknown (never counted).
+        team_id: the voter's workspace, recorded with the vote.
+        within_team: when given, a prompt of another workspace's session is
+            answered as unknown (never counted); None with one workspace.
 
     Raises:
         EvaluationError: unknown choice or prompt, or the prompt is not counted.
@@ -65,9 +72,9 @@ def cast_vote(
     if choice not in VOTE_CHOICES:
         raise EvaluationError(f"Unknown vote {choice!r}.")
     prompt = get_prompt(engine, prompt_id=prompt_id)
-    if prompt is not None and team_id is not None:
+    if prompt is not None and within_team is not None:
         session = get_session(engine, session_id=prompt.session_id)
-        if session is None or session.team_id != team_id:
+        if session is None or session.team_id != within_team:
             prompt = None
     if prompt is None:
         raise EvaluationError("That A/B prompt no longer exists.")
