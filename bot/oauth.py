@@ -85,6 +85,17 @@ def register_workspace_scope(app: App, clients: SlackClients | None) -> None:
 
     app.use(in_workspace)
     if clients is None:
+
+        def token_gone(context: BoltContext) -> None:
+            # One workspace: nothing to delete, but every call will fail from now on.
+            logger.warning(
+                "tunebot was uninstalled from workspace %s (or its token revoked): "
+                "SLACK_BOT_TOKEN no longer works; reinstall the app and set the new token",
+                context.team_id,
+            )
+
+        app.event("app_uninstalled")(token_gone)
+        app.event("tokens_revoked")(token_gone)
         return
     builtin = TokenRevocationListeners(clients.installation_store)
 

@@ -377,6 +377,27 @@ def test_uninstall_deletes_the_install_and_background_posting_stops_quietly(
         scheduler.shutdown()
 
 
+def test_revoked_bot_tokens_delete_only_that_workspaces_install(teams: TwoTeams) -> None:
+    t = teams
+    _installed(t)
+    clients = t.bot.ctx.clients
+    assert clients is not None
+    t.slack.uninstall(TEAM_A)
+    event = {
+        "type": "tokens_revoked",
+        "tokens": {"oauth": [], "bot": [t.slack.ws.bot_user_id]},
+        "event_ts": "1700000000.000200",
+    }
+    assert t.bot.sender.send_envelope(event_callback(event, team_id=TEAM_A)).status_code == 200
+    wait(
+        lambda: clients.installation_store.find_bot(enterprise_id=None, team_id=TEAM_A) is None,
+        what="A's install deleted",
+    )
+    assert clients.installation_store.find_bot(enterprise_id=None, team_id=TEAM_B) is not None
+    # B is still served.
+    assert "No jobs" in _command(t, "status", team=t.team_b, user=CAROL, team_id=TEAM_B)
+
+
 def _provider_job(fake_openai: FakeOpenAI) -> str:
     from openai import OpenAI
 
