@@ -44,6 +44,7 @@ from core.store.installations import BOTS, INSTALLATIONS, OAUTH_STATES
 from core.store.jobs import TrainingJob
 from core.store.schema import DATABASE
 from tests.bot.harness import SIGNING_SECRET, RunningBot, make_settings, start_bot
+from tests.bot.test_probes_e2e import base_env, free_port, running, wait_ok
 from tests.fakes.openai_api import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -411,6 +412,32 @@ def _provider_job(fake_openai: FakeOpenAI) -> str:
     job = client.fine_tuning.jobs.create(model=BASE, training_file=uploaded.id)
     client.close()
     return job.id
+
+
+def test_the_real_serve_process_installs_through_oauth(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    """``tunebot serve`` with only OAuth settings in its environment: ready at once,
+    then installed into a workspace through its own /slack/install and redirect."""
+    port = free_port()
+    env = base_env(
+        tmp_path,
+        SLACK_CLIENT_ID=fake_slack.oauth.client_id,
+        SLACK_CLIENT_SECRET=fake_slack.oauth.client_secret,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_BASE_URL=fake_slack.base_url,
+    )
+    log = tmp_path / "serve.log"
+    url = f"http://127.0.0.1:{port}"
+    with running(["serve", "--host", "127.0.0.1", "--port", str(port)], env, log) as process:
+        wait_ok(f"{url}/readyz", process, log)
+        with httpx.Client(base_url=url, timeout=WAIT) as http:
+            done = install(http, fake_slack, TEAM_A, ALICE)
+        assert done.status_code == 200, done.text
+    tokens = fake_slack.installed_tokens(TEAM_A)
+    assert len(tokens) == 1
+    assert all(token not in log.read_text() for token in tokens)  # never logged
+    assert fake_slack.oauth.client_secret not in log.read_text()
 
 
 def test_bot_scopes_are_the_manifests() -> None:
