@@ -28,7 +28,6 @@ import base64
 import copy
 import functools
 import json
-import secrets
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -43,8 +42,8 @@ from starlette.routing import Route
 from bot.fakeslack.errors import SlackError
 from bot.fakeslack.faults import SlackFaults, failure_response
 from bot.fakeslack.inspection import SlackInspection
-from bot.fakeslack.methods import Handler, SlackMethods
-from bot.fakeslack.oauth import OAUTH_METHOD, OAuthGrants, SlackTeam, access_response
+from bot.fakeslack.methods import SlackMethods
+from bot.fakeslack.oauth import OAUTH_METHOD, SlackInstalls
 from bot.fakeslack.server import LoopbackFake, LoopbackServer
 from bot.fakeslack.socket_mode import SOCKET_METHOD, SlackSocketMode
 from bot.fakeslack.waiting import wait_for
@@ -158,7 +157,7 @@ def load_required(spec_path: Path) -> dict[str, tuple[str, ...]]:
     return required
 
 
-class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
+class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode, SlackInstalls):
     """A fake Slack Web API server. Use as a context manager or call start()/stop().
 
     Parameters
@@ -200,11 +199,7 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
         client_secret: str = "fake-client-secret",
     ) -> None:
         self.bot_token = bot_token
-        self.oauth = OAuthGrants(client_id=client_id, client_secret=client_secret)
-        self._teams: dict[str, SlackTeam] = {}
-        # Tokens issued by OAuth installs: the workspace each one acts in.
-        self._installed: dict[str, tuple[Workspace, dict[str, Handler]]] = {}
-        self._revoked: set[str] = set()
+        self._installs_init(client_id=client_id, client_secret=client_secret)
         self.scopes = list(manifest_scopes() if scopes is None else scopes)
         self.app_token = app_token
         self.methods = set(methods)
@@ -231,73 +226,6 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
     def env(self) -> dict[str, str]:
         """Environment for a bot process using this fake (SLACK_BOT_TOKEN, SLACK_API_BASE_URL)."""
         return {"SLACK_BOT_TOKEN": self.bot_token, "SLACK_API_BASE_URL": self.base_url}
-
-    # ---- more workspaces, OAuth installs ------------------------------------
-    def add_team(
-        self, team_id: str, *, bot_user_id: str = "U0TUNEBOT2", bot_id: str = "B0TUNEBOT2"
-    ) -> SlackTeam:
-        """Another workspace on this server (same app); install the app there with OAuth."""
-        ws = Workspace(
-            team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id, app_id=self.ws.app_id
-        )
-        team = SlackTeam(
-            ws, calls=self._calls, url=lambda: self.url, trigger_ttl=self._impl.trigger_ttl
-        )
-        with self.ws.lock:
-            self._teams[team_id] = team
-        return team
-
-    def authorize(
-        self,
-        team_id: str,
-        *,
-        user_id: str,
-        scopes: Iterable[str] | None = None,
-        redirect_uri: str | None = None,
-    ) -> str:
-        """A member of ``team_id`` clicked **Allow** on the install page: the redirect's code."""
-        if team_id != self.ws.team_id and team_id not in self._teams:
-            raise KeyError(f"no workspace {team_id}; add_team() it first")
-        return self.oauth.authorize(
-            team_id,
-            user_id=user_id,
-            scopes=list(self.scopes if scopes is None else scopes),
-            redirect_uri=redirect_uri,
-        )
-
-    def installed_tokens(self, team_id: str) -> list[str]:
-        """The bot tokens OAuth installs issued in ``team_id`` that still work."""
-        with self.ws.lock:
-            return [t for t, (ws, _) in self._installed.items() if ws.team_id == team_id]
-
-    def uninstall(self, team_id: str) -> None:
-        """The workspace removed the app: every token issued there is revoked."""
-        with self.ws.lock:
-            for token in self.installed_tokens(team_id):
-                del self._installed[token]
-                self._revoked.add(token)
-
-    def _oauth_access(self, args: dict[str, Any]) -> dict[str, Any]:
-        grant = self.oauth.redeem(args)
-        target = self._teams.get(grant.team_id)
-        ws, handlers = (self.ws, self._handlers) if target is None else (target.ws, target.handlers)
-        token = f"xoxb-{ws.team_id}-{secrets.token_hex(12)}"
-        with self.ws.lock:
-            self._installed[token] = (ws, handlers)
-        if target is not None:
-            target.bot_token = token
-        return access_response(ws, grant, token=token)
-
-    def _acting(self, token: str) -> tuple[Workspace, dict[str, Handler]]:
-        """The workspace and handlers a token acts in; Slack's error for a bad one."""
-        if token == self.bot_token:
-            return self.ws, self._handlers
-        with self.ws.lock:
-            found = self._installed.get(token)
-            revoked = token in self._revoked
-        if found is None:
-            raise SlackError("token_revoked" if revoked else "invalid_auth")
-        return found
 
     # ---- failure injection ----------------------------------------------
     def fail_next(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ from bot.fakeslack.workspace import Workspace
 if TYPE_CHECKING:
     from bot.fakeslack.api import SlackCall
 
-__all__ = ["OAUTH_METHOD", "Grant", "OAuthGrants", "SlackTeam"]
+__all__ = ["OAUTH_METHOD", "Grant", "OAuthGrants", "SlackInstalls", "SlackTeam"]
 
 OAUTH_METHOD = "oauth.v2.access"
 CODE_TTL = 600.0
@@ -120,6 +120,95 @@ class SlackTeam(SlackInspection):
     @property
     def team_id(self) -> str:
         return self.ws.team_id
+
+
+class SlackInstalls:
+    """Mixin of ``FakeSlack``: more workspaces, and the tokens OAuth installs issued there."""
+
+    ws: Workspace
+    bot_token: str
+    scopes: list[str]
+    _calls: list[SlackCall]
+    _handlers: dict[str, Handler]
+    _impl: SlackMethods
+
+    if TYPE_CHECKING:  # provided by FakeSlack (LoopbackFake)
+
+        @property
+        def url(self) -> str: ...
+
+    def _installs_init(self, *, client_id: str, client_secret: str) -> None:
+        self.oauth = OAuthGrants(client_id=client_id, client_secret=client_secret)
+        self._teams: dict[str, SlackTeam] = {}
+        # Tokens issued by OAuth installs: the workspace each one acts in.
+        self._installed: dict[str, tuple[Workspace, dict[str, Handler]]] = {}
+        self._revoked: set[str] = set()
+
+    def add_team(
+        self, team_id: str, *, bot_user_id: str = "U0TUNEBOT2", bot_id: str = "B0TUNEBOT2"
+    ) -> SlackTeam:
+        """Another workspace on this server (same app); install the app there with OAuth."""
+        ws = Workspace(
+            team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id, app_id=self.ws.app_id
+        )
+        team = SlackTeam(
+            ws, calls=self._calls, url=lambda: self.url, trigger_ttl=self._impl.trigger_ttl
+        )
+        with self.ws.lock:
+            self._teams[team_id] = team
+        return team
+
+    def authorize(
+        self,
+        team_id: str,
+        *,
+        user_id: str,
+        scopes: Iterable[str] | None = None,
+        redirect_uri: str | None = None,
+    ) -> str:
+        """A member of ``team_id`` clicked **Allow** on the install page: the redirect's code."""
+        if team_id != self.ws.team_id and team_id not in self._teams:
+            raise KeyError(f"no workspace {team_id}; add_team() it first")
+        return self.oauth.authorize(
+            team_id,
+            user_id=user_id,
+            scopes=list(self.scopes if scopes is None else scopes),
+            redirect_uri=redirect_uri,
+        )
+
+    def installed_tokens(self, team_id: str) -> list[str]:
+        """The bot tokens OAuth installs issued in ``team_id`` that still work."""
+        with self.ws.lock:
+            return [t for t, (ws, _) in self._installed.items() if ws.team_id == team_id]
+
+    def uninstall(self, team_id: str) -> None:
+        """The workspace removed the app: every token issued there is revoked."""
+        with self.ws.lock:
+            for token in self.installed_tokens(team_id):
+                del self._installed[token]
+                self._revoked.add(token)
+
+    def _oauth_access(self, args: dict[str, Any]) -> dict[str, Any]:
+        grant = self.oauth.redeem(args)
+        target = self._teams.get(grant.team_id)
+        ws, handlers = (self.ws, self._handlers) if target is None else (target.ws, target.handlers)
+        token = f"xoxb-{ws.team_id}-{secrets.token_hex(12)}"
+        with self.ws.lock:
+            self._installed[token] = (ws, handlers)
+        if target is not None:
+            target.bot_token = token
+        return access_response(ws, grant, token=token)
+
+    def _acting(self, token: str) -> tuple[Workspace, dict[str, Handler]]:
+        """The workspace and handlers a token acts in; Slack's error for a bad one."""
+        if token == self.bot_token:
+            return self.ws, self._handlers
+        with self.ws.lock:
+            found = self._installed.get(token)
+            revoked = token in self._revoked
+        if found is None:
+            raise SlackError("token_revoked" if revoked else "invalid_auth")
+        return found
 
 
 def access_response(ws: Workspace, grant: Grant, *, token: str) -> dict[str, Any]:
