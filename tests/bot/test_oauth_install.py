@@ -10,6 +10,7 @@ cancel and vote on them.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import subprocess
@@ -43,6 +44,7 @@ from core.store.evaluation import AbSession, AbVote
 from core.store.installations import BOTS, INSTALLATIONS, OAUTH_STATES
 from core.store.jobs import TrainingJob
 from core.store.schema import DATABASE
+from tests.bot.flows.test_drop import chat_jsonl
 from tests.bot.harness import SIGNING_SECRET, RunningBot, make_settings, start_bot
 from tests.bot.test_probes_e2e import base_env, free_port, running, wait_ok
 from tests.fakes.openai_api import FakeOpenAI
@@ -281,6 +283,31 @@ def _session(t: TwoTeams) -> AbSession | None:
 def _votes(t: TwoTeams) -> list[AbVote]:
     with session_scope(t.bot.ctx.engine) as db:
         return list(db.exec(select(AbVote)))
+
+
+def test_a_file_dropped_in_b_is_fetched_and_reported_with_bs_token(teams: TwoTeams) -> None:
+    t = teams
+    _installed(t)
+    info = t.team_b.add_file("faq.jsonl", chat_jsonl(), user=CAROL, channel=CHANNEL)
+    channel, message = t.team_b.file_message(info["id"])
+    envelope = event_callback(message_event(channel, message), team_id=TEAM_B)
+    assert t.sender_b.send_envelope(envelope).status_code == 200
+    report = wait(
+        lambda: [
+            m
+            for m in t.team_b.bot_messages(CHANNEL, message["ts"])
+            if "Ready to fine-tune" in (m.get("text") or "")
+        ],
+        what="B's validation report",
+    )[0]
+    assert "ds-" in json.dumps(report["blocks"])
+    with session_scope(t.bot.ctx.engine) as db:
+        (dataset,) = db.exec(select(Dataset)).all()
+    assert dataset.team_id == TEAM_B and dataset.examples == 20
+    # Seen from B, not from A (same channel id).
+    assert dataset.short_id in _command(t, "list", team=t.team_b, user=CAROL, team_id=TEAM_B)
+    assert dataset.short_id not in _command(t, "list", team=t.slack, user=ALICE, team_id=TEAM_A)
+    assert t.slack.bot_messages(CHANNEL) == []
 
 
 def test_oauth_v2_access_is_strict_and_a_failed_install_stores_nothing(
