@@ -14,6 +14,7 @@ every bad setting, which the CLI prints without a traceback (exit status 2).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -58,6 +59,9 @@ def _json_object(value: object) -> object:
             raise ValueError('expected a JSON object, e.g. {"gpt-4o-mini": 3.0}') from None
     return value
 
+
+_SCOPE = re.compile(r"[a-z][a-z0-9_.]*(:[a-z0-9_.]+)*")
+"""A Slack OAuth scope name: ``chat:write``, ``channels:history``, ``commands``."""
 
 # NoDecode: pydantic-settings would otherwise json.loads the raw variable before
 # any validator runs, so `U1,U2` crashed with a traceback and a bad JSON object
@@ -388,6 +392,16 @@ class Settings(ValidationSettings):
         if text.startswith("s3://") and not text.removeprefix("s3://").strip("/"):
             raise ValueError("s3:// needs a bucket: s3://bucket/prefix")
         return text
+
+    @field_validator("slack_oauth_scopes")
+    @classmethod
+    def _scopes(cls, value: list[str]) -> list[str]:
+        bad = [scope for scope in value if not _SCOPE.fullmatch(scope)]
+        if bad:
+            raise ValueError(
+                f"expected Slack scope names like chat:write,commands; not {', '.join(bad[:3])}"
+            )
+        return value
 
     @field_validator("slack_api_base_url")
     @classmethod
