@@ -24,9 +24,13 @@ from contextvars import ContextVar
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store import InstallationStore
 
 logger = logging.getLogger(__name__)
+
+TOKEN_GONE = frozenset({"token_revoked", "invalid_auth", "account_inactive", "not_authed"})
+"""Slack's answers once a workspace's token no longer works."""
 
 _TEAM: ContextVar[str | None] = ContextVar("tunebot_slack_team", default=None)
 
@@ -154,6 +158,14 @@ class WorkspaceClient(WebClient):
         given = kwargs.get("auth") is not None or any(
             "token" in (kwargs.get(part) or {}) for part in ("params", "data", "json")
         )
-        if not given:
-            self._clients.token_for(current_team())
-        return super().api_call(api_method, **kwargs)
+        if given:
+            return super().api_call(api_method, **kwargs)
+        team = current_team()
+        self._clients.token_for(team)
+        try:
+            return super().api_call(api_method, **kwargs)
+        except SlackApiError as exc:
+            if exc.response.get("error") in TOKEN_GONE and team:
+                # Uninstalled while another replica took the event: read the store again.
+                self._clients.forget(team)
+            raise

@@ -372,8 +372,14 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode, SlackInstalls):
         failure = self.faults.take("upload")
         if failure is not None:
             return failure_response(failure)
-        with self.ws.lock:
-            upload = self.ws.uploads.get(request.path_params["token"])
+        key = request.path_params["token"]
+        # The workspace that issued the URL (files.getUploadURLExternal) holds it.
+        ws = next(
+            (w for w in (self.ws, *(t.ws for t in self._teams.values())) if key in w.uploads),
+            self.ws,
+        )
+        with ws.lock:
+            upload = ws.uploads.get(key)
             if upload is None or upload.completed:
                 return PlainTextResponse("invalid upload url", status_code=404)
             upload.content = data

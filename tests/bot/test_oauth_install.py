@@ -15,6 +15,7 @@ import logging
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +101,8 @@ def teams(tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> Ite
         OPENAI_API_KEY=fake_openai.api_key,
         OPENAI_BASE_URL=fake_openai.base_url,
         TUNEBOT_PROVIDER_MAX_RETRIES=0,
-        TUNEBOT_MIN_EDIT_SECONDS=0.2,
+        TUNEBOT_MIN_EDIT_SECONDS=0,
+        TUNEBOT_POLL_SECONDS=0.1,  # each scheduler tick below polls the job
         TUNEBOT_ADMINS=[ALICE, CAROL],
     )
     bot = start_bot(settings, fake_slack)
@@ -353,8 +355,9 @@ def test_oauth_v2_access_is_strict_and_a_failed_install_stores_nothing(
     assert raised.value.response["error"] == "invalid_client_id"
 
 
+@pytest.mark.parametrize("told", ["this replica", "another replica"])
 def test_uninstall_deletes_the_install_and_background_posting_stops_quietly(
-    teams: TwoTeams, fake_openai: FakeOpenAI, caplog: pytest.LogCaptureFixture
+    teams: TwoTeams, fake_openai: FakeOpenAI, caplog: pytest.LogCaptureFixture, told: str
 ) -> None:
     t = teams
     _installed(t)
@@ -380,24 +383,45 @@ def test_uninstall_deletes_the_install_and_background_posting_stops_quietly(
         scheduler.tick()  # installed: the job's thread gets its progress message, in B
         assert t.team_b.bot_messages(CHANNEL, parent["ts"])
         assert t.slack.bot_messages(CHANNEL) == []
+        fake_openai.advance(running, ticks=2)
+        time.sleep(0.15)
+        calls = len(t.slack.calls())
+        scheduler.tick()  # progress moved on: B's thread is updated, with B's token
+        assert [c.method for c in t.slack.calls()[calls:]], "an installed team's job is posted"
 
         t.slack.uninstall(TEAM_B)  # Slack revokes B's tokens and tells the app
-        event = {"type": "app_uninstalled", "event_ts": "1700000000.000100"}
-        assert t.sender_b.send_envelope(event_callback(event, team_id=TEAM_B)).status_code == 200
         clients = t.bot.ctx.clients
         assert clients is not None
+        if told == "this replica":
+            event = {"type": "app_uninstalled", "event_ts": "1700000000.000100"}
+            envelope = event_callback(event, team_id=TEAM_B)
+            assert t.sender_b.send_envelope(envelope).status_code == 200
+        else:  # its bolt deleted the install; this one still holds B's token in its cache
+            other = SQLAlchemyInstallationStore(
+                client_id=t.slack.oauth.client_id, engine=t.bot.ctx.engine
+            )
+            other.delete_all(enterprise_id=None, team_id=TEAM_B)
         wait(
             lambda: clients.installation_store.find_bot(enterprise_id=None, team_id=TEAM_B) is None,
             what="B's install deleted",
         )
         assert clients.installation_store.find_bot(enterprise_id=None, team_id=TEAM_A)
 
-        fake_openai.advance(running, ticks=3)
-        calls = len(t.slack.calls())
         with caplog.at_level(logging.WARNING, logger="bot.slack_clients"):
+            fake_openai.advance(running, ticks=2)
+            time.sleep(0.15)
+            calls = len(t.slack.calls())
+            scheduler.tick()
+            # Told here: nothing is sent. Told elsewhere: Slack refuses the cached
+            # token, which is dropped, and the store (where it is gone) read again.
+            errors = {c.error for c in t.slack.calls()[calls:]}
+            assert errors == (set() if told == "this replica" else {"token_revoked"})
+            calls = len(t.slack.calls())
             for _ in range(3):
+                fake_openai.advance(running, ticks=1)
+                time.sleep(0.15)
                 scheduler.tick()
-        assert len(t.slack.calls()) == calls  # nothing sent with B's revoked token
+        assert len(t.slack.calls()) == calls  # nothing more sent with B's revoked token
         warned = [r for r in caplog.records if TEAM_B in r.getMessage()]
         assert len(warned) == 1, [r.getMessage() for r in caplog.records]
         assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
@@ -427,7 +451,10 @@ def test_revoked_bot_tokens_delete_only_that_workspaces_install(teams: TwoTeams)
 
 
 def _provider_job(fake_openai: FakeOpenAI) -> str:
+    """A job running on the fake OpenAI, long enough to outlast the test's ticks."""
     from openai import OpenAI
+
+    fake_openai.script_next_job(total_steps=1000)
 
     client = OpenAI(api_key=fake_openai.api_key, base_url=fake_openai.base_url)
     rows = b"".join(
