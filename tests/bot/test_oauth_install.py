@@ -40,6 +40,7 @@ from bot.fakeslack.oauth import SlackTeam
 from bot.fakeslack.payloads import event_callback, message_event
 from bot.oauth import BOT_SCOPES
 from core.store.datasets import Dataset
+from core.store.edit_budget import EditSpend
 from core.store.engine import session_scope
 from core.store.evaluation import AbSession, AbVote
 from core.store.installations import BOTS, INSTALLATIONS, OAUTH_STATES
@@ -387,7 +388,10 @@ def test_uninstall_deletes_the_install_and_background_posting_stops_quietly(
         time.sleep(0.15)
         calls = len(t.slack.calls())
         scheduler.tick()  # progress moved on: B's thread is updated, with B's token
-        assert [c.method for c in t.slack.calls()[calls:]], "an installed team's job is posted"
+        assert "chat.update" in [c.method for c in t.slack.calls()[calls:]]
+        # Slack's chat.update limit is per workspace: so is the budget it was granted from.
+        with session_scope(t.bot.ctx.engine) as db:
+            assert {row.workspace for row in db.exec(select(EditSpend))} == {TEAM_B}
 
         t.slack.uninstall(TEAM_B)  # Slack revokes B's tokens and tells the app
         clients = t.bot.ctx.clients
