@@ -5,7 +5,9 @@ Why not bolt's own Starlette adapter as is: it calls the synchronous
 ``App.dispatch`` on the event loop, so one slow request would stall all others.
 Here dispatch runs in Starlette's thread pool; the event loop only parses
 HTTP. ``POST /slack/events`` takes events, slash commands and interactions;
-beside it the probes of :mod:`bot.probes` (``/healthz``, ``/readyz``, ``/metrics``).
+beside it the probes of :mod:`bot.probes` (``/healthz``, ``/readyz``, ``/metrics``)
+and, with OAuth installs (:mod:`bot.oauth`), bolt's ``GET /slack/install`` and
+``GET /slack/oauth_redirect``.
 
 Nothing is read before it is known to be small: anyone can reach this URL
 and the signature covers the whole body, so a body over ``max_request_bytes``
@@ -100,4 +102,28 @@ def build_http_app(
         readiness=readiness or Readiness(engine=engine, client=app.client),
         metrics=metrics or BotMetrics(),
     )
-    return Starlette(routes=[Route(EVENTS_PATH, slack_events, methods=["POST"]), *probes])
+    return Starlette(
+        routes=[Route(EVENTS_PATH, slack_events, methods=["POST"]), *_oauth_routes(app), *probes]
+    )
+
+
+def _oauth_routes(app: App) -> list[Route]:
+    """bolt's install page and OAuth redirect, when the app installs through OAuth."""
+    flow = app.oauth_flow
+    if flow is None:
+        return []
+
+    async def install(request: Request) -> Response:
+        # Issues a state (a database write): off the event loop, like dispatch.
+        response = await run_in_threadpool(flow.handle_installation, to_bolt_request(request, b""))
+        return to_starlette_response(response)
+
+    async def redirect(request: Request) -> Response:
+        # Trades the code for a token (oauth.v2.access, auth.test) and stores the install.
+        response = await run_in_threadpool(flow.handle_callback, to_bolt_request(request, b""))
+        return to_starlette_response(response)
+
+    return [
+        Route(flow.install_path, install, methods=["GET"]),
+        Route(flow.redirect_uri_path, redirect, methods=["GET"]),
+    ]

@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.metrics import BotMetrics
+from bot.slack_clients import WorkspaceClient
 from core.store.engine import database_ok
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,10 @@ class Readiness:
         return f"schema {state.value}; run `{DATABASE.upgrade_command}`"
 
     def slack(self) -> str | None:
+        if isinstance(self.client, WorkspaceClient):
+            # OAuth installs: no token of the process's own to test; bolt checks
+            # each workspace's token with auth.test as its requests arrive.
+            return None
         with self._lock:
             now = self.clock()
             if self._slack is not None and now - self._slack[0] < SLACK_CHECK_SECONDS:

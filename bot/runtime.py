@@ -51,15 +51,43 @@ class StartupError(Exception):
 
 
 def missing_settings(settings: Settings) -> list[str]:
-    """Environment variables that must be set before the bot can run."""
+    """Environment variables that must be set (or unset) before the bot can run.
+
+    Two modes, never mixed: one workspace with SLACK_BOT_TOKEN (the default), or
+    many through Slack's OAuth install (SLACK_CLIENT_ID, HTTP mode only).
+    """
+    if settings.oauth_install:
+        return _oauth_conflicts(settings)
     missing = []
+    if settings.slack_client_secret is not None:
+        missing.append("SLACK_CLIENT_ID (SLACK_CLIENT_SECRET is set: OAuth install needs both)")
     if settings.slack_bot_token is None:
-        missing.append("SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…)")
+        missing.append(
+            "SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…), or SLACK_CLIENT_ID and "
+            "SLACK_CLIENT_SECRET to install into many workspaces through OAuth"
+        )
     if settings.slack_app_token is None and settings.slack_signing_secret is None:
         missing.append(
             "SLACK_APP_TOKEN (xapp-…, for Socket Mode) or SLACK_SIGNING_SECRET (for HTTP mode)"
         )
     return missing
+
+
+def _oauth_conflicts(settings: Settings) -> list[str]:
+    """What an OAuth install (SLACK_CLIENT_ID set) still lacks or must not have."""
+    problems = []
+    if settings.slack_client_secret is None:
+        problems.append("SLACK_CLIENT_SECRET (SLACK_CLIENT_ID is set: OAuth install needs both)")
+    if settings.slack_signing_secret is None:
+        problems.append("SLACK_SIGNING_SECRET (OAuth install serves Slack over HTTP)")
+    if settings.slack_app_token is not None:
+        problems.append("unset SLACK_APP_TOKEN: OAuth install runs in HTTP mode, not Socket Mode")
+    if settings.slack_bot_token is not None:
+        problems.append(
+            "unset SLACK_BOT_TOKEN: with SLACK_CLIENT_ID each workspace's token comes from "
+            "its install"
+        )
+    return problems
 
 
 def preflight(settings: Settings) -> None:
@@ -73,7 +101,7 @@ def preflight(settings: Settings) -> None:
     """
     if missing := missing_settings(settings):
         lines = "\n".join(f"  - {item}" for item in missing)
-        raise StartupError(f"set these environment variables (or put them in .env):\n{lines}")
+        raise StartupError(f"fix these environment variables (or their lines in .env):\n{lines}")
     try:
         require_current_database(settings.database_url)
     except SchemaOutOfDate as exc:
@@ -127,10 +155,13 @@ class Runtime:
                 LISTENER_THREADS, thread_name_prefix="bolt-listener"
             )
             try:
-                # Waits out an unreachable Slack; bolt's own auth.test then succeeds.
-                until_reached(
-                    self.ctx.client.auth_test, what="auth.test", where=settings.slack_api_base_url
-                )
+                if not settings.oauth_install:  # OAuth: no token until a workspace installs
+                    # Waits out an unreachable Slack; bolt's own auth.test then succeeds.
+                    until_reached(
+                        self.ctx.client.auth_test,
+                        what="auth.test",
+                        where=settings.slack_api_base_url,
+                    )
                 self.app = build_app(self.ctx, listener_executor=self.listener_pool)
             except (SlackRejected, BoltError) as exc:
                 self.stop()
@@ -227,6 +258,8 @@ class Runtime:
                 threading.Event().wait()  # the client's own threads serve; this one waits
             else:
                 logger.info("HTTP mode on %s:%d, Slack requests at POST /slack/events", host, port)
+                if self.settings.oauth_install:
+                    logger.info("OAuth install: GET /slack/install, GET /slack/oauth_redirect")
                 uvicorn.run(
                     build_http_app(
                         self.app,

@@ -69,6 +69,8 @@ def check_slack_token(settings: Settings, *, wanted: list[str]) -> list[Check]:
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
 
+    if settings.oauth_install:
+        return [check_oauth_install(settings)]
     if settings.slack_bot_token is None:
         return [
             Check(
@@ -134,6 +136,25 @@ def _header(headers: dict[str, object], name: str) -> str | None:
         if key.lower() == name:
             return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
     return None
+
+
+def check_oauth_install(settings: Settings) -> Check:
+    """Many workspaces: the settings agree (each workspace's token comes from its install)."""
+    from bot.runtime import missing_settings
+
+    if problems := missing_settings(settings):
+        return Check(
+            "Slack OAuth install",
+            "fail",
+            "; ".join(problems),
+            "Set or unset those variables (README, Deploy: Many workspaces).",
+        )
+    return Check(
+        "Slack OAuth install",
+        "ok",
+        f"client id {settings.slack_client_id}; each workspace's bot token comes from its "
+        "install at /slack/install",
+    )
 
 
 def check_connection_mode(settings: Settings) -> Check:

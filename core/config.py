@@ -14,6 +14,7 @@ every bad setting, which the CLI prints without a traceback (exit status 2).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -58,6 +59,9 @@ def _json_object(value: object) -> object:
             raise ValueError('expected a JSON object, e.g. {"gpt-4o-mini": 3.0}') from None
     return value
 
+
+_SCOPE = re.compile(r"[a-z][a-z0-9_.]*(:[a-z0-9_.]+)*")
+"""A Slack OAuth scope name: ``chat:write``, ``channels:history``, ``commands``."""
 
 # NoDecode: pydantic-settings would otherwise json.loads the raw variable before
 # any validator runs, so `U1,U2` crashed with a traceback and a bad JSON object
@@ -150,6 +154,31 @@ class Settings(ValidationSettings):
         default=None,
         alias="SLACK_SIGNING_SECRET",
         description="Verifies Slack's requests in HTTP mode (needed without SLACK_APP_TOKEN).",
+    )
+    slack_client_id: str | None = Field(
+        default=None,
+        alias="SLACK_CLIENT_ID",
+        description="The app's Client ID (Basic Information page); with SLACK_CLIENT_SECRET "
+        "and SLACK_SIGNING_SECRET, HTTP mode installs into many workspaces through Slack's "
+        "OAuth (/slack/install) instead of using SLACK_BOT_TOKEN.",
+    )
+    slack_client_secret: SecretStr | None = Field(
+        default=None,
+        alias="SLACK_CLIENT_SECRET",
+        description="The app's Client Secret; needed with SLACK_CLIENT_ID.",
+    )
+    slack_oauth_scopes: CommaList = Field(
+        default_factory=list,
+        alias="SLACK_OAUTH_SCOPES",
+        description="Bot scopes an OAuth install asks for, comma-separated; unset: those "
+        "manifest.yml lists.",
+    )
+    slack_oauth_redirect_uri: str | None = Field(
+        default=None,
+        alias="SLACK_OAUTH_REDIRECT_URI",
+        description="Full URL of /slack/oauth_redirect as registered on the app's OAuth & "
+        "Permissions page (https://tunebot.example.com/slack/oauth_redirect); unset: Slack "
+        "uses the app's only registered one.",
     )
     slack_api_base_url: str = Field(
         default="https://slack.com/api/",
@@ -325,6 +354,7 @@ class Settings(ValidationSettings):
         "slack_bot_token",
         "slack_app_token",
         "slack_signing_secret",
+        "slack_client_secret",
         "openai_api_key",
         "azure_openai_api_key",
         "worker_api_key",
@@ -338,7 +368,13 @@ class Settings(ValidationSettings):
             raise ValueError("is set but empty; give its value, or unset the variable")
         return value
 
-    @field_validator("slack_api_base_url", "openai_base_url", "azure_openai_endpoint", "worker_url")
+    @field_validator(
+        "slack_api_base_url",
+        "slack_oauth_redirect_uri",
+        "openai_base_url",
+        "azure_openai_endpoint",
+        "worker_url",
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("http://", "https://")):
@@ -357,6 +393,16 @@ class Settings(ValidationSettings):
             raise ValueError("s3:// needs a bucket: s3://bucket/prefix")
         return text
 
+    @field_validator("slack_oauth_scopes")
+    @classmethod
+    def _scopes(cls, value: list[str]) -> list[str]:
+        bad = [scope for scope in value if not _SCOPE.fullmatch(scope)]
+        if bad:
+            raise ValueError(
+                f"expected Slack scope names like chat:write,commands; not {', '.join(bad[:3])}"
+            )
+        return value
+
     @field_validator("slack_api_base_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
@@ -370,6 +416,11 @@ class Settings(ValidationSettings):
             if isinstance(value, SecretStr):
                 values.append(value.get_secret_value())
         return values
+
+    @property
+    def oauth_install(self) -> bool:
+        """Many workspaces through Slack's OAuth install (a client id is set)."""
+        return self.slack_client_id is not None
 
     @cached_property
     def configured_providers(self) -> list[str]:

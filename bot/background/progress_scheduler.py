@@ -36,11 +36,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
-from bot.background.edit_budget import EditBudget
+from bot.background.edit_budget import WORKSPACE, EditBudget
 from bot.background.poster import ThreadPoster, job_label
 from bot.blocks.job_thread import build_progress_message
 from bot.context import BotContext
 from bot.flows.home import home_publisher
+from bot.slack_clients import SlackClients, acting_for
 from core.config import Settings
 from core.errors import ProviderError
 from core.providers import Checkpoint, Provider
@@ -109,7 +110,8 @@ def _isolated(view: JobView, step: Callable[..., T], *args: Any, **kwargs: Any) 
     """Run one job's step; an unexpected error (a bug, a network failure) is logged
     and skips only that job, which is retried at the next tick."""
     try:
-        return step(*args, **kwargs)
+        with acting_for(view.job.team_id):  # Slack calls use the job's workspace's token
+            return step(*args, **kwargs)
     except Exception:
         logger.exception("progress for job %s failed in %s", view.job.short_id, step.__name__)
         return None
@@ -128,6 +130,8 @@ class ProgressScheduler:
         engine: the database.
         providers: provider clients by name.
         client: bot-token Web API client.
+        clients: bot tokens by workspace with OAuth installs (None: one token); jobs
+            of a workspace without an install are polled but not posted.
         home_publisher: called with (user id) when a job's status changed, to
             refresh that person's App Home; None leaves App Home alone.
         clock: aware-UTC now (tests move it).
@@ -140,6 +144,7 @@ class ProgressScheduler:
         engine: Engine,
         providers: Mapping[str, JobSource],
         client: WebClient,
+        clients: SlackClients | None = None,
         home_publisher: Callable[[str], None] | None = None,
         posts_per_tick: int = POSTS_PER_TICK,
         clock: Callable[[], datetime] = utcnow,
@@ -158,7 +163,8 @@ class ProgressScheduler:
             concurrency=settings.poll_concurrency,
             clock=clock,
         )
-        self.budget = EditBudget(engine, settings.edits_per_minute, clock=clock)
+        self.clients = clients
+        self._budgets: dict[str, EditBudget] = {}
         # A few edits in flight at once: against real Slack (100-300 ms a call) a
         # budget's worth of edits would otherwise take seconds of every tick.
         self._senders = ThreadPoolExecutor(EDIT_SENDERS, thread_name_prefix="tunebot-edit")
@@ -194,7 +200,13 @@ class ProgressScheduler:
             summary.poll_deferred = report.deferred
             summary.status_changed = report.status_changed
             silence = timedelta(seconds=self.settings.provider_silence_alert_seconds)
-            views = load_views(self.engine, job_ids, now=self.clock(), silence_after=silence)
+            views = [
+                view
+                for view in load_views(
+                    self.engine, job_ids, now=self.clock(), silence_after=silence
+                )
+                if self.clients is None or self.clients.installed(view.job.team_id)
+            ]
             self._post_replies(views, summary)
             self._edit_all(views, summary)
             self._refresh_homes(views)
@@ -233,24 +245,27 @@ class ProgressScheduler:
         takes what the planned edits need (another replica may have taken some
         meanwhile; the rest wait for the next tick).
         """
-        due = [
-            (view, ts)
-            for view in sorted(views, key=_edit_order)
-            if (ts := _isolated(view, self._due_ts, view))
-        ]
-        if not due:
+        due: dict[str, list[tuple[JobView, str]]] = {}
+        for view in sorted(views, key=_edit_order):
+            if ts := _isolated(view, self._due_ts, view):
+                due.setdefault(self._workspace(view), []).append((view, ts))
+        granted_edits: list[_Edit] = []
+        for workspace, edits in due.items():  # Slack's limit is per workspace
+            budget = self.budget(workspace)
+            allowance = budget.left()
+            planned: list[_Edit] = []
+            for view, ts in edits:
+                if len(planned) >= allowance:
+                    summary.edits_deferred += 1
+                    continue
+                if edit := _isolated(view, self._plan_edit, view, ts):
+                    planned.append(edit)
+            granted = budget.take(len(planned)) if planned else 0
+            summary.edits_deferred += len(planned) - granted
+            granted_edits += planned[:granted]
+        if not granted_edits:
             return
-        allowance = self.budget.left()
-        planned: list[_Edit] = []
-        for view, ts in due:
-            if len(planned) >= allowance:
-                summary.edits_deferred += 1
-                continue
-            if edit := _isolated(view, self._plan_edit, view, ts):
-                planned.append(edit)
-        granted = self.budget.take(len(planned)) if planned else 0
-        summary.edits_deferred += len(planned) - granted
-        sent = [e for e in self._senders.map(self._send_edit, planned[:granted]) if e is not None]
+        sent = [e for e in self._senders.map(self._send_edit, granted_edits) if e is not None]
         summary.edits += len(sent)
         summary.edits_deferred += granted - len(sent)
         update_poll_states(
@@ -259,6 +274,18 @@ class ProgressScheduler:
                 e.view.state.job_id: {"rendered_hash": e.digest, "last_edit_at": e.at} for e in sent
             },
         )
+
+    def _workspace(self, view: JobView) -> str:
+        """The edit budget's key: the job's team with OAuth installs, else the one workspace."""
+        return (view.job.team_id or WORKSPACE) if self.clients is not None else WORKSPACE
+
+    def budget(self, workspace: str = WORKSPACE) -> EditBudget:
+        """The ``chat.update`` budget of one workspace (shared with the other replicas)."""
+        if workspace not in self._budgets:
+            self._budgets[workspace] = EditBudget(
+                self.engine, self.settings.edits_per_minute, workspace=workspace, clock=self.clock
+            )
+        return self._budgets[workspace]
 
     def _due_ts(self, view: JobView) -> str | None:
         """The progress message's ts when an edit of it is due (not throttled), else None."""
@@ -283,7 +310,10 @@ class ProgressScheduler:
 
     def _send_edit(self, edit: _Edit) -> _Edit | None:
         try:
-            self.client.chat_update(channel=edit.view.job.channel_id, ts=edit.ts, **edit.message)
+            with acting_for(edit.view.job.team_id):
+                self.client.chat_update(
+                    channel=edit.view.job.channel_id, ts=edit.ts, **edit.message
+                )
         except SlackApiError as error:
             self._edit_failed(edit.view, error)
             return None
@@ -297,7 +327,7 @@ class ProgressScheduler:
         if error.response.status_code == 429:
             headers = {k.lower(): v for k, v in (error.response.headers or {}).items()}
             retry_after = float(headers.get("retry-after") or 30)
-            self.budget.pause(retry_after)
+            self.budget(self._workspace(view)).pause(retry_after)
             logger.warning("chat.update rate-limited; pausing edits %.0f s", retry_after)
         else:
             logger.warning(
@@ -313,24 +343,26 @@ class ProgressScheduler:
         if self.home_publisher is None:
             return
         changed = [v for v in views if v.job.status != v.state.home_status]
-        done: dict[str, bool] = {}
+        done: dict[tuple[str | None, str], bool] = {}
         for view in changed:
+            team = view.job.team_id
             for user in (view.job.started_by, view.uploader_id):
-                if user and user not in done and len(done) < HOME_PUBLISHES_PER_TICK:
-                    done[user] = self._publish_home(user)
+                if user and (team, user) not in done and len(done) < HOME_PUBLISHES_PER_TICK:
+                    done[team, user] = self._publish_home(team, user)
         update_poll_states(
             self.engine,
             changes={
                 v.state.job_id: {"home_status": v.job.status}
                 for v in changed
-                if all(done.get(u) for u in (v.job.started_by, v.uploader_id) if u)
+                if all(done.get((v.job.team_id, u)) for u in (v.job.started_by, v.uploader_id) if u)
             },
         )
 
-    def _publish_home(self, user: str) -> bool:
+    def _publish_home(self, team: str | None, user: str) -> bool:
         assert self.home_publisher is not None
         try:
-            self.home_publisher(user)
+            with acting_for(team):
+                self.home_publisher(user)
         except SlackApiError as error:
             logger.warning("App Home for %s not refreshed: %s", user, error.response.get("error"))
             return False
@@ -389,6 +421,7 @@ def start_scheduler(ctx: BotContext, *, start: bool = True) -> ProgressScheduler
         engine=ctx.engine,
         providers=ctx.providers,
         client=ctx.client,
+        clients=ctx.clients,
         home_publisher=home_publisher(ctx.client, ctx.engine),
     )
     if start:

@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import functools
 import json
@@ -42,6 +43,7 @@ from bot.fakeslack.errors import SlackError
 from bot.fakeslack.faults import SlackFaults, failure_response
 from bot.fakeslack.inspection import SlackInspection
 from bot.fakeslack.methods import SlackMethods
+from bot.fakeslack.oauth import OAUTH_METHOD, SlackInstalls
 from bot.fakeslack.server import LoopbackFake, LoopbackServer
 from bot.fakeslack.socket_mode import SOCKET_METHOD, SlackSocketMode
 from bot.fakeslack.waiting import wait_for
@@ -155,7 +157,7 @@ def load_required(spec_path: Path) -> dict[str, tuple[str, ...]]:
     return required
 
 
-class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
+class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode, SlackInstalls):
     """A fake Slack Web API server. Use as a context manager or call start()/stop().
 
     Parameters
@@ -176,6 +178,8 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
     spec_path:
         Slack's OpenAPI spec to read required arguments from; default: the
         table shipped with the package (derived from that spec).
+    client_id, client_secret:
+        The app's OAuth credentials ``oauth.v2.access`` accepts (:mod:`.oauth`).
     """
 
     def __init__(
@@ -191,8 +195,11 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
         trigger_ttl: float | None = 3.0,
         scopes: Iterable[str] | None = None,
         spec_path: Path | None = None,
+        client_id: str = "1111.2222",
+        client_secret: str = "fake-client-secret",
     ) -> None:
         self.bot_token = bot_token
+        self._installs_init(client_id=client_id, client_secret=client_secret)
         self.scopes = list(manifest_scopes() if scopes is None else scopes)
         self.app_token = app_token
         self.methods = set(methods)
@@ -328,24 +335,33 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
         header = request.headers.get("authorization", "")
         if header.startswith("Bearer "):
             token = header[len("Bearer ") :]
+        elif header.startswith("Basic "):  # oauth.v2.access: the app's id and secret
+            try:
+                pair = base64.b64decode(header[len("Basic ") :], validate=True).decode()
+            except (ValueError, UnicodeDecodeError):
+                raise SlackError("invalid_client_id") from None
+            client_id, _, client_secret = pair.partition(":")
+            args.setdefault("client_id", client_id)
+            args.setdefault("client_secret", client_secret)
         return args, token
 
     def _dispatch(self, method: str, args: dict[str, Any], token: str | None) -> dict[str, Any]:
         if method == SOCKET_METHOD and method in self.methods:
             return self._open_socket(token)  # wants the app-level token, not the bot's
+        if method == OAUTH_METHOD:
+            return self._oauth_access(args)  # the app's client id and secret, no token
         if method not in self.methods or method not in self._handlers:
             raise SlackError("unknown_method")
         if not token:
             raise SlackError("not_authed")
-        if token != self.bot_token:
-            raise SlackError("invalid_auth")
+        _ws, handlers = self._acting(token)
         for name in self._required.get(method, ()):
             if args.get(name) in (None, ""):
                 code = _MISSING_ERRORS.get(name, "invalid_arguments")
                 if code == "invalid_arguments":
                     raise SlackError(code, f"[ERROR] missing required field: {name}")
                 raise SlackError(code)
-        return self._handlers[method](args)
+        return handlers[method](args)
 
     def _record(self, method: str, args: dict[str, Any], status: int, error: str | None) -> None:
         with self.ws.lock:
@@ -356,8 +372,14 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
         failure = self.faults.take("upload")
         if failure is not None:
             return failure_response(failure)
-        with self.ws.lock:
-            upload = self.ws.uploads.get(request.path_params["token"])
+        key = request.path_params["token"]
+        # The workspace that issued the URL (files.getUploadURLExternal) holds it.
+        ws = next(
+            (w for w in (self.ws, *(t.ws for t in self._teams.values())) if key in w.uploads),
+            self.ws,
+        )
+        with ws.lock:
+            upload = ws.uploads.get(key)
             if upload is None or upload.completed:
                 return PlainTextResponse("invalid upload url", status_code=404)
             upload.content = data
@@ -370,13 +392,17 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
         file_id = request.path_params["key"].rsplit("-", 1)[-1]
         header = request.headers.get("authorization", "")
         # Real Slack answers a login page (200, text/html) instead of 401/403.
-        if header != f"Bearer {self.bot_token}" or not self.files_read:
+        try:
+            ws, _ = self._acting(header.removeprefix("Bearer "))
+        except SlackError:
+            return HTMLResponse(_LOGIN_PAGE)
+        if not header.startswith("Bearer ") or not self.files_read:
             return HTMLResponse(_LOGIN_PAGE)
         with self.ws.lock:
-            info = self.ws.files.get(file_id)
+            info = ws.files.get(file_id)  # a file of the token's own workspace only
             if info is None or info["name"] != request.path_params["name"]:
                 return HTMLResponse(_LOGIN_PAGE, status_code=404)
-            content = self.ws.file_content[file_id]
+            content = ws.file_content[file_id]
         return Response(
             content,
             media_type=info["mimetype"],
@@ -392,6 +418,9 @@ class FakeSlack(LoopbackFake, SlackInspection, SlackSocketMode):
         except json.JSONDecodeError:
             return PlainTextResponse("invalid_payload", status_code=400)
         url = str(request.url).split("?", 1)[0]
+        for team in list(self._teams.values()):
+            if url in team._hooks:
+                return team._accept_response(url, payload)
         return self._accept_response(url, payload)
 
     # ---- waiting -----------------------------------------------------------

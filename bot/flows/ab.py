@@ -30,6 +30,7 @@ from bot.blocks.ab import (
 from bot.blocks.text import error_text
 from bot.context import BotContext, log_failure
 from bot.flows.cards import ab_answer, ab_card
+from bot.slack_clients import NotInstalled, acting_for, current_team
 from bot.slack_ops import post_in_thread, post_wip, tell_user, update_wip, upload_to_thread
 from core.errors import EvaluationError, TunebotError
 from core.evaluation import export, sessions, vote_training, votes
@@ -137,6 +138,7 @@ def start_session(ctx: BotContext, request: SessionRequest) -> tuple[AbSession, 
         generation=Generation(max_tokens=SESSION_MAX_TOKENS, seed=secrets.randbelow(2**31)),
         job_id=request.job.id if request.job else None,
         labels=request.labels,
+        team_id=current_team(),
     )
     if not created:
         return session, False
@@ -286,8 +288,11 @@ def resume_stale_prompts(ctx: BotContext, *, older_than: timedelta = STALE_PROMP
     resumed = 0
     for session, prompt in sessions.claim_stale_prompts(ctx.engine, older_than=older_than):
         try:
-            finish_prompt(ctx, session, prompt)
+            with acting_for(session.team_id):
+                finish_prompt(ctx, session, prompt)
             resumed += 1
+        except NotInstalled:
+            continue  # the workspace uninstalled tunebot: nothing to post to
         except (SlackApiError, IntegrityError) as exc:
             # IntegrityError: the first process finished after all; nothing to redo.
             logger.warning("could not resume A/B prompt %s: %s", prompt.id, exc)
@@ -299,7 +304,14 @@ def record_vote(
 ) -> None:
     """Store the vote, reveal the models to this voter only, refresh the scoreboard."""
     try:
-        change = votes.cast_vote(ctx.engine, prompt_id=prompt_id, user_id=user_id, choice=choice)
+        change = votes.cast_vote(
+            ctx.engine,
+            prompt_id=prompt_id,
+            user_id=user_id,
+            choice=choice,
+            team_id=current_team(),
+            within_team=ctx.team,
+        )
     except EvaluationError as exc:
         tell_user(ctx.client, channel=channel_id, user=user_id, text=f":warning: {error_text(exc)}")
         return
@@ -343,7 +355,9 @@ def refresh_scoreboard(ctx: BotContext, session_id: int) -> None:
         return
     message = build_scoreboard(ab_card(session), votes.scoreboard(ctx.engine, session))
     try:
-        update_wip(ctx.client, channel=session.channel_id, ts=session.thread_ts, **message)
+        # The trailing edit runs on a timer thread: the session names its workspace.
+        with acting_for(session.team_id or current_team()):
+            update_wip(ctx.client, channel=session.channel_id, ts=session.thread_ts, **message)
     except SlackApiError as exc:
         logger.warning("scoreboard %s not edited: %s", session.short_id, exc.response.get("error"))
 
@@ -421,7 +435,7 @@ def results_from_button(
     def tell(text: str) -> None:
         tell_user(ctx.client, channel=channel, user=user, text=text, thread_ts=thread_ts)
 
-    session = sessions.find_session(ctx.engine, short_id.lower())
+    session = sessions.find_session(ctx.engine, short_id.lower(), team_id=ctx.team)
     if session is None or session.channel_id != channel:
         tell(f"A/B test `{short_id}` is not in this channel.")
         return
@@ -446,7 +460,7 @@ def start_from_button(
     if not ctx.authorizer.is_allowed(user):
         tell(ctx.authorizer.refusal())
         return
-    job = find_job(ctx.engine, ref=short_id)
+    job = find_job(ctx.engine, ref=short_id, team_id=ctx.team)
     if job is None:
         tell(f"Job `{short_id}` no longer exists.")
         return

@@ -186,7 +186,7 @@ def _progress_note(
 def _validate(ctx: BotContext, drop: FileDrop, shared: SharedFile, *, wip_ts: str) -> Intake:
     settings = ctx.settings
     url = shared.url or _file_url(ctx, shared.id)
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+    token = ctx.client.token or ""  # the dropping workspace's (bot.slack_clients)
 
     def fetch(dest: Path) -> int:
         return download_file(
@@ -251,7 +251,7 @@ def validate_fixed(
     The new report goes in the same thread; when it is ready, its buttons start
     jobs on the fixed file.
     """
-    dataset = find_dataset(ctx.engine, ref=short_id) if short_id else None
+    dataset = find_dataset(ctx.engine, ref=short_id, team_id=ctx.team) if short_id else None
     storage = SharedStorage.from_settings(ctx.settings)
     fixed = dataset.training_path if dataset and dataset.training_path else None
     if (

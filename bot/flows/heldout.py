@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from bot.background.poster import ReplyThread, ThreadPoster
 from bot.blocks.heldout import build_heldout_failure, build_heldout_report
 from bot.blocks.limits import MAX_MESSAGE_TEXT, truncate
+from bot.slack_clients import NotInstalled, acting_for
 from core.evaluation.heldout import HeldoutResult
 from core.evaluation.runs import mark_posted, release_report, stored_report
 from core.store.engine import session_scope
@@ -114,7 +115,11 @@ def post_claimed(engine: Engine, client: WebClient, run: HeldoutRun) -> bool:
     if job is None:
         return False
     try:
-        ts = post_report(engine, client, run, job)
+        with acting_for(job.team_id):  # the job's workspace's token
+            ts = post_report(engine, client, run, job)
+    except NotInstalled:
+        release_report(engine, run.id)  # posted if the workspace installs tunebot again
+        return False
     except SlackApiError as exc:
         logger.warning(
             "held-out report of %s not posted yet: %s", job.short_id, exc.response.get("error")

@@ -157,7 +157,7 @@ def open_start_modal(
             thread_ts=thread_ts,
         )
         return
-    dataset = find_dataset(ctx.engine, ref=dataset_ref)
+    dataset = find_dataset(ctx.engine, ref=dataset_ref, team_id=ctx.team)
     if dataset is None or provider not in ctx.providers:
         tell_user(
             ctx.client,
@@ -224,7 +224,7 @@ def budget_refusal(ctx: BotContext, dataset_ref: str, options: JobOptions) -> st
     so the form stays open with the reason under the model field)."""
     if ctx.settings.monthly_budget_usd is None:
         return None
-    dataset = find_dataset(ctx.engine, ref=dataset_ref)
+    dataset = find_dataset(ctx.engine, ref=dataset_ref, team_id=ctx.team)
     if dataset is None:
         return None
     report = Report.model_validate_json(dataset.report_json)
@@ -246,7 +246,7 @@ def start_from_submission(
     options: JobOptions,
 ) -> None:
     """Start the job the modal asked for (runs after the ack)."""
-    dataset = find_dataset(ctx.engine, ref=dataset_ref)
+    dataset = find_dataset(ctx.engine, ref=dataset_ref, team_id=ctx.team)
     if dataset is None or dataset.id is None:
         return
     if not ctx.authorizer.is_allowed(user):
@@ -283,7 +283,7 @@ def cancel_from_button(
     if not ctx.authorizer.is_allowed(user):
         tell(ctx.authorizer.refusal("cancel"))
         return
-    job = find_job(ctx.engine, ref=short_id) if short_id else None
+    job = find_job(ctx.engine, ref=short_id, team_id=ctx.team) if short_id else None
     if job is None:
         tell(f":warning: There is no job `{short_id}` any more.")
         return

@@ -43,7 +43,7 @@ def train_on_votes(
     if not ctx.authorizer.is_allowed(user):
         tell(ctx.authorizer.refusal())
         return
-    session = find_session(ctx.engine, session_ref) if session_ref else None
+    session = find_session(ctx.engine, session_ref, team_id=ctx.team) if session_ref else None
     if session is None:
         tell(f":warning: There is no A/B test `{session_ref[:40]}` any more.")
         return

@@ -62,10 +62,15 @@ def register(app: App, ctx: BotContext) -> None:
     def in_session_thread(event: dict[str, Any]) -> bool:
         if not prompt_event(event):
             return False
-        return session_for_thread(ctx.engine, event["channel"], event["thread_ts"]) is not None
+        return (
+            session_for_thread(ctx.engine, event["channel"], event["thread_ts"], team_id=ctx.team)
+            is not None
+        )
 
     def on_prompt(event: dict[str, Any]) -> None:
-        session = session_for_thread(ctx.engine, event["channel"], event["thread_ts"])
+        session = session_for_thread(
+            ctx.engine, event["channel"], event["thread_ts"], team_id=ctx.team
+        )
         if session is not None:
             submit_prompt(ctx, session, event)
 

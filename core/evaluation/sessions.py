@@ -82,6 +82,7 @@ def create_session(
     generation: Generation | None = None,
     job_id: int | None = None,
     labels: tuple[str, str] = ("fine-tuned", "base"),
+    team_id: str | None = None,
 ) -> tuple[AbSession, bool]:
     """Create a session once per Slack request; returns (session, created).
 
@@ -89,6 +90,7 @@ def create_session(
 
     Parameters:
         labels: what people call the candidate and the baseline on the scoreboard.
+        team_id: the workspace the session belongs to.
     """
     settings = generation or Generation()
     row = AbSession(
@@ -96,6 +98,7 @@ def create_session(
         request_id=request_id,
         job_id=job_id,
         channel_id=channel_id,
+        team_id=team_id,
         created_by=created_by,
         candidate_provider=candidate.provider,
         candidate_model=candidate.model,

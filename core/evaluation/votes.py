@@ -34,6 +34,7 @@ from core.store.evaluation import (
     AbPrompt,
     AbResponse,
     AbSession,
+    get_session,
 )
 
 
@@ -46,11 +47,24 @@ class VoteChange:
     previous: str | None
 
 
-def cast_vote(engine: Engine, *, prompt_id: int, user_id: str, choice: str) -> VoteChange:
+def cast_vote(
+    engine: Engine,
+    *,
+    prompt_id: int,
+    user_id: str,
+    choice: str,
+    team_id: str | None = None,
+    within_team: str | None = None,
+) -> VoteChange:
     """Store or change ``user_id``'s vote on a prompt.
 
     The unique (prompt, user) constraint settles two clicks racing each other:
     the loser of the insert updates the winner's row instead.
+
+    Parameters:
+        team_id: the voter's workspace, recorded with the vote.
+        within_team: when given, a prompt of another workspace's session is
+            answered as unknown (never counted); None with one workspace.
 
     Raises:
         EvaluationError: unknown choice or prompt, or the prompt is not counted.
@@ -58,6 +72,10 @@ def cast_vote(engine: Engine, *, prompt_id: int, user_id: str, choice: str) -> V
     if choice not in VOTE_CHOICES:
         raise EvaluationError(f"Unknown vote {choice!r}.")
     prompt = get_prompt(engine, prompt_id=prompt_id)
+    if prompt is not None and within_team is not None:
+        session = get_session(engine, session_id=prompt.session_id)
+        if session is None or session.team_id != within_team:
+            prompt = None
     if prompt is None:
         raise EvaluationError("That A/B prompt no longer exists.")
     if prompt.status != "answered":
@@ -68,7 +86,12 @@ def cast_vote(engine: Engine, *, prompt_id: int, user_id: str, choice: str) -> V
     for _attempt in range(2):
         try:
             previous = upsert_vote(
-                engine, prompt_id=prompt_id, user_id=user_id, choice=choice, at=utcnow()
+                engine,
+                prompt_id=prompt_id,
+                user_id=user_id,
+                choice=choice,
+                at=utcnow(),
+                team_id=team_id,
             )
             return VoteChange(prompt=prompt, choice=choice, previous=previous)
         except IntegrityError:

@@ -46,21 +46,28 @@ def attach_thread(engine: Engine, session_id: int, thread_ts: str) -> None:
             db.add(row)
 
 
-def find_session(engine: Engine, short_id: str) -> AbSession | None:
+def find_session(engine: Engine, short_id: str, *, team_id: str | None = None) -> AbSession | None:
+    """A session by short id (of workspace ``team_id`` when given)."""
     with session_scope(engine) as db:
-        return db.exec(select(AbSession).where(AbSession.short_id == short_id.strip())).first()
+        query = select(AbSession).where(AbSession.short_id == short_id.strip())
+        if team_id is not None:
+            query = query.where(AbSession.team_id == team_id)
+        return db.exec(query).first()
 
 
-def session_for_thread(engine: Engine, channel_id: str, thread_ts: str) -> AbSession | None:
-    """The open session whose thread this is, if any."""
+def session_for_thread(
+    engine: Engine, channel_id: str, thread_ts: str, *, team_id: str | None = None
+) -> AbSession | None:
+    """The open session whose thread this is (in workspace ``team_id`` when given), if any."""
     with session_scope(engine) as db:
-        return db.exec(
-            select(AbSession).where(
-                AbSession.channel_id == channel_id,
-                AbSession.thread_ts == thread_ts,
-                AbSession.status == "open",
-            )
-        ).first()
+        query = select(AbSession).where(
+            AbSession.channel_id == channel_id,
+            AbSession.thread_ts == thread_ts,
+            AbSession.status == "open",
+        )
+        if team_id is not None:
+            query = query.where(AbSession.team_id == team_id)
+        return db.exec(query).first()
 
 
 def insert_prompt(
@@ -177,7 +184,13 @@ def get_prompt(engine: Engine, *, prompt_id: int) -> AbPrompt | None:
 
 
 def upsert_vote(
-    engine: Engine, *, prompt_id: int, user_id: str, choice: str, at: datetime
+    engine: Engine,
+    *,
+    prompt_id: int,
+    user_id: str,
+    choice: str,
+    at: datetime,
+    team_id: str | None = None,
 ) -> str | None:
     """Store or change a person's vote; returns the choice it replaced, if any.
 
@@ -190,7 +203,7 @@ def upsert_vote(
         ).first()
         previous = vote.choice if vote is not None else None
         if vote is None:
-            vote = AbVote(prompt_id=prompt_id, user_id=user_id, choice=choice)
+            vote = AbVote(prompt_id=prompt_id, user_id=user_id, choice=choice, team_id=team_id)
         else:
             vote.choice = choice
             vote.updated_at = at

@@ -98,14 +98,22 @@ def get_dataset(engine: Engine, dataset_id: int) -> Dataset | None:
         return session.get(Dataset, dataset_id)
 
 
-def find_dataset(engine: Engine, *, ref: str, channel_id: str | None = None) -> Dataset | None:
+def find_dataset(
+    engine: Engine, *, ref: str, channel_id: str | None = None, team_id: str | None = None
+) -> Dataset | None:
     """The dataset a person means by ``ref``: its short id, or the Slack file id
-    (the newest validation of that file, preferring ``channel_id`` when given)."""
+    (the newest validation of that file, preferring ``channel_id`` when given).
+
+    ``team_id``: only that workspace's datasets (many workspaces share the database).
+    """
     with session_scope(engine) as session:
-        found = session.exec(select(Dataset).where(Dataset.short_id == ref.lower())).first()
+        mine = select(Dataset)
+        if team_id is not None:
+            mine = mine.where(Dataset.team_id == team_id)
+        found = session.exec(mine.where(Dataset.short_id == ref.lower())).first()
         if found is not None:
             return found
-        query = select(Dataset).where(Dataset.slack_file_id == ref.upper())
+        query = mine.where(Dataset.slack_file_id == ref.upper())
         if channel_id:
             in_channel = session.exec(
                 query.where(Dataset.channel_id == channel_id).order_by(col(Dataset.id).desc())
@@ -115,16 +123,15 @@ def find_dataset(engine: Engine, *, ref: str, channel_id: str | None = None) -> 
         return session.exec(query.order_by(col(Dataset.id).desc())).first()
 
 
-def recent_datasets(engine: Engine, *, channel_id: str, limit: int = 10) -> list[Dataset]:
-    """The newest datasets dropped in a channel, newest first."""
+def recent_datasets(
+    engine: Engine, *, channel_id: str, team_id: str | None = None, limit: int = 10
+) -> list[Dataset]:
+    """The newest datasets dropped in a channel (of ``team_id`` when given), newest first."""
     with session_scope(engine) as session:
-        query = (
-            select(Dataset)
-            .where(Dataset.channel_id == channel_id)
-            .order_by(col(Dataset.id).desc())
-            .limit(limit)
-        )
-        return list(session.exec(query))
+        query = select(Dataset).where(Dataset.channel_id == channel_id)
+        if team_id is not None:
+            query = query.where(Dataset.team_id == team_id)
+        return list(session.exec(query.order_by(col(Dataset.id).desc()).limit(limit)))
 
 
 def datasets_by_uploader(engine: Engine, *, user_id: str, limit: int = 10) -> list[Dataset]:

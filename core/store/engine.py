@@ -19,9 +19,12 @@ def bot_tables() -> MetaData:
     imported here, when the tables are asked for, rather than at the top.
     """
     from core.store import datasets, edit_budget, evaluation, jobs, progress
+    from core.store.installations import add_installation_tables
     from core.store.schema import tables_of
 
-    return tables_of([datasets, edit_budget, evaluation, jobs, progress])
+    metadata = tables_of([datasets, edit_budget, evaluation, jobs, progress])
+    add_installation_tables(metadata)
+    return metadata
 
 
 def create_db_engine(url: str) -> Engine:

@@ -46,6 +46,8 @@ class AbSession(SQLModel, table=True):
     request_id: str = Field(unique=True, max_length=128)
     job_id: int | None = Field(default=None, foreign_key="training_job.id", index=True)
     channel_id: str = Field(index=True, max_length=32)
+    # The workspace (OAuth installs serve many); None in databases from before #13.
+    team_id: str | None = Field(default=None, max_length=32, index=True)
     # ts of the root (scoreboard) message; the thread the session lives in.
     thread_ts: str | None = Field(default=None, max_length=32)
     created_by: str = Field(max_length=32)
@@ -119,6 +121,8 @@ class AbVote(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     prompt_id: int = Field(foreign_key="ab_prompt.id", index=True)
     user_id: str = Field(max_length=32)
+    # The voter's workspace: a vote from another workspace than the session's is refused.
+    team_id: str | None = Field(default=None, max_length=32)
     choice: str = Field(max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

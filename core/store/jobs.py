@@ -128,10 +128,13 @@ def get_job(engine: Engine, job_id: int) -> TrainingJob | None:
         return session.get(TrainingJob, job_id)
 
 
-def find_job(engine: Engine, *, ref: str, channel_id: str | None = None) -> TrainingJob | None:
+def find_job(
+    engine: Engine, *, ref: str, channel_id: str | None = None, team_id: str | None = None
+) -> TrainingJob | None:
     """A job by its short id (``job-1a2b3c``) or the provider's job id (``ftjob-...``).
 
     ``channel_id``: only a job of that channel (what a command typed there may touch).
+    ``team_id``: only a job of that workspace (many workspaces share the database).
     """
     with session_scope(engine) as session:
         query = select(TrainingJob).where(
@@ -139,6 +142,8 @@ def find_job(engine: Engine, *, ref: str, channel_id: str | None = None) -> Trai
         )
         if channel_id is not None:
             query = query.where(TrainingJob.channel_id == channel_id)
+        if team_id is not None:
+            query = query.where(TrainingJob.team_id == team_id)
         return session.exec(query.order_by(col(TrainingJob.id).desc())).first()
 
 
@@ -168,13 +173,15 @@ def fail_job(engine: Engine, job_id: int, *, error: Mapping[str, Any]) -> Traini
 
 
 def recent_jobs(
-    engine: Engine, *, channel_id: str | None = None, limit: int = 10
+    engine: Engine, *, channel_id: str | None = None, team_id: str | None = None, limit: int = 10
 ) -> list[TrainingJob]:
-    """The newest jobs (in a channel when given), newest first."""
+    """The newest jobs (in a channel, of a workspace, when given), newest first."""
     with session_scope(engine) as session:
         query = select(TrainingJob)
         if channel_id:
             query = query.where(TrainingJob.channel_id == channel_id)
+        if team_id is not None:
+            query = query.where(TrainingJob.team_id == team_id)
         return list(session.exec(query.order_by(col(TrainingJob.id).desc()).limit(limit)))
 
 

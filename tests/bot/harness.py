@@ -22,6 +22,7 @@ from bot.fakeslack.events import SlackEventSender, event_callback, message_event
 from bot.fakeslack.server import LoopbackServer
 from bot.http_server import build_http_app
 from core.config import Settings
+from core.logs import ContextThreadPoolExecutor
 from core.store.datasets import Dataset, add_dataset
 from core.store.engine import create_db_engine, init_db, session_scope
 from core.store.jobs import TrainingJob
@@ -107,7 +108,8 @@ class RunningBot:
 
 def start_bot(settings: Settings, slack: FakeSlack) -> RunningBot:
     ctx = build_context(settings)
-    listeners = ThreadPoolExecutor(8, thread_name_prefix="test-bolt-listener")
+    # Context-copying, as bot.runtime's: the request's workspace travels with the work.
+    listeners = ContextThreadPoolExecutor(8, thread_name_prefix="test-bolt-listener")
     app = build_app(ctx, listener_executor=listeners)
     http_app = build_http_app(app, engine=ctx.engine, max_request_bytes=settings.max_request_bytes)
     server = LoopbackServer(http_app, name="tunebot-http")

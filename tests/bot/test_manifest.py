@@ -64,7 +64,15 @@ def test_scopes_are_exactly_those_used() -> None:
 def test_events_command_and_interactivity() -> None:
     manifest = _manifest()
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
-    assert events == {"message.channels", "message.groups", "message.im", "app_home_opened"}
+    assert events == {
+        "message.channels",
+        "message.groups",
+        "message.im",
+        "app_home_opened",
+        # An uninstall deletes the workspace's OAuth install (bot.oauth); no scope needed.
+        "app_uninstalled",
+        "tokens_revoked",
+    }
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/finetune"]
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True

@@ -140,6 +140,20 @@ def test_unreachable_slack_and_database_fail_without_a_traceback(tmp_path: Path)
     assert "Traceback" not in out + err
 
 
+def test_an_oauth_install_is_checked_by_its_settings(tmp_path: Path) -> None:
+    env = {
+        "SLACK_CLIENT_ID": "1111.2222",
+        "SLACK_CLIENT_SECRET": "fake-client-secret",
+        "SLACK_SIGNING_SECRET": "s3cret",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+    }
+    _, out, err, rows = run_doctor(env, tmp_path)
+    assert rows["Slack OAuth install"] == "OK", out + err
+    assert "Slack bot token" not in rows
+    _, out, _, rows = run_doctor({**env, "SLACK_BOT_TOKEN": "xoxb-1"}, tmp_path)
+    assert rows["Slack OAuth install"] == "FAIL" and "unset SLACK_BOT_TOKEN" in out
+
+
 def test_scopes_and_exit_code_rules() -> None:
     assert compare_scopes(["a", " b"], ["a", "b"]).status == "ok"
     assert compare_scopes(["a"], ["a", "b"]).detail == "missing b"

@@ -184,6 +184,9 @@ BAD_BOT_SETTINGS = {
     "TUNEBOT_WORKER_API_KEY": " ",
     "OPENAI_API_KEY": "sk-must-not-be-printed",
     "TUNEBOT_MAX_FILE_BYTES": "-1",
+    "SLACK_CLIENT_SECRET": "",
+    "SLACK_OAUTH_SCOPES": "chat:write,Chat Write!",
+    "SLACK_OAUTH_REDIRECT_URI": "tunebot.example.com/slack/oauth_redirect",
 }
 EXPECTED = {  # each bad setting -> what its line must say it expects
     "TUNEBOT_ADMINS": "comma-separated list",
@@ -193,6 +196,9 @@ EXPECTED = {  # each bad setting -> what its line must say it expects
     "SLACK_SIGNING_SECRET": "empty",
     "TUNEBOT_WORKER_API_KEY": "empty",
     "TUNEBOT_MAX_FILE_BYTES": "greater than 0",
+    "SLACK_CLIENT_SECRET": "empty",
+    "SLACK_OAUTH_SCOPES": "Slack scope names",
+    "SLACK_OAUTH_REDIRECT_URI": "https:// URL",
 }
 
 

@@ -43,7 +43,7 @@ def _start(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
     opponent = words[2] if len(words) == 3 else None
     request_id = f"command:{command.get('trigger_id') or command.get('command_ts') or ''}"
     # This channel's jobs only: --few-shot uses the job's training data.
-    job = find_job(ctx.engine, ref=words[0], channel_id=channel)
+    job = find_job(ctx.engine, ref=words[0], channel_id=channel, team_id=ctx.team)
     if job is not None:
         if "provider" in opts:
             raise UsageError("`--provider` is only for models; a job has its own.", usage=USAGE)
@@ -97,7 +97,7 @@ def _results(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply
     """Unblinding cannot be undone: only the creator or an admin, and only after a confirm."""
     if len(args) != 1:
         raise UsageError("`ab results` takes one session id (`ab-…`).", usage=USAGE)
-    session = find_session(ctx.engine, args[0].lower())
+    session = find_session(ctx.engine, args[0].lower(), team_id=ctx.team)
     if session is None or session.channel_id != command["channel_id"]:
         raise UsageError(f"No A/B session `{args[0][:40]}` in this channel.", usage=USAGE)
     if not may_unblind(ctx, session, command["user_id"]):
@@ -112,7 +112,7 @@ def _heldout(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply
         raise UsageError("`ab heldout` takes one job id.", usage=USAGE)
     if not ctx.authorizer.is_allowed(command["user_id"]):
         return Reply(text=ctx.authorizer.refusal())
-    job = find_job(ctx.engine, ref=words[0], channel_id=command["channel_id"])
+    job = find_job(ctx.engine, ref=words[0], channel_id=command["channel_id"], team_id=ctx.team)
     if job is None or job.id is None:
         raise UsageError(
             f"No job `{words[0][:40]}`; `/finetune list` shows recent ones.", usage=USAGE
@@ -121,7 +121,9 @@ def _heldout(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply
         return Reply(text=f"Job `{job.short_id}` has no fine-tuned model yet ({job.status}).")
     path: str | None
     if "data" in opts:
-        dataset = find_dataset(ctx.engine, ref=opts["data"], channel_id=command["channel_id"])
+        dataset = find_dataset(
+            ctx.engine, ref=opts["data"], channel_id=command["channel_id"], team_id=ctx.team
+        )
         path = dataset.training_path if dataset else None
     else:
         dataset = get_dataset(ctx.engine, job.dataset_id) if job.dataset_id else None

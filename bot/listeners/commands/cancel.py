@@ -20,7 +20,7 @@ def handle(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
     if not ctx.authorizer.is_allowed(user):
         return Reply(text=ctx.authorizer.refusal("cancel"))
     # Scoped to the channel like `status`: a job id seen elsewhere is not a handle here.
-    job = find_job(ctx.engine, ref=args[0], channel_id=command["channel_id"])
+    job = find_job(ctx.engine, ref=args[0], channel_id=command["channel_id"], team_id=ctx.team)
     if job is None:
         raise UsageError(f"No job `{args[0]}`; `/finetune list` shows recent ones.", usage=USAGE)
     job = cancel_job(ctx.engine, job, providers=ctx.providers, user_id=user)

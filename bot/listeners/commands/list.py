@@ -22,8 +22,12 @@ def handle(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
     return Reply(
         text=build_list_text(
             datasets=[
-                dataset_card(d) for d in recent_datasets(ctx.engine, channel_id=channel, limit=10)
+                dataset_card(d)
+                for d in recent_datasets(ctx.engine, channel_id=channel, team_id=ctx.team, limit=10)
             ],
-            jobs=[job_card(j) for j in recent_jobs(ctx.engine, channel_id=channel, limit=10)],
+            jobs=[
+                job_card(j)
+                for j in recent_jobs(ctx.engine, channel_id=channel, team_id=ctx.team, limit=10)
+            ],
         )
     )

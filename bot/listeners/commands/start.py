@@ -70,7 +70,7 @@ def handle(ctx: BotContext, args: list[str], command: dict[str, Any]) -> Reply:
     user, channel = command["user_id"], command["channel_id"]
     if not ctx.authorizer.is_allowed(user):
         return Reply(text=ctx.authorizer.refusal())
-    dataset = find_dataset(ctx.engine, ref=ref, channel_id=channel)
+    dataset = find_dataset(ctx.engine, ref=ref, channel_id=channel, team_id=ctx.team)
     if dataset is None or dataset.id is None:
         raise UsageError(f"No dataset `{ref}`; `/finetune list` shows this channel's.", usage=USAGE)
     if dataset.channel_id != channel:
