@@ -24,18 +24,10 @@ from tests.worker.harness import (
     wait_for,
     write_chat_jsonl,
 )
-from tests.worker.ray_cluster import RayCluster, start_ray_cluster, stop_ray_cluster, trainer_pids
+from tests.worker.ray_cluster import RayCluster, trainer_pids
 
 pytest.importorskip("ray", reason="the [ray] extra is not installed")
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
-    log = tmp_path_factory.mktemp("ray") / "ray.log"
-    cluster = start_ray_cluster(num_cpus=2, log_path=log)
-    yield cluster
-    stop_ray_cluster(cluster)
 
 
 @pytest.fixture

@@ -71,16 +71,16 @@ def _fs(env: dict[str, str]):  # type: ignore[no-untyped-def]  # s3fs has no stu
 
 @pytest.mark.parametrize("launcher", ["local", "ray"])
 def test_files_checkpoints_and_adapters_live_in_the_bucket(
-    tmp_path: Path, tiny_model_dir: Path, s3_env: dict[str, str], launcher: str
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    tiny_model_dir: Path,
+    s3_env: dict[str, str],
+    launcher: str,
 ) -> None:
     """With ``ray`` the trainer runs in Ray's own folder and sees only the bucket."""
     args = ["--storage", f"s3://{BUCKET}/worker"]
-    cluster = None
     if launcher == "ray":
-        pytest.importorskip("ray", reason="the [ray] extra is not installed")
-        from tests.worker.ray_cluster import start_ray_cluster
-
-        cluster = start_ray_cluster(num_cpus=2, log_path=tmp_path / "ray.log")
+        cluster = request.getfixturevalue("ray_cluster")  # the session's, shared
         args += ["--launcher", "ray", "--ray-address", cluster.address]
     worker = WorkerProcess(
         tmp_path / "data", tiny_model_dir, tmp_path / "worker.log", args=args, env=s3_env
@@ -90,10 +90,6 @@ def test_files_checkpoints_and_adapters_live_in_the_bucket(
         _train_through_the_bucket(worker, s3_env)
     finally:
         worker.stop()
-        if cluster is not None:
-            from tests.worker.ray_cluster import stop_ray_cluster
-
-            stop_ray_cluster(cluster)
 
 
 def _train_through_the_bucket(worker: WorkerProcess, s3_env: dict[str, str]) -> None:
