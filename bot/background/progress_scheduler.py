@@ -241,33 +241,33 @@ class ProgressScheduler:
         """Edit the progress messages that are due, a few ``chat.update`` calls at a time.
 
         The budget is the workspace's, shared with the other replicas through
-        the database: one read of what is left bounds the rendering, one grant
-        takes what the planned edits need (another replica may have taken some
-        meanwhile; the rest wait for the next tick).
+        the database: one read of what is left bounds the rendering, and each
+        edit is granted just before it is sent, so the budget counts edits when
+        Slack sees them (a grant for the whole tick let edits sent late, on a
+        busy machine, land in the next minute's window; 32 in one minute against
+        a budget of 20 in CI). An edit another replica took the room for waits
+        for the next tick.
         """
         due: dict[str, list[tuple[JobView, str]]] = {}
         for view in sorted(views, key=_edit_order):
             if ts := _isolated(view, self._due_ts, view):
                 due.setdefault(self._workspace(view), []).append((view, ts))
-        granted_edits: list[_Edit] = []
+        planned: list[_Edit] = []
         for workspace, edits in due.items():  # Slack's limit is per workspace
-            budget = self.budget(workspace)
-            allowance = budget.left()
-            planned: list[_Edit] = []
+            allowance = self.budget(workspace).left()
+            planned_here = 0
             for view, ts in edits:
-                if len(planned) >= allowance:
+                if planned_here >= allowance:
                     summary.edits_deferred += 1
                     continue
                 if edit := _isolated(view, self._plan_edit, view, ts):
                     planned.append(edit)
-            granted = budget.take(len(planned)) if planned else 0
-            summary.edits_deferred += len(planned) - granted
-            granted_edits += planned[:granted]
-        if not granted_edits:
+                    planned_here += 1
+        if not planned:
             return
-        sent = [e for e in self._senders.map(self._send_edit, granted_edits) if e is not None]
+        sent = [e for e in self._senders.map(self._send_edit, planned) if e is not None]
         summary.edits += len(sent)
-        summary.edits_deferred += granted - len(sent)
+        summary.edits_deferred += len(planned) - len(sent)
         update_poll_states(
             self.engine,
             changes={
@@ -309,6 +309,9 @@ class ProgressScheduler:
         return _Edit(view=view, ts=ts, message=message, digest=digest, at=self.clock())
 
     def _send_edit(self, edit: _Edit) -> _Edit | None:
+        """Send one planned edit if the workspace's budget grants it now; None if not sent."""
+        if not self.budget(self._workspace(edit.view)).take(1):
+            return None
         try:
             with acting_for(edit.view.job.team_id):
                 self.client.chat_update(

@@ -50,19 +50,28 @@ class RayCluster:
 def start_ray_cluster(*, num_cpus: int, log_path: Path) -> RayCluster:
     # Short path: Ray's unix sockets live under it (108-byte limit).
     temp_dir = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
-    dashboard = free_port()
-    ports = {
-        "--port": free_port(),
-        "--dashboard-port": dashboard,
-        "--node-manager-port": free_port(),
-        "--object-manager-port": free_port(),
-        "--ray-client-server-port": free_port(),
-        "--dashboard-agent-listen-port": free_port(),
-        "--dashboard-agent-grpc-port": free_port(),
-        "--runtime-env-agent-port": free_port(),
-        "--metrics-export-port": free_port(),
-    }
+    # Workers get a range of 201 ports; every other port is drawn outside it (Ray
+    # refuses to start when one falls inside, as metrics_export once did).
     worker_port = free_port()
+    workers = range(worker_port, worker_port + 201)
+
+    def outside_workers() -> int:
+        while (port := free_port()) in workers:
+            pass
+        return port
+
+    dashboard = outside_workers()
+    ports = {
+        "--port": outside_workers(),
+        "--dashboard-port": dashboard,
+        "--node-manager-port": outside_workers(),
+        "--object-manager-port": outside_workers(),
+        "--ray-client-server-port": outside_workers(),
+        "--dashboard-agent-listen-port": outside_workers(),
+        "--dashboard-agent-grpc-port": outside_workers(),
+        "--runtime-env-agent-port": outside_workers(),
+        "--metrics-export-port": outside_workers(),
+    }
     command = [
         str(Path(sys.executable).parent / "ray"), "start", "--head", "--block",
         "--node-ip-address", "127.0.0.1", "--dashboard-host", "127.0.0.1",
