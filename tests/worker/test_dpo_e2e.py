@@ -92,6 +92,12 @@ def _counts(answers: list[str]) -> tuple[int, int]:
     return preferred, rejected
 
 
+def _taught(answers: list[str]) -> int:
+    """Answers that are the rejected answer or a non-empty start of it."""
+    pairs = zip(answers, PAIRS, strict=True)
+    return sum(bool(a) and bad.startswith(a) for a, (_, _, bad) in pairs)
+
+
 def _upload(client: OpenAI, path: Path) -> str:
     return client.files.create(file=path, purpose="fine-tune").id
 
@@ -255,6 +261,7 @@ def test_supervised_job_continues_a_fine_tuned_model(
     job = client.fine_tuning.jobs.create(
         model=wrong_model,
         training_file=original.training_file,
+        seed=SEED,
         method=method,  # type: ignore[arg-type]
     )
     job = wait_final(client, job.id)
@@ -268,7 +275,12 @@ def test_supervised_job_continues_a_fine_tuned_model(
 
     # Starting from the trained adapter, not a fresh one: the first step already fits.
     assert first_loss(job.id) < first_loss(original.id) / 5
-    assert _counts(_answers(client, job.fine_tuned_model))[1] >= len(PAIRS) - 1
+    # One more epoch at this learning rate can end an answer a token early ("fi" for
+    # "five": CI saw two such with an unseeded job). The base model, which a job that
+    # lost the adapter would have started from, begins none of the taught answers.
+    assert _taught(_answers(client, "tiny")) == 0
+    answers = _answers(client, job.fine_tuned_model)
+    assert _taught(answers) == len(PAIRS) and _counts(answers)[1] >= len(PAIRS) - 2, answers
 
     with pytest.raises(openai.BadRequestError) as raised:
         client.fine_tuning.jobs.create(
