@@ -3,6 +3,7 @@
 Layout (imports point to ``core``, never back, never to ``worker``)::
 
     runtime.py       owns every executor, scheduler and client; starts and stops them
+    startup.py       what must hold before it starts: settings, a current schema
     app.py           builds the bolt App and the shared BotContext (no listeners here)
     context.py       BotContext: settings, engine, providers, WebClient, authorizer, pools
     http_server.py   HTTP mode: bolt behind Starlette/uvicorn, POST /slack/events, GET /healthz

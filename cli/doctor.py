@@ -140,7 +140,7 @@ def _header(headers: dict[str, object], name: str) -> str | None:
 
 def check_oauth_install(settings: Settings) -> Check:
     """Many workspaces: the settings agree (each workspace's token comes from its install)."""
-    from bot.runtime import missing_settings
+    from bot.startup import missing_settings
 
     if problems := missing_settings(settings):
         return Check(

@@ -36,11 +36,12 @@ def register(app: typer.Typer) -> None:
         host: HostOption = "0.0.0.0",
     ) -> None:
         """Poll training jobs and post their progress to Slack, without answering Slack."""
-        # Imported here so `tunebot validate` does not load Slack and APScheduler.
-        from bot.runtime import Runtime
-
         settings = load_settings()
         setup_logging(settings)
+        # Imported here so `tunebot validate` does not load Slack and APScheduler,
+        # and after the settings so a bad one is refused without that wait.
+        from bot.runtime import Runtime
+
         runtime = Runtime(settings, listen=False, evaluations=False)
         if once:
             assert runtime.progress is not None

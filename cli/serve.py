@@ -1,8 +1,9 @@
 """``tunebot serve``: run the Slack bot (Socket Mode or HTTP) with progress polling.
 
-Socket Mode when ``SLACK_APP_TOKEN`` is set, else HTTP on ``--port``. Everything
-else lives in :mod:`bot.runtime`; a refusal to start (missing settings, an old
-schema, a rejected token) is one message and exit status 2.
+Socket Mode when ``SLACK_APP_TOKEN`` is set, else HTTP on ``--port``. The checks
+live in :mod:`bot.startup`, everything else in :mod:`bot.runtime`; a refusal to
+start (missing settings, an old schema, a rejected token) is one message and exit
+status 2.
 """
 
 from __future__ import annotations
@@ -35,13 +36,17 @@ def register(app: typer.Typer) -> None:
         port: PortOption = 3000, host: HostOption = "0.0.0.0", health_port: HealthPortOption = None
     ) -> None:
         """Run the Slack bot: Socket Mode with SLACK_APP_TOKEN, else HTTP on --port."""
-        # Imported here so `tunebot validate` does not load Slack, uvicorn and APScheduler.
-        from bot import runtime
+        # Imported here so `tunebot validate` does not load Slack, uvicorn and APScheduler,
+        # and the runtime only once the settings hold: a refusal answers in about a second.
+        from bot.startup import StartupError, preflight
 
         settings = load_settings()
         setup_logging(settings)
         try:
-            runtime.serve(settings, host=host, port=port, health_port=health_port)
-        except runtime.StartupError as exc:
+            preflight(settings)
+            from bot.runtime import Runtime
+
+            Runtime(settings).serve(host=host, port=port, health_port=health_port)
+        except StartupError as exc:
             typer.echo(f"tunebot serve cannot start: {exc}", err=True)
             raise typer.Exit(2) from None
