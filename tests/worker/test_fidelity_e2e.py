@@ -123,6 +123,7 @@ def test_earlier_turns_are_trained_weight_zero_is_not_and_tokens_match(
         model="tiny",
         training_file=uploaded.id,
         suffix="turns",
+        seed=7,  # a quality check: the same training each run (the worker picks one otherwise)
         method={"type": "supervised", "supervised": {"hyperparameters": hyperparameters}},
     )
     job = wait_final(client, job.id, timeout=600)
