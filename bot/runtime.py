@@ -36,6 +36,7 @@ from bot.app import LISTENER_THREADS, build_app, build_context
 from bot.background.evaluations import start_evaluation_scheduler
 from bot.background.progress_scheduler import ProgressScheduler, start_scheduler
 from bot.context import BotContext
+from bot.flows.ab import flush_scoreboard_edits
 from bot.http_server import build_http_app
 from bot.probes import Readiness, probe_routes, serve_probes
 from bot.slack_connection import SlackRejected, until_reached
@@ -138,6 +139,7 @@ class Runtime:
         ):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
+        flush_scoreboard_edits(self.ctx)  # votes counted in the throttle window are shown
         self.ctx.model_lists.close()
 
     def probe_routes(self) -> list[Route]:

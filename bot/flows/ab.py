@@ -332,7 +332,8 @@ def record_vote(
 
 
 _pending_lock = threading.Lock()
-_pending: set[tuple[int, int]] = set()
+_pending: set[tuple[int, int]] = set()  # (engine, session): a trailing edit is due
+_timers: dict[threading.Timer, tuple[int, int]] = {}  # every live timer, flushed at stop
 
 
 def refresh_scoreboard(ctx: BotContext, session_id: int) -> None:
@@ -340,16 +341,21 @@ def refresh_scoreboard(ctx: BotContext, session_id: int) -> None:
     wait = sessions.claim_scoreboard_edit(
         ctx.engine, session_id, min_interval_s=ctx.settings.min_edit_seconds
     )
-    if wait > 0:
-        key = (id(ctx.engine), session_id)
-        with _pending_lock:
-            if key in _pending:
-                return
-            _pending.add(key)
+    if wait <= 0:
+        _edit_scoreboard(ctx, session_id)
+        return
+    key = (id(ctx.engine), session_id)
+    with _pending_lock:
+        if key in _pending:
+            return
+        _pending.add(key)
         timer = threading.Timer(wait, _trailing_refresh, args=(ctx, session_id, key))
         timer.daemon = True
-        timer.start()
-        return
+        _timers[timer] = key
+    timer.start()
+
+
+def _edit_scoreboard(ctx: BotContext, session_id: int) -> None:
     session = get_session(ctx.engine, session_id=session_id)
     if session is None or session.thread_ts is None:
         return
@@ -364,11 +370,39 @@ def refresh_scoreboard(ctx: BotContext, session_id: int) -> None:
 
 def _trailing_refresh(ctx: BotContext, session_id: int, key: tuple[int, int]) -> None:
     with _pending_lock:
-        _pending.discard(key)
+        if key not in _pending:
+            return  # flushed at stop
+        _pending.discard(key)  # a vote from now on is read by this edit or starts its own
     try:
         refresh_scoreboard(ctx, session_id)
     except Exception:
         logger.exception("trailing scoreboard edit for session %s failed", session_id)
+    finally:
+        with _pending_lock:
+            _timers.pop(threading.current_thread(), None)  # type: ignore[call-overload]
+
+
+def flush_scoreboard_edits(ctx: BotContext) -> None:
+    """At stop: make now the scoreboard edits still waiting on the throttle, so votes
+    already counted are shown, and wait for those under way, so that none runs on
+    an engine being disposed."""
+    while True:
+        with _pending_lock:
+            timers = {t: key for t, key in _timers.items() if key[0] == id(ctx.engine)}
+            due = [key[1] for key in timers.values() if key in _pending]
+            for timer, key in timers.items():
+                timer.cancel()
+                _pending.discard(key)
+                del _timers[timer]
+        if not timers:
+            return
+        for timer in timers:
+            timer.join()  # one that had fired finishes its edit (it may start a timer)
+        for session_id in due:
+            try:
+                _edit_scoreboard(ctx, session_id)
+            except Exception:
+                logger.exception("scoreboard edit for session %s failed at stop", session_id)
 
 
 def count_prompts(engine: Engine, session: AbSession) -> int:

@@ -20,6 +20,7 @@ from bot.context import BotContext
 from bot.fakeslack.api import FakeSlack
 from bot.fakeslack.events import SlackEventSender, event_callback, message_event
 from bot.fakeslack.server import LoopbackServer
+from bot.flows.ab import flush_scoreboard_edits
 from bot.http_server import build_http_app
 from core.config import Settings
 from core.logs import ContextThreadPoolExecutor
@@ -89,6 +90,7 @@ class RunningBot:
         # A/B answers still running would hold a connection past dispose(); on
         # PostgreSQL it is then collected open (a ResourceWarning in a later test).
         self.ctx.generation_pool.shutdown(wait=True, cancel_futures=True)
+        flush_scoreboard_edits(self.ctx)  # as Runtime.stop: no trailing edit after dispose()
         self.ctx.engine.dispose()
 
     def drop_file(

@@ -322,6 +322,26 @@ def test_votes_one_per_person_changeable_with_ephemeral_reveal_and_scoreboard(
     assert "not enough evidence yet" in json.dumps(board)
 
 
+def test_a_vote_in_the_throttle_window_is_on_the_scoreboard_after_stop(
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    # A minute between edits: the second vote's edit waits on a timer, and a stop
+    # (a deploy) makes it at once rather than losing it or running it after dispose().
+    bot = start_ab_bot(tmp_path, fake_slack, fake_openai, TUNEBOT_MIN_EDIT_SECONDS=60)
+    try:
+        root = _start(bot, _job(bot, tmp_path))
+        _prompt(bot, root, "Name a colour")
+        (pair,) = _wait_pairs(bot, root, 1)
+        for user in (ALICE, BOB):
+            _vote(bot, pair, user, "ab_vote_a")
+            bot.slack.wait_for(lambda u=user: bot.slack.ephemerals(CHANNEL, u), timeout=WAIT)
+        board = json.dumps(bot.slack.message(CHANNEL, root["ts"]))
+        assert "votes: *2*" not in board, "the second edit was not held by the throttle"
+    finally:
+        bot.stop()
+    assert "votes: *2* from 2 people" in json.dumps(bot.slack.message(CHANNEL, root["ts"]))
+
+
 def test_failed_model_is_shown_and_not_counted(
     ab_bot: RunningBot, tmp_path: Path, fake_openai: FakeOpenAI
 ) -> None:
