@@ -352,7 +352,7 @@ def refresh_scoreboard(ctx: BotContext, session_id: int) -> None:
         timer = threading.Timer(wait, _trailing_refresh, args=(ctx, session_id, key))
         timer.daemon = True
         _timers[timer] = key
-    timer.start()
+        timer.start()  # under the lock: a flush never joins a timer not yet started
 
 
 def _edit_scoreboard(ctx: BotContext, session_id: int) -> None:
