@@ -276,8 +276,8 @@ def test_supervised_job_continues_a_fine_tuned_model(
     # Starting from the trained adapter, not a fresh one: the first step already fits.
     assert first_loss(job.id) < first_loss(original.id) / 5
     # One more epoch at this learning rate can end an answer a token early ("fi" for
-    # "five": CI saw two such with an unseeded job). The base model, which a job that
-    # lost the adapter would have started from, begins none of the taught answers.
+    # "five": three of eight seeds here; CI's unseeded run had 10 of 12 exact). The base
+    # model, which a job that lost the adapter would start from, begins none of them.
     assert _taught(_answers(client, "tiny")) == 0
     answers = _answers(client, job.fine_tuned_model)
     assert _taught(answers) == len(PAIRS) and _counts(answers)[1] >= len(PAIRS) - 2, answers
